@@ -1,0 +1,32 @@
+"""Character Studio: `python app.py` serves the studio at http://127.0.0.1:7860.
+
+Importing this module builds the page (Hugging Face Spaces and the tests rely on that) but loads
+no model: each model loads on first use, once, and is shared by all users.
+"""
+
+import argparse
+import os
+
+from studio import build_studio, configure, launch
+
+demo = build_studio()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Launch Character Studio in the browser.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to serve on")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="port")
+    parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto picks CUDA when present")
+    parser.add_argument("--weights-dir", help="folder with the model files (default: ./weights)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    configure(device=args.device, weights_dir=args.weights_dir)
+    launch(demo, host=args.host, port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

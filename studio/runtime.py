@@ -1,0 +1,50 @@
+"""Process-wide settings and the models all users share, each built once on first use.
+
+Gradio runs handlers in worker threads; module-level objects are shared by every visitor, so a
+model loaded here is loaded once per process, never per user and never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from pipelines.weights import WEIGHTS_ENV
+
+T = TypeVar("T")
+
+
+@dataclass
+class Settings:
+    device: str = "auto"  # auto|cpu|cuda, resolved by pipelines.device.pick_device when a model loads
+
+
+SETTINGS = Settings()
+_objects: dict[str, object] = {}
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def configure(device: str = "auto", weights_dir: str | None = None) -> None:
+    """Apply the command line: which device models go to and which folder they load from."""
+    from pipelines.device import pick_device
+
+    pick_device(device)  # fail at start-up, not at a user's first click, if e.g. cuda is absent
+    SETTINGS.device = device
+    if weights_dir:
+        os.environ[WEIGHTS_ENV] = str(weights_dir)
+    _objects.clear()
+
+
+def shared(name: str, factory: Callable[[], T]) -> T:
+    """Return the process-wide object `name`, building it with `factory()` the first time only."""
+    if name in _objects:
+        return _objects[name]  # type: ignore[return-value]
+    with _locks_guard:
+        lock = _locks.setdefault(name, threading.Lock())
+    with lock:  # two first users at once: one builds, the other waits and reuses it
+        if name not in _objects:
+            _objects[name] = factory()
+    return _objects[name]  # type: ignore[return-value]

@@ -1,0 +1,37 @@
+"""The studio shell: one tab per part, a bounded queue, and the launch settings."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import about_tab, character_tab, chat_tab, face_tab, motion_tab
+from studio.i18n import build_i18n, t
+
+# Tab order in the page; each module has TEXT (en/zh strings) and render() (builds its components).
+TABS = (face_tab, motion_tab, chat_tab, character_tab, about_tab)
+QUEUE_MAX_SIZE = 32  # waiting requests beyond this get a "queue full" answer instead of an endless wait
+MAX_UPLOAD = "200mb"  # larger uploads are refused by the server before any pipeline sees them
+
+TEXT = {
+    "en": {"app.title": "# Character Studio\nOne photo, one video and a persona → a living virtual character."},
+    "zh": {"app.title": "# 角色工作室\n一张照片、一段视频、一个人设 → 一个活起来的虚拟角色。"},
+}
+I18N = build_i18n(TEXT, *(tab.TEXT for tab in TABS))
+
+
+def build_studio() -> gr.Blocks:
+    """Build the Blocks without launching it and without loading any model."""
+    with gr.Blocks(title="Character Studio") as demo:
+        gr.Markdown(t("app.title"))
+        with gr.Tabs():
+            for tab in TABS:
+                name = tab.__name__.rsplit(".", 1)[-1].removesuffix("_tab")
+                with gr.Tab(t(f"{name}.tab"), id=name):
+                    tab.render()
+    # One heavy job at a time per event by default; events that are light raise their own limit.
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs) -> None:
+    demo.launch(server_name=host, server_port=port, share=share, i18n=I18N, max_file_size=MAX_UPLOAD, **kwargs)
