@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import re
+import threading
 
 import pytest
 
@@ -48,9 +50,24 @@ def test_resolver_names_the_missing_file_when_offline(tmp_path, monkeypatch):
 
 
 def test_resolver_reports_a_failed_download(tmp_path, monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
-    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
-    spec = WeightSpec("face.task", hub_repo="org/model", hub_revision="0" * 40)
-    with pytest.raises(WeightsNotFoundError, match="download from org/model failed"):
-        resolve(spec, tmp_path)
+    """A hub that answers 404 (repo gone): the error says the download failed and names the file."""
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(404)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        spec = WeightSpec("face.task", hub_repo="org/model", hub_revision="0" * 40)
+        with pytest.raises(WeightsNotFoundError, match=r"face\.task.*download from org/model failed"):
+            resolve(spec, tmp_path)
+    finally:
+        server.shutdown()
