@@ -1,0 +1,329 @@
+"""Facial expressions as landmark moves: FACS action units, presets built from them, and named sliders.
+
+Everything here is a pure function over a (478, 2) MediaPipe landmark array (any pixel frame), so
+it can be tested with hand-placed points and reused by any renderer. Moves are expressed in a face
+frame — x from the person's right eye to their left eye, y down the face, one unit = the distance
+between the iris centres — so a preset does the same thing to a tilted, small or large face.
+
+Each action unit (AU) moves a few handle points and lets the move fall off smoothly (Gaussian) over
+nearby landmarks, gated so that, e.g., raising the brows never drags the eyelids along. Amplitudes
+at amount 1 were set from the London set: aligning each person's neutral and smiling landmarks,
+the mouth corners move about 0.12 units outward and 0.08 up, the cheeks 0.04 up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from pipelines import face_regions as fr
+
+EXPRESSIONS = ("joy", "sadness", "anger", "surprise", "fear", "disgust", "neutral")
+SLIDERS = ("smile", "brow_raise", "brow_furrow", "eye_open", "jaw_open")  # named, freely combined controls
+SLIDER_RANGE = (-1.0, 1.0)  # negative values reverse a move: smile -1 turns the corners down and in
+MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this faces tear
+
+# Which action units make each expression, at intensity 1 (after Ekman & Friesen's FACS prototypes).
+PRESETS: dict[str, dict[str, float]] = {
+    "joy": {"smile": 1.0, "lid_tighten": 0.3, "jaw_open": 0.12},  # AU6+12 (+25: lips part a little)
+    "sadness": {"brow_inner_raise": 0.9, "brow_furrow": 0.3, "lip_corner_down": 1.0, "eye_open": -0.25},  # AU1+4+15
+    "anger": {"brow_furrow": 1.0, "lid_tighten": 0.7, "eye_open": 0.25, "lip_press": 1.0},  # AU4+5+7+23/24
+    "surprise": {"brow_raise": 1.0, "eye_open": 1.0, "jaw_open": 0.8},  # AU1+2+5+26
+    "fear": {"brow_inner_raise": 0.8, "brow_raise": 0.4, "brow_furrow": 0.4, "eye_open": 1.0, "lip_stretch": 1.0,
+             "jaw_open": 0.3},  # AU1+2+4+5+20+26
+    "disgust": {"nose_wrinkle": 1.0, "brow_furrow": 0.5, "lip_corner_down": 0.4, "lid_tighten": 0.4},  # AU9+10+15
+    "neutral": {},  # relaxes what the photo already shows when blendshapes are given (see expression_amounts)
+}  # fmt: skip
+
+# Neutral undoes the source's own expression, read from MediaPipe blendshapes. Scores below the dead zone are
+# how the person's face simply looks (a resting smile of 0.1), not an expression to remove.
+NEUTRAL_DEAD_ZONE = 0.15
+NEUTRAL_FROM_BLENDSHAPES: dict[str, tuple[str, ...]] = {
+    "smile": ("mouthSmileLeft", "mouthSmileRight"),
+    "jaw_open": ("jawOpen",),
+    "brow_raise": ("browOuterUpLeft", "browOuterUpRight"),
+    "brow_inner_raise": ("browInnerUp",),
+    "brow_furrow": ("browDownLeft", "browDownRight"),
+    "eye_open": ("eyeWideLeft", "eyeWideRight"),
+    "lip_corner_down": ("mouthFrownLeft", "mouthFrownRight"),
+    "nose_wrinkle": ("noseSneerLeft", "noseSneerRight"),
+    "lip_stretch": ("mouthStretchLeft", "mouthStretchRight"),
+    "lid_tighten": ("eyeSquintLeft", "eyeSquintRight"),
+}
+
+
+@dataclass
+class FaceFrame:
+    """Landmarks seen in the face frame, plus the lip and eye point groups the action units move."""
+
+    points: np.ndarray  # (478, 2) pixels, as given
+    origin: np.ndarray  # midpoint between the iris centres
+    axes: np.ndarray  # (2, 2): rows are the face's x (towards the person's left eye) and y (down) in pixels/unit
+    uv: np.ndarray  # (478, 2) landmark coordinates in face units
+    upper_lip: np.ndarray  # indices of the upper lip (outer and inner contour, corners excluded)
+    lower_lip: np.ndarray  # indices of the lower lip (same)
+    upper_lip_outer: np.ndarray
+    lower_lip_outer: np.ndarray
+
+    def to_pixels(self, duv: np.ndarray) -> np.ndarray:
+        """Turn (N, 2) moves in face units into pixel moves."""
+        return duv @ self.axes
+
+
+def face_frame(landmarks: np.ndarray) -> FaceFrame:
+    """Build the face frame of `landmarks` ((478, 2) or (478, 3); z is ignored)."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.ndim != 2 or points.shape[0] != fr.NUM_LANDMARKS or points.shape[1] < 2:
+        raise ValueError(f"landmarks must be an array of shape ({fr.NUM_LANDMARKS}, 2); got {points.shape}.")
+    points = points[:, :2]
+    right_eye, left_eye = points[fr.RIGHT_EYE_CENTER], points[fr.LEFT_EYE_CENTER]
+    across = left_eye - right_eye
+    unit = float(np.hypot(*across))
+    if not np.isfinite(unit) or unit < 1e-6:
+        raise ValueError("The two eye centres coincide; these landmarks do not describe a face.")
+    x_axis = across / unit
+    y_axis = np.array([-x_axis[1], x_axis[0]])  # x turned a quarter clockwise on screen: points down the face
+    axes = np.stack([x_axis, y_axis]) * unit
+    origin = (right_eye + left_eye) / 2
+    uv = (points - origin) @ np.stack([x_axis, y_axis]).T / unit
+    upper_outer, lower_outer = _split_lip_loop(fr.LIPS_OUTER, uv, fr.LOWER_LIP_BOTTOM)
+    upper_inner, lower_inner = _split_lip_loop(fr.LIPS_INNER, uv, fr.LOWER_LIP_INNER)
+    return FaceFrame(
+        points=points, origin=origin, axes=axes, uv=uv,
+        upper_lip=np.array(upper_outer + upper_inner), lower_lip=np.array(lower_outer + lower_inner),
+        upper_lip_outer=np.array(upper_outer), lower_lip_outer=np.array(lower_outer),
+    )  # fmt: skip
+
+
+def _split_lip_loop(loop: tuple[int, ...], uv: np.ndarray, lower_member: int) -> tuple[list[int], list[int]]:
+    """Cut a closed lip contour at its two corners (its leftmost and rightmost points in the face frame).
+
+    A closed mouth puts the upper and lower inner lip on top of each other, so only the contour's order
+    can tell them apart; the arc that holds `lower_member` is the lower lip.
+    """
+    u = uv[list(loop), 0]
+    a, b = sorted((int(np.argmin(u)), int(np.argmax(u))))
+    arc_one, arc_two = list(loop[a + 1 : b]), list(loop[b + 1 :] + loop[:a])
+    return (arc_two, arc_one) if lower_member in arc_one else (arc_one, arc_two)
+
+
+# --- weights ------------------------------------------------------------------------------------------------------
+
+
+def _gauss(uv: np.ndarray, centre: np.ndarray, sigma_u: float, sigma_v: float | None = None) -> np.ndarray:
+    sigma_v = sigma_u if sigma_v is None else sigma_v
+    d = uv - centre
+    return np.exp(-0.5 * ((d[:, 0] / sigma_u) ** 2 + (d[:, 1] / sigma_v) ** 2))
+
+
+def _ramp(values: np.ndarray, zero_at: float, one_at: float) -> np.ndarray:
+    """0 at `zero_at`, 1 at `one_at`, linear between, clamped."""
+    return np.clip((values - zero_at) / (one_at - zero_at), 0.0, 1.0)
+
+
+def _tent(values: np.ndarray, zero_a: float, peak: float, zero_b: float) -> np.ndarray:
+    """1 at `peak`, falling linearly to 0 at `zero_a` and at `zero_b`."""
+    return np.minimum(_ramp(values, zero_a, peak), _ramp(values, zero_b, peak))
+
+
+def _sides(f: FaceFrame):
+    """Per side of the face: sign of x, eye centre, upper lid, lower lid, brow outline, inner brow point."""
+    return (
+        (np.sign(f.uv[fr.RIGHT_EYE_CENTER, 0]), fr.RIGHT_EYE_CENTER, fr.RIGHT_EYE_UPPER_LID, fr.RIGHT_EYE_LOWER_LID,
+         fr.RIGHT_BROW, fr.RIGHT_BROW_INNER, fr.RIGHT_CHEEK, fr.MOUTH_RIGHT_CORNER),
+        (np.sign(f.uv[fr.LEFT_EYE_CENTER, 0]), fr.LEFT_EYE_CENTER, fr.LEFT_EYE_UPPER_LID, fr.LEFT_EYE_LOWER_LID,
+         fr.LEFT_BROW, fr.LEFT_BROW_INNER, fr.LEFT_CHEEK, fr.MOUTH_LEFT_CORNER),
+    )  # fmt: skip
+
+
+def _above_lid(f: FaceFrame, upper_lid: int) -> np.ndarray:
+    """1 from the brows up, fading to 0 at the upper lid: brow moves must not drag the eye along."""
+    v = f.uv[:, 1]
+    return _ramp(v, f.uv[upper_lid, 1], f.uv[upper_lid, 1] - 0.25)
+
+
+def _along_lip(f: FaceFrame) -> np.ndarray:
+    """1 on the lip midline, falling towards the corners (which a lip-centre move should barely shift)."""
+    half_width = abs(f.uv[fr.MOUTH_LEFT_CORNER, 0] - f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
+    centre_u = (f.uv[fr.MOUTH_LEFT_CORNER, 0] + f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
+    return np.clip(1.0 - np.abs(f.uv[:, 0] - centre_u) / max(half_width, 1e-6), 0.0, 1.0) ** 0.7
+
+
+def _on(indices: np.ndarray | tuple[int, ...], weights: np.ndarray | float = 1.0) -> np.ndarray:
+    mask = np.zeros(fr.NUM_LANDMARKS)
+    mask[np.asarray(indices, dtype=int)] = 1.0
+    return mask * weights
+
+
+# --- action units: each returns (478, 2) moves in face units at amount 1 ------------------------------------------
+
+
+def _corner_move(f: FaceFrame, out: float, down: float, sigma: float) -> np.ndarray:
+    """Pull both mouth corners `out` (away from the midline) and `down`, dragging the skin around them."""
+    moves = np.zeros((fr.NUM_LANDMARKS, 2))
+    for side, *_rest, corner in _sides(f):
+        moves += _gauss(f.uv, f.uv[corner], sigma)[:, None] * (side * out, down)
+    return moves
+
+
+def smile(f: FaceFrame) -> np.ndarray:
+    """AU12 lip corner puller + AU6 cheek raiser: corners up and out, cheeks lifted."""
+    moves = _corner_move(f, out=0.12, down=-0.09, sigma=0.22)
+    for side, _eye, _up, _low, _brow, _inner, cheek, _corner in _sides(f):
+        centre = f.uv[list(cheek)].mean(axis=0)
+        moves += _gauss(f.uv, centre, 0.3)[:, None] * (side * 0.015, -0.05)
+    return moves
+
+
+def lip_corner_down(f: FaceFrame) -> np.ndarray:
+    """AU15 lip corner depressor: corners pulled down."""
+    return _corner_move(f, out=0.01, down=0.07, sigma=0.2)
+
+
+def lip_stretch(f: FaceFrame) -> np.ndarray:
+    """AU20 lip stretcher: corners pulled sideways, a little down (fear)."""
+    return _corner_move(f, out=0.10, down=0.02, sigma=0.2)
+
+
+def lip_press(f: FaceFrame) -> np.ndarray:
+    """AU23/24 lip tightener and pressor: the red of the lips thins, the mouth narrows."""
+    moves = _corner_move(f, out=-0.035, down=0.0, sigma=0.12)
+    along = _along_lip(f)
+    moves[:, 1] += _on(f.upper_lip_outer, along) * 0.035 - _on(f.lower_lip_outer, along) * 0.035
+    return moves
+
+
+def jaw_open(f: FaceFrame) -> np.ndarray:
+    """AU26/27 jaw drop: the lower lip, chin and jaw swing down; the upper lip stays."""
+    v, u = f.uv[:, 1], f.uv[:, 0]
+    corners_v = (f.uv[fr.MOUTH_LEFT_CORNER, 1] + f.uv[fr.MOUTH_RIGHT_CORNER, 1]) / 2
+    chin_v = f.uv[fr.CHIN, 1]
+    # Below the mouth, points move more the lower they are (the jaw turns about the ears) and the nearer the midline.
+    below = _ramp(v, corners_v, corners_v + 0.35 * (chin_v - corners_v)) * np.exp(-0.5 * (u / 0.9) ** 2)
+    below[f.upper_lip] = 0.0
+    lip = _on(f.lower_lip, 0.35 + 0.65 * _along_lip(f))
+    weight = np.maximum(below, lip)
+    weight[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER]] = 0.3
+    moves = np.zeros((fr.NUM_LANDMARKS, 2))
+    moves[:, 1] = weight * 0.25
+    return moves
+
+
+def _brow_move(f: FaceFrame, *, at_inner: bool, sigma_u: float, move: tuple[float, float]) -> np.ndarray:
+    """Move each brow (and the skin above it) by `move` = (towards the midline, down), from its centre or inner end."""
+    moves = np.zeros((fr.NUM_LANDMARKS, 2))
+    for side, _eye, upper_lid, _low, brow, inner, _cheek, _corner in _sides(f):
+        centre = f.uv[inner] if at_inner else f.uv[list(brow)].mean(axis=0)
+        weight = _gauss(f.uv, centre, sigma_u, 0.35) * _above_lid(f, upper_lid)
+        moves += weight[:, None] * (-side * move[0], move[1])
+    return moves
+
+
+def brow_raise(f: FaceFrame) -> np.ndarray:
+    """AU1+AU2 inner and outer brow raiser: the whole brow goes up."""
+    return _brow_move(f, at_inner=False, sigma_u=0.45, move=(0.0, -0.12))
+
+
+def brow_inner_raise(f: FaceFrame) -> np.ndarray:
+    """AU1 inner brow raiser: the inner ends go up (sadness, fear)."""
+    return _brow_move(f, at_inner=True, sigma_u=0.25, move=(0.01, -0.10))
+
+
+def brow_furrow(f: FaceFrame) -> np.ndarray:
+    """AU4 brow lowerer: brows down and drawn together."""
+    return _brow_move(f, at_inner=True, sigma_u=0.35, move=(0.05, 0.07))
+
+
+def _lid_move(f: FaceFrame, upper: float, lower: float) -> np.ndarray:
+    """Move the upper lid by `upper` and the lower lid by `lower` (face units, + is down), eye corners fixed."""
+    moves = np.zeros((fr.NUM_LANDMARKS, 2))
+    v = f.uv[:, 1]
+    for _side, eye, upper_lid, lower_lid, _brow, _inner, _cheek, _corner in _sides(f):
+        across = _gauss(f.uv, f.uv[eye], 0.22, 10.0)  # strongest over the iris, zero at the eye corners
+        centre_v, up_v, low_v = f.uv[eye, 1], f.uv[upper_lid, 1], f.uv[lower_lid, 1]
+        moves[:, 1] += across * _tent(v, centre_v, up_v, up_v - 0.2) * upper
+        moves[:, 1] += across * _tent(v, centre_v, low_v, low_v + 0.3) * lower
+    return moves
+
+
+def eye_open(f: FaceFrame) -> np.ndarray:
+    """AU5 upper lid raiser: eyes wide open (negative: lids droop)."""
+    return _lid_move(f, upper=-0.06, lower=0.015)
+
+
+def lid_tighten(f: FaceFrame) -> np.ndarray:
+    """AU7 lid tightener: the lower lid rises (anger, disgust, a real smile)."""
+    return _lid_move(f, upper=0.01, lower=-0.035)
+
+
+def nose_wrinkle(f: FaceFrame) -> np.ndarray:
+    """AU9 nose wrinkler + AU10 upper lip raiser: nose wings and upper lip pulled up (disgust)."""
+    nose_base = f.uv[fr.NOSE_TIP]
+    moves = _gauss(f.uv, nose_base, 0.3, 0.15)[:, None] * (0.0, -0.04)
+    moves[:, 1] += _on(f.upper_lip, 0.3 + 0.7 * _along_lip(f)) * -0.06
+    return moves
+
+
+ACTION_UNITS: dict[str, Callable[[FaceFrame], np.ndarray]] = {
+    fn.__name__: fn
+    for fn in (smile, lip_corner_down, lip_stretch, lip_press, jaw_open, brow_raise, brow_inner_raise, brow_furrow,
+               eye_open, lid_tighten, nose_wrinkle)
+}  # fmt: skip
+
+
+# --- public API -----------------------------------------------------------------------------------------------------
+
+
+def expression_amounts(
+    expression: str = "neutral",
+    intensity: float = 1.0,
+    sliders: Mapping[str, float] | None = None,
+    blendshapes: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """How much of each action unit: the preset scaled by `intensity`, plus the sliders.
+
+    `neutral` with `blendshapes` (MediaPipe's scores for the source face) relaxes what the photo shows:
+    a smiling photo gets a negative smile, an open mouth a negative jaw_open, and so on.
+    """
+    if expression not in PRESETS:
+        raise ValueError(f"Unknown expression {expression!r}; choose one of {', '.join(EXPRESSIONS)}.")
+    if not 0.0 <= float(intensity) <= 1.0:
+        raise ValueError(f"intensity must be between 0 and 1, got {intensity}.")
+    amounts = {name: value * float(intensity) for name, value in PRESETS[expression].items()}
+    if expression == "neutral" and blendshapes:
+        for action, names in NEUTRAL_FROM_BLENDSHAPES.items():
+            score = max(float(blendshapes.get(name, 0.0)) for name in names)
+            if score > NEUTRAL_DEAD_ZONE:
+                amounts[action] = amounts.get(action, 0.0) - (score - NEUTRAL_DEAD_ZONE) * float(intensity)
+    for name, value in (sliders or {}).items():
+        if name not in SLIDERS:
+            raise ValueError(f"Unknown slider {name!r}; the sliders are {', '.join(SLIDERS)}.")
+        low, high = SLIDER_RANGE
+        if not low <= float(value) <= high:
+            raise ValueError(f"slider {name} must be between {low} and {high}, got {value}.")
+        amounts[name] = amounts.get(name, 0.0) + float(value)
+    return {name: float(np.clip(value, -MAX_AMOUNT, MAX_AMOUNT)) for name, value in amounts.items() if value != 0.0}
+
+
+def move_landmarks(landmarks: np.ndarray, amounts: Mapping[str, float]) -> np.ndarray:
+    """Apply action units (name -> amount) to `landmarks`; returns new (478, 2) float32 pixel positions."""
+    frame = face_frame(landmarks)
+    moves = np.zeros((fr.NUM_LANDMARKS, 2))
+    for name, amount in amounts.items():
+        if name not in ACTION_UNITS:
+            raise ValueError(f"Unknown action unit {name!r}; known: {', '.join(ACTION_UNITS)}.")
+        moves += ACTION_UNITS[name](frame) * amount
+    return (frame.points + frame.to_pixels(moves)).astype(np.float32)
+
+
+def target_landmarks(
+    landmarks: np.ndarray,
+    expression: str = "neutral",
+    intensity: float = 1.0,
+    sliders: Mapping[str, float] | None = None,
+    blendshapes: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """Where the landmarks go for `expression` at `intensity`, plus any sliders: (478, 2) float32 pixels."""
+    return move_landmarks(landmarks, expression_amounts(expression, intensity, sliders, blendshapes))

@@ -1,0 +1,108 @@
+"""Keypoint-driven image warping: move a face's pixels so its landmarks land on the target landmarks.
+
+The warp is what makes an expression visible even when the inpainting model is weak: it carries the
+person's own lips, eyes and skin to their new places (as LivePortrait does with learned keypoints,
+here with the 478 MediaPipe landmarks). The field is piecewise linear over a Delaunay triangulation
+of the TARGET landmarks (so it can never fold), pinned to zero by a ring of fixed anchors around the
+face, then smoothed so triangle edges leave no creases. Where the mouth opens wider than in the
+photo there are no source pixels to carry, so the new gap is shaded as a mouth cavity; the inpainting
+model then repaints the masked area on top of this.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.interpolate import LinearNDInterpolator
+
+from pipelines import face_regions as fr
+
+ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
+ANCHOR_RING_POINTS = 48
+FIELD_SMOOTH = 0.012  # Gaussian sigma of the displacement smoothing, as a fraction of the image size
+CAVITY_COLOUR = np.array([52.0, 22.0, 24.0])  # a dark, slightly red mouth interior (RGB), shaded by the lips' tone
+CAVITY_MIN_GAP = 0.5  # pixels: a target gap that barely opens needs no cavity
+
+
+def _anchors(src: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Points that must not move: a ring around the face and the image border."""
+    height, width = shape
+    oval = src[list(fr.FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    radius = np.linalg.norm(oval - centre, axis=1).max() * ANCHOR_RING_SCALE
+    angles = np.linspace(0, 2 * np.pi, ANCHOR_RING_POINTS, endpoint=False)
+    ring = centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    edge = np.linspace(0, 1, 9)
+    border = np.concatenate([
+        np.stack([edge * (width - 1), np.zeros_like(edge)], 1), np.stack([edge * (width - 1), np.full_like(edge, height - 1)], 1),
+        np.stack([np.zeros_like(edge), edge * (height - 1)], 1), np.stack([np.full_like(edge, width - 1), edge * (height - 1)], 1),
+    ])  # fmt: skip
+    return np.concatenate([ring, border])
+
+
+def backward_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """For each pixel of the output, where to read the input: (H, W, 2) float32 (x, y) for `cv2.remap`.
+
+    `src` and `dst` are (478, 2) pixel landmarks of the input and of the wanted output.
+    """
+    height, width = shape
+    src = np.asarray(src, dtype=np.float64)[:, :2]
+    dst = np.asarray(dst, dtype=np.float64)[:, :2]
+    anchors = _anchors(src, shape)
+    inside = (anchors[:, 0] >= 0) & (anchors[:, 0] <= width - 1) & (anchors[:, 1] >= 0) & (anchors[:, 1] <= height - 1)
+    anchors = anchors[inside]
+    # Interpolate the move (source minus target) at the target positions: a displacement field over the output.
+    points = np.concatenate([dst, anchors])
+    moves = np.concatenate([src - dst, np.zeros_like(anchors)])
+    interpolate = LinearNDInterpolator(points, moves, fill_value=0.0)
+    # Evaluate on a coarse grid and upsample: the field is smooth, and this keeps a 2k crop fast.
+    step = max(1, round(max(height, width) / 256))
+    ys, xs = np.arange(0, height + step, step), np.arange(0, width + step, step)
+    grid_x, grid_y = np.meshgrid(xs.astype(np.float64), ys.astype(np.float64))
+    field = interpolate(grid_x, grid_y).astype(np.float32)
+    sigma = max(0.5, FIELD_SMOOTH * max(height, width) / step)
+    field = cv2.GaussianBlur(field, (0, 0), sigma)
+    field = cv2.resize(field, (len(xs) * step, len(ys) * step), interpolation=cv2.INTER_LINEAR)[:height, :width]
+    identity_x, identity_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return np.stack([identity_x + field[..., 0], identity_y + field[..., 1]], axis=-1)
+
+
+def warp_image(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp `image` so landmarks `src` move to `dst`; returns (warped image, displacement length in pixels (H, W))."""
+    mapping = backward_map(src, dst, image.shape[:2])
+    warped = cv2.remap(image, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    height, width = image.shape[:2]
+    identity = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
+    return warped, np.linalg.norm(mapping - identity, axis=-1)
+
+
+def _inner_lip_polygon(landmarks: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(landmarks)[list(fr.LIPS_INNER), :2] * 4).astype(np.int32)  # 2 fractional bits
+
+
+def mouth_gap(landmarks: np.ndarray) -> float:
+    """How far the inner lips stand apart on the midline, in pixels."""
+    points = np.asarray(landmarks)
+    return float(np.linalg.norm(points[fr.LOWER_LIP_INNER, :2] - points[fr.UPPER_LIP_INNER, :2]))
+
+
+def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paint the inside of the mouth where `dst` opens it wider than `src`; returns (image, cavity alpha (H, W)).
+
+    A warp can only stretch the closed lips' seam into the new gap; a dark, soft-edged interior tinted by
+    the person's lip colour reads as an open mouth, and the inpainting model can build on it.
+    """
+    alpha = np.zeros(image.shape[:2], dtype=np.float32)
+    if mouth_gap(dst) - mouth_gap(src) < CAVITY_MIN_GAP:
+        return image, alpha
+    cv2.fillPoly(alpha, [_inner_lip_polygon(dst)], 1.0, lineType=cv2.LINE_AA, shift=2)
+    if alpha.max() == 0:
+        return image, alpha
+    soften = max(0.6, 0.08 * mouth_gap(dst))
+    alpha = cv2.GaussianBlur(alpha, (0, 0), soften) * (alpha > 0)
+    lips = np.zeros(image.shape[:2], dtype=np.uint8)
+    cv2.fillPoly(lips, [np.round(np.asarray(dst)[list(fr.LIPS_OUTER), :2]).astype(np.int32)], 1)
+    lip_tone = image[lips.astype(bool) & (alpha == 0)].mean(axis=0) if lips.any() else CAVITY_COLOUR
+    interior = 0.7 * CAVITY_COLOUR + 0.3 * 0.35 * lip_tone
+    out = image.astype(np.float32) * (1 - alpha[..., None]) + interior[None, None, :] * alpha[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), alpha
