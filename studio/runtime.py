@@ -29,9 +29,12 @@ _locks_guard = threading.Lock()
 
 def configure(device: str = "auto", weights_dir: str | None = None) -> None:
     """Apply the command line: which device models go to and which folder they load from."""
-    from pipelines.device import pick_device
+    from pipelines.device import DEVICE_CHOICES, pick_device
 
-    pick_device(device)  # fail at start-up, not at a user's first click, if e.g. cuda is absent
+    if device not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {device!r}")
+    if device == "cuda":
+        pick_device(device)  # fail at start-up, not at a user's first click; other choices need no torch yet
     SETTINGS.device = device
     if weights_dir:
         os.environ[WEIGHTS_ENV] = str(weights_dir)
