@@ -1,0 +1,60 @@
+"""Run every benchmark and gather their tables into bench/RESULTS.md.
+
+    python bench/run_all.py            # all of them (about 15-25 minutes on a 2-core CPU)
+    python bench/run_all.py face chat  # just some
+
+Each benchmark is a script that prints its numbers and writes bench/results/<name>.md; a failing one is
+reported in RESULTS.md instead of silently leaving an old table in place.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench.report import RESULTS, machine  # noqa: E402
+
+# name -> command (run from the repo root); the order is the order of RESULTS.md.
+BENCHMARKS = {
+    "startup": [sys.executable, "bench/startup.py"],
+    "face": [sys.executable, "bench/face.py"],
+    "simmim": [sys.executable, "-m", "pipelines", "eval-simmim"],
+    "motion": [sys.executable, "bench/motion.py"],
+    "chat": [sys.executable, "bench/chat.py"],
+    "load": [sys.executable, "bench/load.py"],
+}
+
+
+def main(names: list[str]) -> int:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    failed = []
+    for name in names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        done = subprocess.run(BENCHMARKS[name], cwd=BENCH.parent)
+        print(f"== {name}: exit {done.returncode} after {time.perf_counter() - start:.0f} s", flush=True)
+        if done.returncode != 0:
+            failed.append(name)
+            (RESULTS / f"{name}.md").write_text(f"## {name}\n\nFAILED (exit {done.returncode}) in the last run.\n")
+    parts = [(RESULTS / f"{name}.md") for name in BENCHMARKS]
+    body = "\n\n".join(p.read_text(encoding="utf-8").strip() for p in parts if p.is_file())
+    header = (
+        "# Benchmark results\n\nWritten by `python bench/run_all.py`. Each table names the machine it ran on; "
+        "ratios to a reference measured in the same run carry the claims, not absolute times.\n\n"
+        f"Last full run's machine: {machine()}\n"
+    )
+    (BENCH / "RESULTS.md").write_text(header + "\n" + body + "\n", encoding="utf-8")
+    print(f"wrote {BENCH / 'RESULTS.md'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
