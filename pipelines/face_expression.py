@@ -1,0 +1,414 @@
+"""Give the person in one photo a new expression: landmarks -> warp -> patch mask -> SimMIM inpainting -> blend.
+
+`FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and a
+`SimMIMFace` masked-image model (plus an optional diffusers inpainting pass on a GPU). Why a warp
+before the inpainting: a masked-image model trained for a few minutes on a CPU paints blurry skin,
+while carrying the person's own lips and eyes along the landmark moves keeps them recognisable. The
+model then repaints the masked patches of the warped crop, steered by a drawing of the target
+landmarks, and its prediction is mixed in where it helps (`simmim_weight`, picked in bench/face.py).
+
+Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
+photo is returned bit for bit, at the photo's own size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import cv2
+import numpy as np
+
+from pipelines import face_regions as fr
+from pipelines.expressions import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
+from pipelines.face_align import AlignedFace, align_face, invert, transform_points
+from pipelines.face_warp import shade_mouth_cavity, warp_image
+from pipelines.image_io import ImageSource, load_image
+from pipelines.simmim.conditioning import render_condition
+from pipelines.simmim.masks import REGION_NAMES, patches_to_pixels, pixels_to_patches, region_mask
+
+Progress = Callable[[float, str], None]  # fraction done, what is happening
+
+
+@dataclass
+class FaceExpressionConfig:
+    detect_max_side: int = 1920  # faces are searched on a copy at most this large (MediaPipe shrinks it anyway)
+    max_edit_size: int = 768  # side of the aligned crop the warp edits; bigger faces are edited here, pasted back up
+    min_face_px: int = 64  # faces narrower than this get a warning: too few pixels for a clean edit
+    max_turn: float = 0.35  # nose offset from the eye midline, in half face widths, above which the head is "turned"
+    region_threshold: float = 0.006  # a region is repainted when a landmark of it moves this fraction of the crop side
+    move_threshold: float = 0.002  # warp moves below this fraction of the crop side are too faint to paste back
+    simmim_weight: float = 0.35  # share of SimMIM's prediction in the masked patches (the rest is the warp)
+    blend: str = "feather"  # "feather": alpha mix; "poisson": SimMIM's gradients cloned into the warp (cv2 seamless)
+    feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
+    mouth_cavity: bool = True  # shade a newly opened mouth dark before inpainting (the warp has no pixels for it)
+    refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
+    refine_steps: int = 25
+
+    def __post_init__(self):
+        if self.blend not in ("feather", "poisson"):
+            raise ValueError(f"blend must be 'feather' or 'poisson', got {self.blend!r}.")
+        if not 0.0 <= self.simmim_weight <= 1.0:
+            raise ValueError(f"simmim_weight must be in [0, 1], got {self.simmim_weight}.")
+
+
+@dataclass
+class FaceExpressionOutput:
+    """The edited photo plus every intermediate the Teach view shows (crops are the model's S x S frame)."""
+
+    image: np.ndarray  # (H, W, 3) uint8, same size as the input
+    expression: str
+    intensity: float
+    mask: np.ndarray  # (G, G) bool, True = patch the model repainted
+    mask_image: np.ndarray  # (H, W) uint8 paste-back alpha on the photo: 0 = pixel untouched
+    crop: np.ndarray  # (S, S, 3) the aligned source face the model sees
+    warped: np.ndarray  # (S, S, 3) the crop after the landmark warp (and mouth shading)
+    reconstruction: np.ndarray  # (S, S, 3) SimMIM's raw output (masked patches are its prediction)
+    blended: np.ndarray  # (S, S, 3) the final face crop
+    face: np.ndarray  # (E, E, 3) the final face crop at edit resolution, for sheets and previews
+    source_landmarks: np.ndarray  # (478, 2) in photo pixels
+    target_landmarks: np.ndarray  # (478, 2) in photo pixels
+    amounts: dict[str, float]  # action units applied
+    blendshapes: dict[str, float]  # MediaPipe's scores for the source face
+    patch_size: int
+    face_index: int
+    num_faces: int
+    refined: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def masked_input(self) -> np.ndarray:
+        """What masked image modelling hides: the crop with masked patches greyed and the patch grid drawn."""
+        return patch_grid_overlay(self.warped, self.mask, self.patch_size)
+
+
+@dataclass
+class ExpressionSheet:
+    """One image per expression (photo size) and a labelled grid of the faces."""
+
+    images: dict[str, np.ndarray]  # label -> (H, W, 3) uint8
+    grid: np.ndarray  # (rows*T, cols*T, 3) uint8
+    outputs: dict[str, FaceExpressionOutput]
+    warnings: list[str] = field(default_factory=list)
+
+    def save(self, folder: Path | str, sheet_name: str | None = "sheet.png") -> list[Path]:
+        """Write <label>.png per expression (SillyTavern's sprite names) and the grid; returns the paths."""
+        from PIL import Image
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for label, image in self.images.items():
+            paths.append(folder / f"{label}.png")
+            Image.fromarray(image).save(paths[-1])
+        if sheet_name:
+            paths.append(folder / sheet_name)
+            Image.fromarray(self.grid).save(paths[-1])
+        return paths
+
+
+@dataclass
+class _Face:
+    """A photo with its chosen face found and aligned: what every expression of a sheet shares."""
+
+    image: np.ndarray
+    landmarks: np.ndarray  # (478, 2) photo pixels
+    blendshapes: dict[str, float]
+    aligned: AlignedFace  # at edit resolution
+    face_index: int
+    num_faces: int
+    warnings: list[str]
+
+
+class FaceExpressionPipeline:
+    """detect -> align -> target landmarks -> warp -> mask -> SimMIM -> blend -> (refine) -> paste back."""
+
+    def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None):
+        self.landmarker = landmarker  # pipelines.face_landmarks.FaceLandmarker (or anything with .detect)
+        self.model = model.eval()  # pipelines.simmim.model.SimMIMFace
+        self.config = config or FaceExpressionConfig()
+        self.refiner = refiner  # pipelines.face_refine.FaceRefiner or None
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        simmim_path: Path | str | None = None,
+        landmarker_path: Path | str | None = None,
+        device: str = "auto",
+        config: FaceExpressionConfig | None = None,
+        refine: str | Path | None = None,
+    ) -> "FaceExpressionPipeline":
+        """Load the landmarker and SimMIM model (weights/ by default); `refine` names a diffusers inpainting model."""
+        from pipelines.device import pick_device
+        from pipelines.face_landmarks import FaceLandmarker
+        from pipelines.simmim.model import SimMIMFace
+
+        device = pick_device(device)
+        refiner = None
+        if refine:
+            from pipelines.face_refine import FaceRefiner
+
+            refiner = FaceRefiner.from_pretrained(refine, device=device)
+        return cls(FaceLandmarker.from_pretrained(landmarker_path), SimMIMFace.from_pretrained(simmim_path, device),
+                   config=config, refiner=refiner)  # fmt: skip
+
+    def close(self) -> None:
+        self.landmarker.close()
+
+    def __enter__(self) -> "FaceExpressionPipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- checks -------------------------------------------------------------------------------------------------
+
+    def check_inputs(self, expression: str, intensity: float, sliders: Mapping[str, float] | None,
+                     face_index: int | None, refine: bool) -> None:  # fmt: skip
+        """Refuse bad requests before any work, with a sentence that says what to change."""
+        expression_amounts(expression, intensity, sliders)  # raises on unknown names and out-of-range values
+        if face_index is not None and (not isinstance(face_index, (int, np.integer)) or face_index < 0):
+            raise ValueError(f"face_index must be a whole number >= 0, got {face_index!r}.")
+        if refine and self.refiner is None:
+            raise ValueError("Refinement was asked for, but no diffusers inpainting model is loaded (--refine MODEL).")
+
+    # --- steps --------------------------------------------------------------------------------------------------
+
+    def find_face(self, image: ImageSource, face_index: int | None = None) -> _Face:
+        """Load the photo, find its faces, pick one (largest by default) and align it at edit resolution."""
+        image = load_image(image)
+        height, width = image.shape[:2]
+        scale = min(1.0, self.config.detect_max_side / max(height, width))
+        small = image if scale == 1.0 else cv2.resize(image, (round(width * scale), round(height * scale)),
+                                                      interpolation=cv2.INTER_AREA)  # fmt: skip
+        faces = self.landmarker.detect(small)
+        if not faces:
+            raise ValueError("no face found in the photo: use a photo where one face is clearly visible and lit.")
+        index = 0 if face_index is None else int(face_index)
+        if index >= len(faces):
+            raise ValueError(f"face_index {index} is out of range: the photo has {len(faces)} face(s) "
+                             f"(0 = largest, up to {len(faces) - 1}).")  # fmt: skip
+        chosen = faces[index]
+        landmarks = chosen.landmarks[:, :2].astype(np.float64) / scale
+        warnings = _quality_warnings(landmarks, self.config)
+        if len(faces) > 1 and face_index is None:
+            warnings.append(f"{len(faces)} faces found; editing the largest (choose another with face_index).")
+        size = self.model.config.image_size
+        probe = align_face(image, landmarks, size)  # the model-size crop tells the face's native resolution
+        native = size / np.sqrt(abs(np.linalg.det(probe.matrix[:, :2])))
+        edit_size = int(np.clip(round(native), size, self.config.max_edit_size))
+        aligned = probe if edit_size == size else align_face(image, landmarks, edit_size)
+        if aligned.valid is not None and not aligned.valid[_face_hull(aligned.landmarks, edit_size)].all():
+            warnings.append("Part of the face is outside the photo; the missing edge was filled by repeating pixels.")
+        return _Face(image, landmarks, dict(chosen.blendshapes), aligned, index, len(faces), warnings)
+
+    def inpaint(self, crop: np.ndarray, patch_mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """SimMIM: masked patches of `crop` (S,S,3 uint8) repainted to follow `target` landmarks (crop px)."""
+        import torch
+
+        size = self.model.config.image_size
+        device = next(self.model.parameters()).device
+        pixels = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+        condition = torch.from_numpy(render_condition(target, size))[None]
+        masked = torch.from_numpy(patch_mask.reshape(1, -1))
+        with torch.inference_mode():
+            out = self.model(pixels.to(device), masked.to(device), condition.to(device))
+        return ((out[0].permute(1, 2, 0).float().cpu().numpy() + 1.0) * 127.5).clip(0, 255).round().astype(np.uint8)
+
+    def edit(self, face: _Face, expression: str = "joy", intensity: float = 1.0,
+             sliders: Mapping[str, float] | None = None, refine: bool = False) -> FaceExpressionOutput:  # fmt: skip
+        """Steps 3-7 for an already found face (the sheet reuses one `find_face` for every expression)."""
+        cfg, size, patch = self.config, self.model.config.image_size, self.model.config.patch_size
+        crop = face.aligned.crop
+        edit_size = crop.shape[0]
+        to_model = size / edit_size
+
+        # 3. Target expression: move the landmarks (in the photo frame, where the face is not resized).
+        amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
+        target = move_landmarks(face.landmarks, amounts).astype(np.float64)
+        source_crop = face.aligned.landmarks.astype(np.float64)
+        target_crop = transform_points(target, face.aligned.matrix)
+
+        # 4. Warp the crop along the moves; shade a mouth that opens wider than in the photo.
+        warped, moved = warp_image(crop, source_crop, target_crop)
+        cavity = np.zeros(crop.shape[:2], np.float32)
+        if cfg.mouth_cavity:
+            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
+
+        # 5. Mask, on the model's patch grid: the regions whose landmarks move visibly (where they are and where
+        #    they go) and a newly opened mouth. The faint tail of the warp around them is pasted, not repainted.
+        travel = np.linalg.norm(target_crop - source_crop, axis=1)
+        regions = [n for n in REGION_NAMES if travel[list(fr.REGIONS[n])].max() > cfg.region_threshold * edit_size]
+        source_model, target_model = source_crop * to_model, target_crop * to_model
+        patch_mask = np.zeros((size // patch, size // patch), dtype=bool)
+        if regions:
+            patch_mask |= region_mask([source_model, target_model], regions, size, patch)
+        if cavity.any():
+            patch_mask |= pixels_to_patches(cv2.resize(cavity, (size, size), interpolation=cv2.INTER_AREA) > 0, patch)
+        moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
+
+        # 6. SimMIM sees the warped crop's visible patches and the drawing of the target landmarks.
+        crop_model = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        warped_model = cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA)
+        reconstruction = self.inpaint(warped_model, patch_mask, target_model)
+
+        # 7. Blend the prediction into the warp inside the mask, then the result into the untouched crop.
+        mask_edit = cv2.resize(patches_to_pixels(patch_mask, patch).astype(np.uint8), (edit_size, edit_size),
+                               interpolation=cv2.INTER_NEAREST)  # fmt: skip
+        prediction = cv2.resize(reconstruction, (edit_size, edit_size), interpolation=cv2.INTER_CUBIC)
+        mixed = self._mix(warped, prediction, mask_edit, patch / to_model)
+        paste_alpha = _feather(mask_edit | moved_mask, max(1.0, cfg.feather * edit_size))
+        result = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + mixed * paste_alpha[..., None]
+        result = np.clip(result + 0.5, 0, 255).astype(np.uint8)
+        refined = False
+        if refine and patch_mask.any():
+            prompt = _refine_prompt(expression)
+            result = self.refiner(result, paste_alpha > 0, prompt, strength=cfg.refine_strength, steps=cfg.refine_steps)
+            refined = True
+
+        # 8. Paste back into the photo: outside the alpha's support every pixel is the input's own.
+        image, alpha_image = _paste_back(face.image, result, paste_alpha, face.aligned.matrix)
+        return FaceExpressionOutput(
+            image=image, expression=expression, intensity=float(intensity), mask=patch_mask, mask_image=alpha_image,
+            crop=crop_model, warped=warped_model, reconstruction=reconstruction,
+            blended=cv2.resize(result, (size, size), interpolation=cv2.INTER_AREA), face=result,
+            source_landmarks=face.landmarks.astype(np.float32), target_landmarks=target.astype(np.float32),
+            amounts=amounts, blendshapes=face.blendshapes, patch_size=patch, face_index=face.face_index,
+            num_faces=face.num_faces, refined=refined, warnings=list(face.warnings),
+        )  # fmt: skip
+
+    def _mix(self, warped: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_px: float) -> np.ndarray:
+        """The warp with SimMIM's prediction mixed into the masked patches (soft-edged by half a patch)."""
+        weight = self.config.simmim_weight
+        if weight == 0 or not mask.any():
+            return warped.astype(np.float32)
+        if self.config.blend == "poisson":
+            # Seamless cloning keeps the stronger gradient of the two images at each pixel (MIXED_CLONE) and
+            # matches the warp's colours at the mask border, so a flat prediction cannot wash out the lips.
+            ys, xs = np.nonzero(mask)
+            centre = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
+            inner = mask.copy()
+            inner[[0, -1], :] = 0  # seamlessClone needs the mask off the image border
+            inner[:, [0, -1]] = 0
+            prediction = cv2.seamlessClone(prediction, warped, inner * 255, centre, cv2.MIXED_CLONE)
+        soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(0.5, patch_px / 2)) * weight
+        return warped.astype(np.float32) * (1 - soft[..., None]) + prediction.astype(np.float32) * soft[..., None]
+
+    # --- entry points -------------------------------------------------------------------------------------------
+
+    def __call__(self, image: ImageSource, expression: str = "joy", intensity: float = 1.0,
+                 sliders: Mapping[str, float] | None = None, face_index: int | None = None,
+                 refine: bool = False) -> FaceExpressionOutput:  # fmt: skip
+        """Give the chosen face of `image` the `expression` at `intensity` (0..1), plus any named sliders."""
+        self.check_inputs(expression, intensity, sliders, face_index, refine)
+        return self.edit(self.find_face(image, face_index), expression, intensity, sliders, refine)
+
+    def expression_sheet(self, image: ImageSource, intensity: float = 1.0, face_index: int | None = None,
+                         expressions: tuple[str, ...] = EXPRESSIONS, refine: bool = False,
+                         progress: Progress | None = None, tile: int = 256) -> ExpressionSheet:  # fmt: skip
+        """Every expression of one face: per-label photos (joy.png, ...) and a labelled grid."""
+        for expression in expressions:
+            self.check_inputs(expression, intensity, None, face_index, refine)
+        face = self.find_face(image, face_index)
+        outputs = {}
+        for step, expression in enumerate(expressions):
+            if progress:
+                progress(step / len(expressions), expression)
+            outputs[expression] = self.edit(face, expression, intensity, refine=refine)
+        if progress:
+            progress(1.0, "done")
+        grid = _label_grid([(label, out.face) for label, out in outputs.items()], tile)
+        return ExpressionSheet({k: v.image for k, v in outputs.items()}, grid, outputs, list(face.warnings))
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------------
+
+
+def _quality_warnings(landmarks: np.ndarray, config: FaceExpressionConfig) -> list[str]:
+    """Say when a result will be weak: a tiny face or a head turned far from the camera."""
+    warnings = []
+    oval = landmarks[list(fr.FACE_OVAL)]
+    width = float(oval[:, 0].max() - oval[:, 0].min())
+    if width < config.min_face_px:
+        warnings.append(f"The face is only {width:.0f} px wide (under {config.min_face_px} px); the edit will be "
+                        "coarse. A closer or larger photo works better.")  # fmt: skip
+    eyes_mid = (landmarks[fr.RIGHT_EYE_CENTER] + landmarks[fr.LEFT_EYE_CENTER]) / 2
+    across = landmarks[fr.LEFT_EYE_CENTER] - landmarks[fr.RIGHT_EYE_CENTER]
+    across /= max(np.linalg.norm(across), 1e-6)
+    half_width = max(np.abs((oval - eyes_mid) @ across).max(), 1e-6)
+    turn = abs(float((landmarks[fr.NOSE_TIP] - eyes_mid) @ across)) / half_width
+    if turn > config.max_turn:
+        warnings.append("The head is turned far from the camera; expressions are made for frontal faces, so this "
+                        "one is a best effort.")  # fmt: skip
+    return warnings
+
+
+def _face_hull(landmarks: np.ndarray, size: int) -> np.ndarray:
+    hull = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(landmarks[list(fr.FACE_OVAL)]).astype(np.int32)), 1)
+    return hull.astype(bool)
+
+
+def _feather(mask: np.ndarray, radius: float) -> np.ndarray:
+    """A soft alpha that is 1 on `mask`, fades out over `radius` px around it, and is exactly 0 beyond."""
+    grow = int(np.ceil(radius))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    support = cv2.dilate(mask.astype(np.uint8), kernel)
+    distance = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 5)  # 0 on the mask
+    alpha = np.clip(1.0 - distance / (radius + 1.0), 0.0, 1.0)
+    alpha = alpha * alpha * (3 - 2 * alpha)  # smoothstep: no visible ramp edges
+    return (alpha * support).astype(np.float32)
+
+
+def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray):
+    """Put the edited crop back at full resolution; pixels where the warped alpha is 0 are copied unchanged."""
+    height, width = image.shape[:2]
+    back = invert(matrix)
+    crop_full = cv2.warpAffine(crop, back, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    alpha_full = cv2.warpAffine(alpha, back, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    alpha_full[alpha_full < 1.0 / 255] = 0.0
+    out = image.copy()
+    inside = alpha_full > 0
+    a = alpha_full[inside][:, None]
+    out[inside] = np.clip(image[inside] * (1 - a) + crop_full[inside].astype(np.float32) * a + 0.5, 0, 255).astype(np.uint8)
+    return out, np.round(alpha_full * 255).astype(np.uint8)
+
+
+def _refine_prompt(expression: str) -> str:
+    mood = "calm, neutral" if expression == "neutral" else expression
+    return f"a photo of a person's face with a natural {mood} expression, realistic skin, sharp details"
+
+
+def patch_grid_overlay(crop: np.ndarray, patch_mask: np.ndarray, patch_size: int) -> np.ndarray:
+    """The crop with the patch grid drawn and masked patches filled grey: the model's view of the task."""
+    out = crop.copy()
+    pixels = patches_to_pixels(patch_mask, patch_size)
+    out[pixels] = (0.25 * out[pixels] + 0.75 * 128).astype(np.uint8)
+    grid_colour = np.array([255, 255, 255], np.float32)
+    size = out.shape[0]
+    for line in range(0, size, patch_size):
+        out[line, :] = (0.6 * out[line, :] + 0.4 * grid_colour).astype(np.uint8)
+        out[:, line] = (0.6 * out[:, line] + 0.4 * grid_colour).astype(np.uint8)
+    return out
+
+
+def _label_grid(items: list[tuple[str, np.ndarray]], tile: int, columns: int = 4) -> np.ndarray:
+    """Tiles with their label underneath, `columns` per row, on white."""
+    label_h = max(18, tile // 9)
+    rows = -(-len(items) // columns)
+    cols = min(columns, len(items))
+    grid = np.full((rows * (tile + label_h), cols * tile, 3), 255, np.uint8)
+    for i, (label, image) in enumerate(items):
+        r, c = divmod(i, columns)
+        y, x = r * (tile + label_h), c * tile
+        grid[y : y + tile, x : x + tile] = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
+        scale = label_h / 30
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.putText(grid, label, (x + (tile - tw) // 2, y + tile + (label_h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (40, 40, 40), 1, cv2.LINE_AA)  # fmt: skip
+    return grid
+
+
+__all__ = ["EXPRESSIONS", "SLIDERS", "ExpressionSheet", "FaceExpressionConfig", "FaceExpressionOutput",
+           "FaceExpressionPipeline", "patch_grid_overlay"]  # fmt: skip
