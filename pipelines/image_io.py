@@ -1,0 +1,116 @@
+"""Turn whatever a user hands us (path, bytes, PIL image, array) into one RGB uint8 array, or refuse clearly.
+
+Every face/photo pipeline reads images through `load_image`, so odd files are handled in one place:
+phone photos come upright (EXIF orientation), transparent PNGs sit on white instead of black, 16-bit,
+palette, CMYK and float images become plain 8-bit RGB, and broken or gigantic files are refused with
+a sentence that says what is wrong instead of a Pillow traceback or an out-of-memory crash.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Above this many pixels a photo is refused: 40 MP covers any phone or DSLR shot, while a decompression
+# bomb (a tiny file that expands to gigabytes) or a panorama would stall the machine for minutes.
+MAX_IMAGE_PIXELS = 40_000_000
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+
+
+def load_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Return `source` as an (H, W, 3) uint8 RGB array, upright, or raise ValueError saying why not."""
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source, max_pixels)
+    if isinstance(source, Image.Image):
+        return _pil_to_rgb(source, max_pixels, name="the image")
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ValueError("The image data is empty (0 bytes).")
+        return _open_and_convert(io.BytesIO(bytes(source)), max_pixels, name="the uploaded data")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"No image file at {path}.")
+        if path.stat().st_size == 0:
+            raise ValueError(f"The file {path.name} is empty (0 bytes), so it is not an image.")
+        with open(path, "rb") as handle:
+            return _open_and_convert(handle, max_pixels, name=path.name)
+    raise ValueError(f"Cannot read an image from a {type(source).__name__}; give a path, bytes, PIL image or array.")
+
+
+def _open_and_convert(stream, max_pixels: int, name: str) -> np.ndarray:
+    # Pillow's own bomb guard warns at 89 MP and raises at 2x that; we check the header size ourselves
+    # (before any pixel is decoded) against our lower cap, and turn Pillow's errors into sentences.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(stream)
+            _check_size(image.size, max_pixels, name)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ValueError(f"{name} is too large to open safely ({err}).") from err
+    except UnidentifiedImageError as err:
+        raise ValueError(f"{name} is not an image file Pillow can read (unknown or corrupt format).") from err
+    except (OSError, SyntaxError) as err:  # truncated JPEG, broken PNG chunk, ...
+        raise ValueError(f"{name} looks corrupt or truncated and cannot be decoded: {err}.") from err
+    return _pil_to_rgb(image, max_pixels, name)
+
+
+def _check_size(size: tuple[int, int], max_pixels: int, name: str) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"{name} has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{name} is {width}x{height} = {width * height / 1e6:.1f} MP, over the {max_pixels / 1e6:.0f} MP limit; "
+            "resize it first."
+        )
+
+
+def _pil_to_rgb(image: Image.Image, max_pixels: int, name: str) -> np.ndarray:
+    _check_size(image.size, max_pixels, name)
+    image = ImageOps.exif_transpose(image)  # phone photos store "rotate me" in EXIF instead of rotating pixels
+    mode = image.mode
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_rgb(np.asarray(image), max_pixels)
+    return np.asarray(image.convert("RGB")).copy()
+
+
+def _array_to_rgb(array: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Arrays: (H,W), (H,W,1), (H,W,3) or (H,W,4); uint8 as is, other ints scaled by their range, floats as 0..1."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ValueError(f"An image array must be (H, W), (H, W, 3) or (H, W, 4); got shape {array.shape}.")
+    _check_size((array.shape[1], array.shape[0]), max_pixels, "the image array")
+    if array.dtype == np.uint8:
+        out = array
+    elif array.dtype == np.bool_:
+        out = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError("The image array holds NaN or infinite values.")
+        out = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.integer):
+        # 16-bit PNGs and TIFFs use the full 0..65535 range; 32-bit "I" images from Pillow usually do too.
+        top = 65535.0 if array.max(initial=0) > 255 else 255.0
+        out = (np.clip(array.astype(np.float64), 0, top) * (255.0 / top) + 0.5).astype(np.uint8)
+    else:
+        raise ValueError(f"Unsupported image array type {array.dtype}.")
+    if out.ndim == 2:
+        out = np.repeat(out[:, :, None], 3, axis=2)
+    elif out.shape[2] == 4:
+        alpha = out[:, :, 3:4].astype(np.float32) / 255.0
+        out = (out[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(out)
