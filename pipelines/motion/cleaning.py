@@ -1,0 +1,173 @@
+"""Turning noisy per-frame landmarks into steady motion: gap filling, One Euro smoothing, root and feet.
+
+All functions are pure (arrays in, arrays out) and work on whole clips, frame axis first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def long_runs(mask: np.ndarray, max_length: int) -> np.ndarray:
+    """(T,) True inside runs of consecutive True in `mask` longer than `max_length` frames."""
+    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    out = np.zeros(len(mask), dtype=bool)
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        if stop - start > max_length:
+            out[start:stop] = True
+    return out
+
+
+def fill_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fill frames where a joint is not `valid` by linear interpolation between its neighbours.
+
+    values: (T, J, D); valid: (T, J) bool. Gaps of at most `max_gap` frames are short enough that a
+    straight line is a fair guess; longer gaps are filled the same way (so the clip stays playable)
+    but returned as `long_gap` (T, J) so callers can say where the motion is made up. Frames before
+    the first or after the last valid one hold that value. A joint never valid keeps its raw values
+    (MediaPipe's own guess, if any) and is marked as a long gap throughout.
+    """
+    filled = np.array(values, dtype=float, copy=True)
+    long_gap = np.zeros(valid.shape, dtype=bool)
+    frames = np.arange(len(values))
+    for j in range(valid.shape[1]):
+        ok = valid[:, j]
+        if ok.all():
+            continue
+        if not ok.any():
+            long_gap[:, j] = True
+            continue
+        for d in range(values.shape[2]):
+            filled[~ok, j, d] = np.interp(frames[~ok], frames[ok], values[ok, j, d])
+        long_gap[:, j] = long_runs(~ok, max_gap)
+    return filled, long_gap
+
+
+def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+    """Exponential smoothing weight of a first-order low-pass filter with `cutoff` Hz at step `dt`."""
+    tau = 1.0 / (2.0 * np.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
+def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> np.ndarray:
+    """One Euro filter (Casiez, Roussel and Vogel, CHI 2012) along axis 0 of `values` (T, ...).
+
+    A low-pass filter whose cutoff rises with speed: `min_cutoff` (Hz) sets how much a still pose
+    is steadied (lower = steadier, more lag), `beta` how fast the cutoff opens for quick moves
+    (higher = less lag on fast moves, more jitter). Each scalar channel is filtered on its own.
+    """
+    if min_cutoff <= 0 or beta < 0:
+        raise ValueError(f"One Euro needs min_cutoff > 0 and beta >= 0, got {min_cutoff} and {beta}")
+    x = np.asarray(values, dtype=float)
+    out = np.empty_like(x)
+    if len(x) == 0:
+        return out
+    dt = 1.0 / fps
+    alpha_d = _smoothing_factor(d_cutoff, dt)
+    out[0] = x[0]
+    speed = np.zeros_like(x[0])
+    for t in range(1, len(x)):
+        speed = speed + alpha_d * ((x[t] - out[t - 1]) / dt - speed)
+        alpha = _smoothing_factor(min_cutoff + beta * np.abs(speed), dt)
+        out[t] = out[t - 1] + alpha * (x[t] - out[t - 1])
+    return out
+
+
+def mean_acceleration(positions: np.ndarray, fps: float) -> float:
+    """Jitter measure: mean norm of the second difference of positions (T, J, 3), in units/s^2.
+
+    Frames with NaN (no pose) are skipped, so a raw track with holes can be compared with its
+    cleaned version on the frames both have.
+    """
+    acc = (positions[2:] - 2 * positions[1:-1] + positions[:-2]) * fps**2
+    norms = np.linalg.norm(acc, axis=-1)
+    return float(np.nanmean(norms)) if np.isfinite(norms).any() else float("nan")
+
+
+def fit_image_scale(image_xy: np.ndarray, world_xy: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Scale s (pixels per metre) and translation t with image ~ s * world + t, weighted least squares.
+
+    MediaPipe's world landmarks share the camera's x/y axes, so their projection onto the image
+    plane differs from the image landmarks only by a scale and a shift (weak perspective). The
+    shift is where the world origin (the hip centre) is in the image; the scale gives the depth.
+    Both sides are foreshortened alike, so a leg pointing at the camera does not fool the scale.
+    """
+    w = weights / max(weights.sum(), 1e-9)
+    mi = (w[:, None] * image_xy).sum(axis=0)
+    mw = (w[:, None] * world_xy).sum(axis=0)
+    ci, cw = image_xy - mi, world_xy - mw
+    scale = float((w * (ci * cw).sum(axis=1)).sum() / max((w * (cw * cw).sum(axis=1)).sum(), 1e-12))
+    return scale, mi - scale * mw
+
+
+def estimate_root(
+    pixels: np.ndarray, world: np.ndarray, weights: np.ndarray, width: int, height: int, fov_degrees: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame hip-centre position in camera space (T, 3; metres, MediaPipe axes) and image scale (T,).
+
+    pixels: (T, N, 2) image points; world: (T, N, 3) the same points in world landmarks; weights:
+    (T, N) visibility. The scale is in pixels per metre. A pinhole camera with `fov_degrees`
+    across the frame's long side gives the focal length f; depth is f / s, and the hip centre's
+    image position back-projects to x, y. The absolute depth is only as good as the field-of-view guess, but changes of depth (walking
+    toward the camera) and sideways travel come out in proportion.
+    """
+    focal = 0.5 * max(width, height) / np.tan(np.radians(fov_degrees) / 2)
+    centre = np.array([width / 2, height / 2])
+    root = np.empty((len(pixels), 3))
+    scales = np.empty(len(pixels))
+    for t in range(len(pixels)):
+        scales[t], origin = fit_image_scale(pixels[t], world[t, :, :2], weights[t])
+        depth = focal / max(scales[t], 1e-6)
+        root[t, :2] = (origin - centre) * depth / focal
+        root[t, 2] = depth
+    return root, scales
+
+
+def foot_contacts(foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float) -> np.ndarray:
+    """(T,) True where a foot is planted: its points barely move in the image.
+
+    foot_pixels: (T, K, 2) the heel and toe of one foot in pixels; pixels_per_metre: (T,) image
+    scale. With a still camera a planted foot stays put in the image, which is a more reliable
+    signal than depth, so speed is measured there and converted to metres per second.
+    """
+    step = np.linalg.norm(np.diff(foot_pixels, axis=0), axis=-1).max(axis=1)
+    speed = step * fps / np.maximum(pixels_per_metre[1:], 1e-6)
+    speed = np.concatenate([speed[:1], speed])  # frame 0 takes the speed of frame 1
+    return speed < max_speed
+
+
+def lock_feet(root: np.ndarray, foot_offsets: list[np.ndarray], contacts: list[np.ndarray]) -> np.ndarray:
+    """Root trajectory (T, 3) whose planted feet do not slide over the floor (x and z; height is
+    `ground_height`'s job).
+
+    root: a first estimate (from the image); foot_offsets: per foot, its position relative to the
+    root in each frame (from the retargeted skeleton); contacts: per foot, (T,) planted or not.
+    Work in velocities: while a foot is planted the root moves exactly opposite to the foot's own
+    motion relative to the root, so the foot stays fixed in the world; with no foot planted the
+    root keeps the image estimate's velocity. Integrating gives a path without jumps.
+    """
+    velocity = np.diff(root, axis=0)
+    for t in range(1, len(root)):
+        planted = [-(off[t] - off[t - 1]) for off, c in zip(foot_offsets, contacts) if c[t] and c[t - 1]]
+        if planted:
+            velocity[t - 1, [0, 2]] = np.mean(planted, axis=0)[[0, 2]]
+    return root[0] + np.concatenate([np.zeros((1, 3)), np.cumsum(velocity, axis=0)])
+
+
+def ground_height(image_height: np.ndarray, lowest_sole: np.ndarray, planted: np.ndarray) -> np.ndarray:
+    """Root height (T,) that puts the floor at 0.
+
+    image_height: the root's height as the image suggests (noisy, but it sees jumps);
+    lowest_sole: (T,) height of the lowest sole point relative to the root; planted: (T,) some
+    foot is on the floor. When a foot is planted the lowest sole touches the floor exactly. In
+    between (a jump, a running stride) the height follows a straight line between the planted
+    frames plus the image's own rise and fall above its straight line, so jumps keep their arc.
+    With no planted frame at all the image height is used, shifted so the soles go down to 0.
+    """
+    frames = np.arange(len(planted))
+    if not planted.any():
+        return image_height - np.percentile(image_height + lowest_sole, 5)
+    on_floor = -lowest_sole
+    line = np.interp(frames, frames[planted], on_floor[planted])
+    image_line = np.interp(frames, frames[planted], image_height[planted])
+    return np.where(planted, on_floor, line + image_height - image_line)

@@ -1,0 +1,279 @@
+"""MotionCapturePipeline: a video of a person in, a retargeted MotionClip (BVH-ready) out.
+
+Steps: read the video at a constant frame rate -> MediaPipe Pose landmarks per frame -> fill gaps
+and smooth (One Euro) -> measure the person's bone lengths -> solve joint rotations on a named
+humanoid skeleton -> estimate the root's travel from the image and pin planted feet -> a MotionClip,
+optionally with a browser-playable side-by-side preview. No UI code here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from pipelines.motion import cleaning, solvers
+from pipelines.motion.clip import MotionClip
+from pipelines.motion.landmarks import BODY, PoseLandmark, PoseTrack, world_to_character
+from pipelines.motion.preview import render_preview
+from pipelines.motion.skeleton import BoneLengths, Skeleton, build_skeleton, forward_kinematics, measure_lengths
+from pipelines.motion.tracking import track_poses
+from pipelines.motion.video import MIN_FRAMES, VideoInfo, output_size, probe, read_frames
+from pipelines.weights import WeightSpec, resolve
+
+L = PoseLandmark
+POSE_MODEL = WeightSpec(
+    name="pose_landmarker_full.task",
+    how_to_get="Download pose_landmarker_full.task from https://storage.googleapis.com/mediapipe-models/"
+    "pose_landmarker/pose_landmarker_full/float16/latest/pose_landmarker_full.task into weights/.",
+)
+# Segments whose length must not change in a clip: used to measure how much raw landmarks wobble.
+LIMBS = (
+    (L.LEFT_SHOULDER, L.LEFT_ELBOW), (L.LEFT_ELBOW, L.LEFT_WRIST), (L.RIGHT_SHOULDER, L.RIGHT_ELBOW),
+    (L.RIGHT_ELBOW, L.RIGHT_WRIST), (L.LEFT_HIP, L.LEFT_KNEE), (L.LEFT_KNEE, L.LEFT_ANKLE),
+    (L.RIGHT_HIP, L.RIGHT_KNEE), (L.RIGHT_KNEE, L.RIGHT_ANKLE),
+)
+FEET = ((L.LEFT_HEEL, L.LEFT_FOOT_INDEX), (L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX))
+FOOT_JOINTS = ("LeftToes", "RightToes")  # the ball of the foot: the point that stays put while a foot is planted
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class MotionCaptureConfig:
+    """How a video becomes a clip; every field has a default that works for phone videos."""
+
+    max_seconds: float = 60.0  # longest range one run processes; longer videos need a trim range
+    max_fps: float = 30.0  # frames analysed per second; faster videos are resampled to this (and so is the BVH)
+    max_side: int = 640  # long side of the frames MediaPipe sees (it works at 256 px inside; more only costs time)
+    num_poses: int = 2  # bodies MediaPipe may return: more than one lets us follow the central person in a crowd
+    min_visibility: float = 0.5  # landmarks MediaPipe is less sure are in view count as missing and are filled
+    max_gap_seconds: float = 0.5  # missing stretches up to this long are interpolated quietly; longer ones are reported
+    min_cutoff: float = 1.0  # One Euro minimum cutoff (Hz): lower = steadier still poses, more lag
+    beta: float = 0.5  # One Euro speed coefficient: higher = less lag on fast moves, more jitter
+    lock_feet: bool = True  # pin planted feet so they do not slide
+    contact_speed: float = 0.35  # m/s: a foot moving slower than this in the image is planted
+    fov_degrees: float = 65.0  # camera field of view across the long side (phones ~65-75); sets the root's depth
+    proportions: str = "video"  # "video": bone lengths measured from the first frames; "default": standard adult
+    measure_seconds: float = 2.0  # how much of the start is used to measure bone lengths
+    preview_height: int = 480  # pixel height of the preview video
+
+
+@dataclass
+class MotionCaptureOutput:
+    """The clip plus everything needed to judge it."""
+
+    clip: MotionClip  # one frame per processed video frame
+    track: PoseTrack  # raw MediaPipe landmarks (NaN where no person)
+    cleaned: np.ndarray  # (T, 33, 3) filled and smoothed world landmarks, character axes (Y up)
+    contacts: np.ndarray  # (T, 2) left/right foot planted
+    made_up: np.ndarray  # (T,) frames inside a long stretch without a person: their pose is interpolated
+    lengths: BoneLengths  # the bone lengths the skeleton was built with
+    stats: dict[str, float]  # measured quality and speed (see `_stats`)
+    warnings: list[str] = field(default_factory=list)  # plain sentences for the user
+    preview: Path | None = None  # side-by-side MP4, when asked for
+
+
+class MotionCapturePipeline:
+    """Video -> MotionClip. Holds only the model path: each call gets its own landmarker (VIDEO mode
+    needs increasing timestamps per instance), so one pipeline serves many users at once."""
+
+    def __init__(self, model_path: str | Path, config: MotionCaptureConfig | None = None):
+        self.model_path = Path(model_path)
+        self.config = config or MotionCaptureConfig()
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path | None = None, config: MotionCaptureConfig | None = None, device: str = "cpu"
+    ) -> MotionCapturePipeline:
+        """Load from a .task file or a folder holding pose_landmarker_full.task (default: weights/).
+
+        MediaPipe's Python Tasks run this model on the CPU; `device` is accepted for a uniform API
+        and must be "cpu" or "auto".
+        """
+        if device not in ("cpu", "auto"):
+            raise ValueError(f"the pose landmarker runs on the CPU; device {device!r} is not supported")
+        if path is None:
+            model = resolve(POSE_MODEL)
+        else:
+            path = Path(path)
+            model = path / POSE_MODEL.name if path.is_dir() else path
+            if not model.is_file():
+                model = resolve(POSE_MODEL, root=path if path.is_dir() else path.parent)
+        return cls(model, config)
+
+    def check_inputs(
+        self, video: str | Path, start: float | None, end: float | None, min_cutoff: float, beta: float
+    ) -> tuple[VideoInfo, float, float]:
+        """Validate the request; return the probed video and the (start, duration) range to read."""
+        if min_cutoff <= 0:
+            raise ValueError(f"smoothing min cutoff must be above 0 Hz, got {min_cutoff}")
+        if beta < 0:
+            raise ValueError(f"smoothing beta must be 0 or more, got {beta}")
+        info = probe(video)
+        start = float(start or 0.0)
+        if start < 0:
+            raise ValueError(f"start must be 0 s or later, got {start} s")
+        if info.duration and start >= info.duration:
+            raise ValueError(f"start {start:.2f} s is past the end of the {info.duration:.2f} s video")
+        stop = float(end) if end is not None else (info.duration or start + self.config.max_seconds)
+        if info.duration:
+            stop = min(stop, info.duration)
+        if stop <= start:
+            raise ValueError(f"end ({stop:.2f} s) must come after start ({start:.2f} s)")
+        if stop - start > self.config.max_seconds + 1e-6:
+            raise ValueError(
+                f"the selected range is {stop - start:.1f} s; one run handles at most {self.config.max_seconds:.0f} s: "
+                "set a start and end to pick a part of the video"
+            )
+        return info, start, stop - start
+
+    def __call__(
+        self,
+        video: str | Path,
+        start: float | None = None,
+        end: float | None = None,
+        min_cutoff: float | None = None,
+        beta: float | None = None,
+        preview: str | Path | None = None,
+        progress: Progress | None = None,
+    ) -> MotionCaptureOutput:
+        cfg = self.config
+        min_cutoff = cfg.min_cutoff if min_cutoff is None else float(min_cutoff)
+        beta = cfg.beta if beta is None else float(beta)
+        report = progress or (lambda fraction, message: None)
+        began = time.perf_counter()
+
+        # 1. Check the request and decide the frame rate and size MediaPipe sees.
+        info, start, duration = self.check_inputs(video, start, end, min_cutoff, beta)
+        fps = min(info.fps or cfg.max_fps, cfg.max_fps)
+        size = output_size(info.width, info.height, cfg.max_side)
+        expected = max(1, int(round(duration * fps)))
+
+        # 2. Landmarks for every frame (the slow part).
+        report(0.0, "finding the person in each frame")
+        frames = read_frames(info.path, fps, size, start, duration)
+        track = track_poses(
+            frames, self.model_path, fps, expected, cfg.num_poses,
+            on_frame=lambda i: report(0.8 * min(i + 1, expected) / expected, f"pose {i + 1}/{expected}"),
+        )
+        track.start = start
+        landmarks_seconds = time.perf_counter() - began
+        if track.num_frames < MIN_FRAMES:
+            raise ValueError(f"only {track.num_frames} frame(s) could be decoded from {info.path.name}; it needs a real video")
+        if not track.detected.any():
+            raise ValueError(
+                f"no person was found in any of the {track.num_frames} frames of {info.path.name}; "
+                "film one person, whole body in view if possible"
+            )
+
+        # 3. Clean: fill what MediaPipe missed, then smooth.
+        report(0.82, "cleaning the landmarks")
+        valid = track.detected[:, None] & (track.visibility >= cfg.min_visibility)
+        max_gap = max(1, int(round(cfg.max_gap_seconds * fps)))
+        world, long_gap = cleaning.fill_gaps(track.world, valid, max_gap)
+        pixels, _ = cleaning.fill_gaps(track.pixels(), valid, max_gap)
+        made_up = cleaning.long_runs(~track.detected, max_gap)
+        world = cleaning.one_euro(world, fps, min_cutoff, beta)
+        pixels = cleaning.one_euro(pixels, fps, min_cutoff, beta)
+        points = world_to_character(world)
+
+        # 4. The character: bone lengths from the first seconds (or defaults), T-pose skeleton.
+        first = slice(0, max(MIN_FRAMES, int(cfg.measure_seconds * fps)))
+        measured = measure_lengths(track.world[first], np.where(valid, track.visibility, 0.0)[first])
+        lengths = measured if cfg.proportions == "video" else BoneLengths()
+        skeleton = build_skeleton(lengths)
+
+        # 5. Joint rotations.
+        report(0.86, "solving joint rotations")
+        rotations = solvers.solve_clip(points, skeleton)
+
+        # 6. Root travel from the image, scaled to the character, with planted feet pinned.
+        report(0.9, "placing the root and feet")
+        weights = np.where(valid, np.maximum(track.visibility, 1e-3), 1e-3)[:, list(BODY)]
+        root_camera, pixels_per_metre = cleaning.estimate_root(
+            pixels[:, list(BODY)], world[:, list(BODY)], weights, track.width, track.height, cfg.fov_degrees
+        )
+        character_scale = (lengths.upper_leg + lengths.lower_leg) / (measured.upper_leg + measured.lower_leg)
+        root = world_to_character(root_camera - root_camera[0]) * character_scale
+        contacts = np.stack(
+            [cleaning.foot_contacts(pixels[:, list(foot)], pixels_per_metre, fps, cfg.contact_speed) for foot in FEET], axis=1
+        )
+        contacts &= valid[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE]]  # a hidden foot is not known to be planted
+        root = self._place_root(skeleton, rotations, root, contacts if cfg.lock_feet else np.zeros_like(contacts))
+        clip = MotionClip(fps, skeleton, root, rotations.as_quat().reshape(track.num_frames, len(skeleton.joints), 4))
+
+        stats = self._stats(track, world_to_character(world), clip, valid, landmarks_seconds, time.perf_counter() - began)
+        output = MotionCaptureOutput(
+            clip, track, points, contacts, made_up, lengths, stats, self._warnings(track, long_gap, made_up, fps)
+        )
+
+        # 7. Preview: the source beside the skeleton, H.264 for browsers.
+        if preview is not None:
+            report(0.92, "rendering the preview")
+            source = read_frames(info.path, fps, size, start, duration)
+            output.preview = render_preview(preview, clip, source, track, made_up, cfg.preview_height)
+        report(1.0, "done")
+        return output
+
+    @staticmethod
+    def _place_root(skeleton: Skeleton, rotations: Rotation, root: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+        """Pin planted feet (see `cleaning.lock_feet`) and keep the soles on a floor at height 0."""
+        frames = len(root)
+        joints, ends = forward_kinematics(skeleton, rotations, np.zeros((frames, 3)))
+        feet = [joints[:, skeleton.index(name)] for name in FOOT_JOINTS]
+        root = cleaning.lock_feet(root, feet, [contacts[:, 0], contacts[:, 1]])
+        lowest_sole = np.concatenate([np.stack(feet, axis=1), ends], axis=1)[..., 1].min(axis=1)
+        root[:, 1] = cleaning.ground_height(root[:, 1], lowest_sole, contacts.any(axis=1))
+        return root
+
+    @staticmethod
+    def _stats(
+        track: PoseTrack, cleaned: np.ndarray, clip: MotionClip, valid: np.ndarray, landmarks_s: float, total_s: float
+    ) -> dict[str, float]:
+        """Quality and speed numbers: share of frames with a pose, jitter, bone-length constancy, fps."""
+        raw = world_to_character(track.world)
+        body = list(BODY)
+        cleaned_on_raw = np.where(np.isnan(raw), np.nan, cleaned)  # compare on the same frames
+        joints, _ = clip.positions()
+        local = joints - clip.root_positions[:, None]
+
+        def spread(lengths: np.ndarray) -> float:  # worst relative std of a segment length over the clip
+            return float(np.nanmax(np.nanstd(lengths, axis=0) / np.nanmean(lengths, axis=0)))
+
+        raw_limbs = np.stack([np.linalg.norm(raw[:, a] - raw[:, b], axis=-1) for a, b in LIMBS], axis=1)
+        raw_limbs[~np.stack([valid[:, a] & valid[:, b] for a, b in LIMBS], axis=1)] = np.nan
+        clip_bones = np.stack(
+            [np.linalg.norm(joints[:, j] - joints[:, p], axis=-1) for j, p in enumerate(clip.parents) if p >= 0], axis=1
+        )
+        frames = track.num_frames
+        return {
+            "frames": frames,
+            "fps": track.fps,
+            "pose_share": float(track.detected.mean()),
+            "jitter_raw": cleaning.mean_acceleration(raw[:, body], track.fps),
+            "jitter_cleaned": cleaning.mean_acceleration(cleaned_on_raw[:, body], track.fps),
+            "jitter_skeleton": cleaning.mean_acceleration(local, track.fps),
+            "bone_spread_raw": spread(raw_limbs),
+            "bone_spread_clip": spread(clip_bones),
+            "landmarks_fps": frames / landmarks_s,
+            "end_to_end_fps": frames / total_s,
+        }
+
+    @staticmethod
+    def _warnings(track: PoseTrack, long_gap: np.ndarray, made_up: np.ndarray, fps: float) -> list[str]:
+        """Plain sentences about what the clip had to guess."""
+        notes = []
+        missing = int((~track.detected).sum())
+        if missing:
+            notes.append(f"No person in {missing} of {track.num_frames} frames; the pose there is interpolated.")
+        if made_up.any():
+            notes.append(f"{made_up.sum() / fps:.1f} s of the clip is a long stretch without a clear pose (marked in the preview).")
+        hidden = long_gap.mean(axis=0)
+        guessed = [L(j).name.lower().replace("_", " ") for j in np.flatnonzero(hidden > 0.2) if L(j) in BODY]
+        if guessed:
+            notes.append(f"Hidden or out of view for long stretches: {', '.join(guessed)}; their motion is estimated.")
+        return notes
