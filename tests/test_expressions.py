@@ -1,0 +1,181 @@
+"""Expression presets on a hand-made face: each action unit moves the named landmarks the way FACS says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipelines import face_regions as fr
+from pipelines.expressions import EXPRESSIONS, expression_amounts, face_frame, target_landmarks
+
+# A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.
+RIGHT_EYE_AT, LEFT_EYE_AT = np.array([40.0, 50.0]), np.array([80.0, 50.0])
+MOUTH_AT, MOUTH_HALF_WIDTH = np.array([60.0, 100.0]), 16.0
+
+
+def _ellipse_loop(indices, centre, half_w, half_h, start_angle=np.pi):
+    """Place a closed contour on an ellipse, in tuple order, from `start_angle` (pi = image-left point)."""
+    angles = start_angle - np.linspace(0, 2 * np.pi, len(indices), endpoint=False)
+    # Going clockwise from the left point in image coordinates passes through the lower half first.
+    return {i: centre + (half_w * np.cos(a), -half_h * np.sin(a)) for i, a in zip(indices, angles)}
+
+
+def _lip_loop(indices, half_h):
+    """Lip contours run corner, lower lip, other corner, upper lip: half the points each way."""
+    points = {}
+    n = len(indices)
+    half = n // 2
+    for k, index in enumerate(indices):
+        if k <= half:
+            t = k / half  # lower arc, right corner -> left corner
+            x = -MOUTH_HALF_WIDTH * np.cos(np.pi * t)
+            points[index] = MOUTH_AT + (x, half_h * np.sin(np.pi * t))
+        else:
+            t = (k - half) / (n - half)  # upper arc, left corner -> right corner
+            x = MOUTH_HALF_WIDTH * np.cos(np.pi * t)
+            points[index] = MOUTH_AT + (x, -half_h * np.sin(np.pi * t))
+    return points
+
+
+def hand_made_face() -> np.ndarray:
+    points = np.zeros((fr.NUM_LANDMARKS, 2))
+    rng = np.random.default_rng(0)
+    points[:] = rng.uniform((25, 20), (95, 125), size=(fr.NUM_LANDMARKS, 2))  # mesh filler over the face
+    placed = {}
+    placed.update(_ellipse_loop(fr.FACE_OVAL, np.array([60.0, 70.0]), 45, 62))
+    placed.update(_lip_loop(fr.LIPS_OUTER, 7.0))
+    placed.update(_lip_loop(fr.LIPS_INNER, 0.3))  # closed mouth: inner lips touch
+    placed.update(_ellipse_loop(fr.RIGHT_EYE, RIGHT_EYE_AT, 9, 4))
+    placed.update(_ellipse_loop(fr.LEFT_EYE, LEFT_EYE_AT, 9, 4))
+    # Brows: lower edge outer -> inner, then upper edge inner -> outer; "outer" is away from the midline.
+    for brow, eye, outward in ((fr.RIGHT_BROW, RIGHT_EYE_AT, -1), (fr.LEFT_BROW, LEFT_EYE_AT, 1)):
+        for k, index in enumerate(brow):
+            reach = 12 - 24 * k / 4 if k < 5 else -12 + 24 * (k - 5) / 4
+            placed[index] = eye + (outward * reach, -14 - 2 * (k >= 5))
+    placed[fr.RIGHT_BROW_INNER], placed[fr.LEFT_BROW_INNER] = RIGHT_EYE_AT + (11, -14), LEFT_EYE_AT + (-11, -14)
+    for cheek, x in ((fr.RIGHT_CHEEK, 33.0), (fr.LEFT_CHEEK, 87.0)):
+        placed.update(_ellipse_loop(cheek, np.array([x, 78.0]), 6, 6))
+    for k, index in enumerate(fr.NOSE):
+        placed[index] = (60.0 + (k % 3 - 1) * 4, 55.0 + 30 * k / len(fr.NOSE))
+    placed[fr.NOSE_TIP] = (60.0, 80.0)
+    placed[fr.RIGHT_EYE_UPPER_LID], placed[fr.RIGHT_EYE_LOWER_LID] = RIGHT_EYE_AT + (0, -4), RIGHT_EYE_AT + (0, 4)
+    placed[fr.LEFT_EYE_UPPER_LID], placed[fr.LEFT_EYE_LOWER_LID] = LEFT_EYE_AT + (0, -4), LEFT_EYE_AT + (0, 4)
+    placed[fr.RIGHT_EYE_CENTER], placed[fr.LEFT_EYE_CENTER] = RIGHT_EYE_AT, LEFT_EYE_AT
+    placed[fr.MOUTH_RIGHT_CORNER], placed[fr.MOUTH_LEFT_CORNER] = MOUTH_AT - (MOUTH_HALF_WIDTH, 0), MOUTH_AT + (MOUTH_HALF_WIDTH, 0)
+    placed[fr.CHIN] = (60.0, 132.0)
+    for index, xy in placed.items():
+        points[index] = xy
+    return points.astype(np.float32)
+
+
+FACE = hand_made_face()
+
+
+def moved(expression, intensity=1.0, **kwargs):
+    return target_landmarks(FACE, expression, intensity, **kwargs).astype(np.float64) - FACE
+
+
+def mouth_gap(points):
+    return points[fr.LOWER_LIP_INNER, 1] - points[fr.UPPER_LIP_INNER, 1]
+
+
+def test_lip_split_uses_the_contour_order():
+    frame = face_frame(FACE)
+    assert fr.LOWER_LIP_BOTTOM in frame.lower_lip and fr.UPPER_LIP_TOP in frame.upper_lip
+    assert fr.LOWER_LIP_INNER in frame.lower_lip and fr.UPPER_LIP_INNER in frame.upper_lip
+    assert fr.MOUTH_LEFT_CORNER not in frame.upper_lip and fr.MOUTH_LEFT_CORNER not in frame.lower_lip
+
+
+def test_joy_raises_and_widens_the_lip_corners_and_lifts_the_cheeks():
+    d = moved("joy")
+    assert d[fr.MOUTH_RIGHT_CORNER, 1] < -1 and d[fr.MOUTH_LEFT_CORNER, 1] < -1  # up (y shrinks)
+    assert d[fr.MOUTH_RIGHT_CORNER, 0] < -1 and d[fr.MOUTH_LEFT_CORNER, 0] > 1  # outward on both sides
+    assert d[list(fr.RIGHT_CHEEK), 1].mean() < -0.5 and d[list(fr.LEFT_CHEEK), 1].mean() < -0.5
+    assert np.allclose(d[list(fr.RIGHT_BROW)], 0, atol=0.05)  # a smile leaves the brows alone
+
+
+def test_sadness_lifts_inner_brows_and_pulls_the_corners_down():
+    d = moved("sadness")
+    assert d[fr.MOUTH_RIGHT_CORNER, 1] > 1 and d[fr.MOUTH_LEFT_CORNER, 1] > 1
+    assert d[fr.RIGHT_BROW_INNER, 1] < -1 and d[fr.LEFT_BROW_INNER, 1] < -1
+    assert d[fr.RIGHT_BROW_INNER, 1] < d[fr.RIGHT_BROW_OUTER, 1]  # the inner end rises more
+
+
+def test_anger_lowers_and_draws_the_brows_together_and_presses_the_lips():
+    d = moved("anger")
+    assert d[fr.RIGHT_BROW_INNER, 1] > 1 and d[fr.LEFT_BROW_INNER, 1] > 1  # down
+    assert d[fr.RIGHT_BROW_INNER, 0] > 0.5 and d[fr.LEFT_BROW_INNER, 0] < -0.5  # towards the midline
+    assert d[fr.UPPER_LIP_TOP, 1] > 0.5 and d[fr.LOWER_LIP_BOTTOM, 1] < -0.5  # the red of the lips thins
+
+
+def test_surprise_raises_the_brows_widens_the_eyes_and_drops_the_jaw():
+    d = moved("surprise")
+    target = FACE + d
+    assert d[list(fr.RIGHT_BROW + fr.LEFT_BROW), 1].max() < -1
+    assert d[fr.RIGHT_EYE_UPPER_LID, 1] < -0.8 and d[fr.LEFT_EYE_UPPER_LID, 1] < -0.8
+    assert d[fr.CHIN, 1] > 5
+    assert mouth_gap(target) > mouth_gap(FACE) + 5
+    assert abs(d[fr.UPPER_LIP_TOP, 1]) < 0.5  # the upper lip stays with the skull
+
+
+def test_fear_stretches_the_lips_and_raises_the_inner_brows():
+    d = moved("fear")
+    assert d[fr.MOUTH_RIGHT_CORNER, 0] < -1 and d[fr.MOUTH_LEFT_CORNER, 0] > 1
+    assert d[fr.RIGHT_BROW_INNER, 1] < -1 and d[fr.RIGHT_EYE_UPPER_LID, 1] < -0.8
+
+
+def test_disgust_raises_the_upper_lip():
+    d = moved("disgust")
+    assert d[fr.UPPER_LIP_TOP, 1] < -1.5 and d[fr.UPPER_LIP_INNER, 1] < -1.5
+    assert d[fr.RIGHT_BROW_INNER, 1] > 0.5
+
+
+def test_intensity_scales_the_move_and_zero_moves_nothing():
+    full, half = moved("joy", 1.0), moved("joy", 0.5)
+    np.testing.assert_allclose(half, full / 2, atol=1e-3)
+    for expression in EXPRESSIONS:
+        np.testing.assert_allclose(moved(expression, 0.0), 0, atol=1e-4)
+
+
+def test_sliders_combine_with_a_preset():
+    smile_only = moved("neutral", sliders={"smile": 1.0})
+    assert smile_only[fr.MOUTH_RIGHT_CORNER, 1] < -1
+    both = moved("surprise", sliders={"smile": 1.0})
+    np.testing.assert_allclose(both, moved("surprise") + smile_only, atol=1e-3)  # moves add up
+    frown = moved("neutral", sliders={"smile": -1.0})
+    assert frown[fr.MOUTH_RIGHT_CORNER, 1] > 1
+
+
+def test_neutral_relaxes_a_smile_read_from_blendshapes():
+    d = moved("neutral", blendshapes={"mouthSmileLeft": 0.8, "mouthSmileRight": 0.7})
+    assert d[fr.MOUTH_RIGHT_CORNER, 1] > 1  # corners come down
+    np.testing.assert_allclose(moved("neutral", blendshapes={"mouthSmileLeft": 0.1}), 0, atol=1e-6)  # dead zone
+
+
+def test_moves_turn_with_the_head():
+    """The same expression on a face rolled by 30 degrees is the rolled expression."""
+    angle = np.deg2rad(30)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([60.0, 70.0])
+    rolled = (FACE - centre) @ rotation.T + centre
+    expected = (target_landmarks(FACE, "surprise") - centre) @ rotation.T + centre
+    np.testing.assert_allclose(target_landmarks(rolled, "surprise"), expected, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"expression": "smug"}, "Unknown expression"),
+        ({"intensity": 1.5}, "intensity"),
+        ({"sliders": {"wink": 0.5}}, "Unknown slider"),
+        ({"sliders": {"smile": 3}}, "between"),
+    ],
+)
+def test_bad_requests_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        expression_amounts(**{"expression": "joy", **kwargs})
+
+
+def test_landmarks_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        target_landmarks(np.zeros((68, 2)), "joy")
