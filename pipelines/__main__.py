@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules under pipelines/cli/, in the order `--help` lists them.
-COMMANDS = ()
+COMMANDS = ("face", "train_simmim")
 
 
 def build_parser() -> argparse.ArgumentParser:

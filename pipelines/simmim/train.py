@@ -1,0 +1,322 @@
+"""Train a SimMIM face model: self-supervised, the photo's own landmarks are its condition.
+
+One loop for a laptop CPU, one GPU or several (launch with `torchrun --nproc_per_node N -m pipelines
+train-simmim ...`: each process takes its own GPU and batches, gradients are averaged by DDP, rank 0
+writes). On CUDA it runs in bfloat16 autocast with `torch.compile`. Everything that must survive a
+restart lives in `<out>/checkpoint/` as safetensors + JSON (no pickle): the float32 weights, the
+AdamW moments and the step; `--resume` picks up from there. The finished model is written as
+`<out>/config.json` + `<out>/model.safetensors`, the folder `SimMIMFace.from_pretrained` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipelines.simmim.config import SimMIMFaceConfig
+from pipelines.simmim.data import Augment, FaceBatches, FaceCache, build_cache
+from pipelines.simmim.model import SimMIMFace, patch_mask_to_pixels
+
+CHECKPOINT_DIR = "checkpoint"
+SAMPLES_DIR = "samples"
+SAMPLE_FACES = 8  # faces per sample grid
+
+
+@dataclass
+class TrainConfig:
+    out: str  # folder for the final model, checkpoint/ and samples/
+    data: str | None = None  # folder of face photos (only needed to build the cache)
+    cache: str | None = None  # the .npz face cache (built from `data` when missing); default <out>/faces.npz
+    public_domain_only: bool = False  # skip files MANIFEST.csv marks research_only
+    model: SimMIMFaceConfig = field(default_factory=SimMIMFaceConfig)
+    init_from: str | None = None  # hub id of a public SimMIM checkpoint to start from (needs internet)
+    batch_size: int = 64  # per process
+    lr: float = 5e-4  # peak AdamW learning rate (scaled by nothing: set it for your total batch)
+    min_lr: float = 1e-5  # the cosine schedule ends here
+    warmup_steps: int = 500
+    weight_decay: float = 0.05
+    steps: int | None = None  # total optimiser steps; None: fill --max-minutes (measured after a few steps)
+    max_minutes: float | None = None  # stop (and save) after this much training time
+    edge_loss: float = 0.5  # weight of the L1 loss on image gradients (sharp lips and lids, no flat blocks)
+    sample_every: int = 1000  # steps between sample grids
+    checkpoint_every: int = 2000  # steps between checkpoints
+    seed: int = 0
+    device: str = "auto"
+    compile: bool = True  # torch.compile on CUDA
+    save_dtype: str = "float16"  # dtype of the shipped model.safetensors (float16 halves it; loads as float32)
+    resume: bool = False
+    augment: Augment = field(default_factory=Augment)
+    progress: bool = True
+
+
+def masked_losses(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L1 over weighted pixels, and L1 between the images' horizontal/vertical differences there."""
+    pred, target, weight = pred.float(), target.float(), weight.float()
+    l1 = ((pred - target).abs() * weight).sum() / (weight.sum() * pred.shape[1]).clamp_min(1.0)
+    edges = []
+    for dim in (2, 3):
+        d_pred, d_target = torch.diff(pred, dim=dim), torch.diff(target, dim=dim)
+        both = weight.narrow(dim, 1, weight.shape[dim] - 1) * weight.narrow(dim, 0, weight.shape[dim] - 1)
+        edges.append(((d_pred - d_target).abs() * both).sum() / (both.sum() * pred.shape[1]).clamp_min(1.0))
+    return l1, sum(edges) / 2
+
+
+def learning_rate(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+# --- checkpoints (safetensors + JSON only) ----------------------------------------------------------------------
+def save_checkpoint(folder: Path, model: SimMIMFace, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)  # float32
+    opt = optimizer.state_dict()
+    tensors = {}
+    for index, values in opt["state"].items():
+        for name, value in values.items():
+            tensors[f"{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    save_file(tensors, str(folder / "optimizer.safetensors"))
+    meta = {**state, "param_groups": opt["param_groups"]}
+    tmp = folder / "trainer.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(folder / "trainer.json")  # written last: a checkpoint without it is incomplete
+
+
+def load_checkpoint(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / "trainer.json").read_text())
+    opt_file = folder / "optimizer.safetensors"
+    if opt_file.is_file():
+        tensors = load_file(str(opt_file))
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            index, name = key.split(".", 1)
+            state.setdefault(int(index), {})[name] = value
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    else:
+        print(f"note: {opt_file} is missing; resuming the weights with fresh AdamW moments")
+    return meta
+
+
+# --- pictures ---------------------------------------------------------------------------------------------------
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N,3,S,S) in [-1,1] -> (N,S,S,3) uint8."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def sample_grid(columns: list[np.ndarray]) -> np.ndarray:
+    """Faces down, columns across (each (N,S,S,3) uint8), 2 px white gutters."""
+    n, size = columns[0].shape[:2]
+    gutter = 2
+    grid = np.full((n * (size + gutter) + gutter, len(columns) * (size + gutter) + gutter, 3), 255, np.uint8)
+    for c, column in enumerate(columns):
+        for r in range(n):
+            y, x = gutter + r * (size + gutter), gutter + c * (size + gutter)
+            grid[y:y + size, x:x + size] = column[r]
+    return grid
+
+
+def condition_picture(condition: torch.Tensor) -> np.ndarray:
+    """(N,C,S,S) -> (N,S,S,3) uint8: lips red, eyes green, brows blue, the rest grey."""
+    c = condition.detach().float().cpu()
+    rgb = torch.stack([c[:, 0].maximum(c[:, 1]), c[:, 2].maximum(c[:, 3]), c[:, 4]], dim=1)
+    rgb = rgb.maximum(c[:, 5:6] * 0.5)
+    return (rgb.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def reconstruction_columns(model: SimMIMFace, batch: dict, autocast) -> list[np.ndarray]:
+    """image | masked input | model output pasted into the mask | condition map."""
+    model.eval()
+    with torch.no_grad(), autocast():
+        out = model(batch["pixel_values"], batch["bool_masked_pos"], batch["condition"]).float()
+    model.train()
+    mask = patch_mask_to_pixels(batch["bool_masked_pos"], model.config.grid, model.config.patch_size)
+    shown = torch.where(mask, torch.full_like(batch["pixel_values"], -0.4), batch["pixel_values"])
+    pasted = torch.where(mask, out.clamp(-1, 1), batch["pixel_values"])
+    return [to_uint8(batch["pixel_values"]), to_uint8(shown), to_uint8(pasted), condition_picture(batch["condition"])]
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+# --- the loop ---------------------------------------------------------------------------------------------------
+def resolve_cache(cfg: TrainConfig) -> Path:
+    """The cache file to use, building it from --data when it does not exist yet."""
+    cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "faces.npz"
+    if not cache.is_file():
+        if not cfg.data:
+            raise ValueError(f"No face cache at {cache}; pass --data DIR (a folder of face photos) to build it.")
+        print(f"building the face cache {cache} from {cfg.data} (MediaPipe, once) ...")
+        report = build_cache(cfg.data, cache, image_size=cfg.model.image_size, public_domain_only=cfg.public_domain_only,
+                             progress=cfg.progress)  # fmt: skip
+        print(f"cached {report['faces']} faces from {report['photos']} photos ({len(report['skipped'])} skipped)")
+    return cache
+
+
+def training_faces(cache: FaceCache, public_domain_only: bool) -> FaceCache:
+    keep = ~cache.held_out
+    if public_domain_only:
+        keep &= ~cache.research_only
+    if not keep.any():
+        raise ValueError("No training faces left after removing the held-out split (and research-only files).")
+    return cache.select(keep)
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, local rank, world size) under torchrun; (0, 0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run training; returns the output folder (config.json + model.safetensors)."""
+    from pipelines.device import pick_device
+
+    rank, local_rank, world = _distributed()
+    device = pick_device(cfg.device)
+    if world > 1:
+        if device != "cuda":
+            raise ValueError("Multi-process training (torchrun) needs CUDA GPUs.")
+        torch.distributed.init_process_group("nccl")
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    is_main = rank == 0
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / CHECKPOINT_DIR
+    torch.manual_seed(cfg.seed + rank)
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    cache_path = Path(cfg.cache) if cfg.cache else out / "faces.npz"
+    if world > 1 and not cache_path.is_file():
+        raise ValueError(f"Build the face cache {cache_path} in one process first (train-simmim --steps 0), then launch torchrun.")
+    cache = FaceCache.load(resolve_cache(cfg))
+    if cache.image_size != cfg.model.image_size:
+        raise ValueError(f"The cache holds {cache.image_size} px faces but the model wants {cfg.model.image_size} px.")
+    faces = training_faces(cache, cfg.public_domain_only)
+    shown = cache.select(cache.held_out) if cache.held_out.any() else faces
+
+    # 1. model: resumed, from a public SimMIM checkpoint, or fresh
+    if cfg.resume and (checkpoint / "trainer.json").is_file():
+        model = SimMIMFace.from_pretrained(checkpoint)
+    elif cfg.init_from:
+        model = SimMIMFace.from_hub(cfg.init_from, image_size=cfg.model.image_size)
+    else:
+        model = SimMIMFace(cfg.model)
+    model.to(device).train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n and "position" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "token" not in n and "position" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, betas=(0.9, 0.95), fused=cuda,
+    )  # fmt: skip
+    step, total = 0, cfg.steps
+    if cfg.resume:
+        if (checkpoint / "trainer.json").is_file():
+            meta = load_checkpoint(checkpoint, optimizer)
+            step, total = meta["step"], cfg.steps or meta.get("total_steps")
+            if is_main:
+                print(f"resuming from {checkpoint} at step {step}")
+        elif is_main:
+            print(f"--resume: no checkpoint in {checkpoint} yet, starting fresh")
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank])
+    forward = torch.compile(net) if (cuda and cfg.compile) else net
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
+
+    batches = FaceBatches(faces, model.config.patch_size, device=device, augment=cfg.augment, seed=cfg.seed + 1000 * rank)
+    preview = FaceBatches(shown, model.config.patch_size, device=device, augment=Augment(flip=0.0, scale=0.0,
+                          rotate_deg=0.0, shift_px=0.0, brightness=0.0, contrast=0.0, saturation=0.0, channel_gain=0.0,
+                          condition_dropout=0.0), seed=7)  # fmt: skip
+    preview_batch = preview.batch(torch.arange(min(SAMPLE_FACES, len(shown)), device=device))
+    generator = torch.Generator(device=device).manual_seed(cfg.seed + 1 + rank)
+
+    bar = None
+    if is_main and cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=step, desc="train-simmim", unit="step", dynamic_ncols=True)
+    started = time.monotonic()
+    timed_from, timed_steps = None, 0
+    history: list[dict] = []
+    while total is None or step < total:
+        lr = learning_rate(step, total or 10**9, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        indices = torch.randint(len(faces), (cfg.batch_size,), device=device, generator=generator)
+        batch = batches.batch(indices)
+        with autocast():
+            pred = forward(batch["pixel_values"], batch["bool_masked_pos"], batch["condition"])
+        mask = patch_mask_to_pixels(batch["bool_masked_pos"], model.config.grid, model.config.patch_size)
+        l1, edge = masked_losses(pred, batch["pixel_values"], mask & batch["valid"])
+        loss = l1 + cfg.edge_loss * edge
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed = (time.monotonic() - started) / 60
+        if total is None and cfg.max_minutes:  # fill the time budget: measure 20 steps after warm-up/compile
+            if step == 10:
+                timed_from = time.monotonic()
+            elif step == 30:
+                per_step = (time.monotonic() - timed_from) / 20
+                left = cfg.max_minutes * 60 - (time.monotonic() - started)
+                total = step + max(1, int(0.95 * left / per_step))
+                if bar is not None:
+                    bar.total = total
+                    print(f"\n{per_step * 1000:.0f} ms/step: planning {total} steps to fit {cfg.max_minutes} min")
+        if bar is not None:
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(l1=f"{l1.item():.4f}", edge=f"{edge.item():.4f}", lr=f"{lr:.1e}")
+        if step % 100 == 0 and is_main:
+            history.append({"step": step, "l1": round(l1.item(), 5), "edge": round(edge.item(), 5), "minutes": round(elapsed, 2)})
+        out_of_time = cfg.max_minutes is not None and elapsed >= cfg.max_minutes
+        finished = (total is not None and step >= total) or out_of_time
+        if is_main and (step % cfg.sample_every == 0 or finished):
+            write_png(out / SAMPLES_DIR / f"step_{step:06d}.png", sample_grid(reconstruction_columns(model, preview_batch, autocast)))
+        if is_main and (step % cfg.checkpoint_every == 0 or finished):
+            save_checkpoint(checkpoint, model, optimizer, {"step": step, "total_steps": total, "train": _jsonable(cfg)})
+        if out_of_time:
+            break
+    if bar is not None:
+        bar.close()
+    if is_main:
+        model.eval()
+        model.save_pretrained(out, dtype=getattr(torch, cfg.save_dtype))
+        log = out / "train_log.json"
+        previous = json.loads(log.read_text()) if (cfg.resume and log.is_file()) else []
+        log.write_text(json.dumps(previous + history, indent=1))
+        print(f"saved {out / 'model.safetensors'} after {step} steps ({(time.monotonic() - started) / 60:.1f} min)")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return out
+
+
+def _jsonable(cfg: TrainConfig) -> dict:
+    data = asdict(cfg)
+    data["augment"]["random_ratio"] = list(cfg.augment.random_ratio)
+    return data
