@@ -145,13 +145,14 @@ class FaceExpressionPipeline:
         from pipelines.simmim.model import SimMIMFace
 
         device = pick_device(device)
+        model = SimMIMFace.from_pretrained(simmim_path, device)
         refiner = None
         if refine:
             from pipelines.face_refine import FaceRefiner
 
             refiner = FaceRefiner.from_pretrained(refine, device=device)
-        return cls(FaceLandmarker.from_pretrained(landmarker_path), SimMIMFace.from_pretrained(simmim_path, device),
-                   config=config, refiner=refiner)  # fmt: skip
+        # The landmarker last: a MediaPipe task must be closed, so nothing that can fail comes after it.
+        return cls(FaceLandmarker.from_pretrained(landmarker_path), model, config=config, refiner=refiner)
 
     def close(self) -> None:
         self.landmarker.close()
