@@ -85,18 +85,21 @@ def mean_acceleration(positions: np.ndarray, fps: float) -> float:
 
 
 def fit_image_scale(image_xy: np.ndarray, world_xy: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
-    """Scale s (pixels per metre) and translation t with image ~ s * world + t, weighted least squares.
+    """Scale s (pixels per metre) and translation t with image ~ s * world + t.
 
     MediaPipe's world landmarks share the camera's x/y axes, so their projection onto the image
     plane differs from the image landmarks only by a scale and a shift (weak perspective). The
     shift is where the world origin (the hip centre) is in the image; the scale gives the depth.
     Both sides are foreshortened alike, so a leg pointing at the camera does not fool the scale.
+    The scale is the ratio of the two point clouds' weighted spreads: the least-squares value
+    when the two agree, and never negative or near zero when a bad frame makes them disagree.
     """
     w = weights / max(weights.sum(), 1e-9)
     mi = (w[:, None] * image_xy).sum(axis=0)
     mw = (w[:, None] * world_xy).sum(axis=0)
-    ci, cw = image_xy - mi, world_xy - mw
-    scale = float((w * (ci * cw).sum(axis=1)).sum() / max((w * (cw * cw).sum(axis=1)).sum(), 1e-12))
+    spread_image = (w * ((image_xy - mi) ** 2).sum(axis=1)).sum()
+    spread_world = (w * ((world_xy - mw) ** 2).sum(axis=1)).sum()
+    scale = float(np.sqrt(spread_image / max(spread_world, 1e-12)))
     return scale, mi - scale * mw
 
 
@@ -123,16 +126,22 @@ def estimate_root(
     return root, scales
 
 
-def foot_contacts(foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float) -> np.ndarray:
+def foot_contacts(
+    foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float, window: int = 2
+) -> np.ndarray:
     """(T,) True where a foot is planted: its points barely move in the image.
 
     foot_pixels: (T, K, 2) the heel and toe of one foot in pixels; pixels_per_metre: (T,) image
     scale. With a still camera a planted foot stays put in the image, which is a more reliable
-    signal than depth, so speed is measured there and converted to metres per second.
+    signal than depth, so speed is measured there (over +-`window` frames, to average out pixel
+    noise) and converted to metres per second; the faster of heel and toe counts.
     """
-    step = np.linalg.norm(np.diff(foot_pixels, axis=0), axis=-1).max(axis=1)
-    speed = step * fps / np.maximum(pixels_per_metre[1:], 1e-6)
-    speed = np.concatenate([speed[:1], speed])  # frame 0 takes the speed of frame 1
+    frames = len(foot_pixels)
+    later = foot_pixels[np.minimum(np.arange(frames) + window, frames - 1)]
+    earlier = foot_pixels[np.maximum(np.arange(frames) - window, 0)]
+    span = np.minimum(np.arange(frames) + window, frames - 1) - np.maximum(np.arange(frames) - window, 0)
+    step = np.linalg.norm(later - earlier, axis=-1).max(axis=1) / np.maximum(span, 1)
+    speed = step * fps / np.maximum(pixels_per_metre, 1e-6)
     return speed < max_speed
 
 

@@ -1,9 +1,12 @@
 """Pose per frame with the MediaPipe Pose Landmarker (Tasks API, VIDEO mode), following one person.
 
-VIDEO mode tracks the body from frame to frame instead of detecting it afresh, which is faster and
+VIDEO mode tracks bodies from frame to frame instead of detecting them afresh, which is faster and
 steadier; it needs strictly increasing timestamps, so each video gets its own landmarker instance.
-With several people in view the landmarker returns up to `num_poses` bodies in no fixed order; we
-follow the largest, most central one from the first frame on, then whoever stays nearest to it.
+With several people in view the landmarker returns up to `num_poses` bodies per frame in no fixed
+order. We link them over time into person tracks (nearest hip centre, within a gate that widens
+while someone is out of sight), then keep the track that is largest and most central over the whole
+clip. The subject is chosen with hindsight, so a passer-by who is briefly bigger cannot take over,
+and when the subject vanishes (a flip, a tree in front) the clip has a gap, not another person.
 """
 
 from __future__ import annotations
@@ -16,27 +19,74 @@ import numpy as np
 from pipelines.motion.landmarks import BODY, NUM_LANDMARKS, PoseLandmark, PoseTrack
 
 L = PoseLandmark
+GATE_BODY_SIZES = 0.6  # a person moves at most this many body heights between consecutive sightings...
+GATE_GROWTH = 0.03  # ...plus this many per frame they were out of sight (about a running pace)
+DUPLICATE_BODY_SIZES = 0.25  # two bodies whose hips are closer than this (in body heights) are one person seen twice
+MIN_TRACK_FRAMES = 5  # shorter tracks are flickers (a false detection), not people
+
+
+def body_box(image_xy: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Hip centre (2,), bounding-box height and area of one body (33 x 2 normalised image points)."""
+    body = image_xy[list(BODY)]
+    height = float(np.ptp(body[:, 1]))
+    return image_xy[[L.LEFT_HIP, L.RIGHT_HIP]].mean(axis=0), height, height * float(np.ptp(body[:, 0]))
 
 
 def person_score(image_xy: np.ndarray) -> float:
-    """How likely a body (33 x (x, y) normalised) is the subject: large and near the frame centre."""
-    body = image_xy[list(BODY)]
-    size = float(np.ptp(body[:, 0]) * np.ptp(body[:, 1]))
-    off_centre = float(np.linalg.norm(body.mean(axis=0) - 0.5))
-    return size * (1.0 - min(off_centre, 0.7))
+    """How much a body looks like the subject in one frame: large and near the frame centre."""
+    _, _, area = body_box(image_xy)
+    off_centre = float(np.linalg.norm(image_xy[list(BODY)].mean(axis=0) - 0.5))
+    return area * (1.0 - min(off_centre, 0.7))
 
 
-def pick_person(candidates: list[np.ndarray], previous_centre: np.ndarray | None) -> int:
-    """Index of the body to follow among `candidates` (each 33 x 2 normalised image points).
+def link_people(frames: list[list[np.ndarray]], max_missing: int) -> list[dict[int, int]]:
+    """Group per-frame bodies into people: each track maps frame index -> body index in that frame.
 
-    The first time (no previous centre) it is the largest, most central body; after that the body
-    whose hip centre is nearest the one we followed last frame, so the track does not jump to a
-    passer-by who happens to be bigger.
+    frames[t] holds the bodies seen in frame t (each 33 x 2 normalised). A body joins the track
+    whose last sighting is nearest, if within the gate (`GATE_BODY_SIZES` body heights, widening
+    by `GATE_GROWTH` per missed frame); a track unseen for more than `max_missing` frames is closed.
     """
-    if previous_centre is None:
-        return int(np.argmax([person_score(c) for c in candidates]))
-    centres = [c[[L.LEFT_HIP, L.RIGHT_HIP]].mean(axis=0) for c in candidates]
-    return int(np.argmin([np.linalg.norm(c - previous_centre) for c in centres]))
+    tracks: list[dict[int, int]] = []
+    last: list[tuple[int, np.ndarray, float]] = []  # per track: frame, hip centre, body height
+    for t, bodies in enumerate(frames):
+        boxes = [body_box(b) for b in bodies]
+        kept = _drop_duplicates(boxes)
+        pairs = []
+        for k, (centre, height, _) in [(k, boxes[k]) for k in kept]:
+            for n, (seen, previous, size) in enumerate(last):
+                missed = t - seen - 1
+                if missed <= max_missing:
+                    distance = float(np.linalg.norm(centre - previous))
+                    if distance <= max(size, height) * (GATE_BODY_SIZES + GATE_GROWTH * missed):
+                        pairs.append((distance, k, n))
+        used_bodies, used_tracks = set(), set()
+        for _, k, n in sorted(pairs):
+            if k not in used_bodies and n not in used_tracks:
+                tracks[n][t] = k
+                last[n] = (t, boxes[k][0], boxes[k][1])
+                used_bodies.add(k)
+                used_tracks.add(n)
+        for k in kept:
+            if k not in used_bodies:
+                tracks.append({t: k})
+                last.append((t, boxes[k][0], boxes[k][1]))
+    return tracks
+
+
+def _drop_duplicates(boxes: list[tuple[np.ndarray, float, float]]) -> list[int]:
+    """Indices of the bodies to keep: MediaPipe sometimes returns one person twice, nearly on top
+    of each other; keep the larger of such a pair so the copy cannot start a track of its own."""
+    kept: list[int] = []
+    for k in sorted(range(len(boxes)), key=lambda k: -boxes[k][2]):
+        centre, height, _ = boxes[k]
+        if all(np.linalg.norm(centre - boxes[j][0]) > DUPLICATE_BODY_SIZES * max(height, boxes[j][1]) for j in kept):
+            kept.append(k)
+    return sorted(kept)
+
+
+def pick_subject(frames: list[list[np.ndarray]], tracks: list[dict[int, int]]) -> int:
+    """The track with the largest summed `person_score`: the most present, largest, most central person."""
+    return int(np.argmax([sum(person_score(frames[t][k]) for t, k in track.items()) for track in tracks]))
 
 
 def track_poses(
@@ -47,10 +97,11 @@ def track_poses(
     num_poses: int = 2,
     on_frame: Callable[[int], None] | None = None,
 ) -> PoseTrack:
-    """Run the landmarker over `frames` (RGB uint8, constant `fps`) and collect one person's landmarks.
+    """Run the landmarker over `frames` (RGB uint8, constant `fps`) and return the subject's landmarks.
 
-    `num_frames` is the expected count (for progress and preallocation); the track is cut to the
-    frames actually decoded. `on_frame(i)` is called after each frame.
+    `num_frames` is the expected count (for progress); the track covers the frames actually
+    decoded. `on_frame(i)` is called after each frame. The returned track's `people` says how many
+    distinct people were seen.
     """
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
@@ -60,30 +111,33 @@ def track_poses(
         running_mode=vision.RunningMode.VIDEO,
         num_poses=num_poses,
     )
-    capacity = max(num_frames, 1)
-    image = np.full((capacity, NUM_LANDMARKS, 3), np.nan)
-    world = np.full((capacity, NUM_LANDMARKS, 3), np.nan)
-    visibility = np.zeros((capacity, NUM_LANDMARKS))
+    seen: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []  # per frame: (image, world, visibility) per body
     width = height = 0
-    count = 0
-    previous_centre = None
     with vision.PoseLandmarker.create_from_options(options) as landmarker:
         for i, frame in enumerate(frames):
-            if i >= capacity:  # ffmpeg gave a frame more than duration x fps predicted
-                capacity *= 2
-                image, world = (np.concatenate([a, np.full_like(a, np.nan)]) for a in (image, world))
-                visibility = np.concatenate([visibility, np.zeros_like(visibility)])
             height, width = frame.shape[:2]
             timestamp_ms = int(round(i * 1000.0 / fps))
             result = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame), timestamp_ms)
-            if result.pose_landmarks:
-                candidates = [np.array([[p.x, p.y, p.z] for p in pose]) for pose in result.pose_landmarks]
-                k = pick_person([c[:, :2] for c in candidates], previous_centre)
-                image[i] = candidates[k]
-                world[i] = [[p.x, p.y, p.z] for p in result.pose_world_landmarks[k]]
-                visibility[i] = [p.visibility for p in result.pose_landmarks[k]]
-                previous_centre = candidates[k][[L.LEFT_HIP, L.RIGHT_HIP], :2].mean(axis=0)
-            count = i + 1
+            seen.append(
+                [
+                    (
+                        np.array([[p.x, p.y, p.z] for p in image]),
+                        np.array([[p.x, p.y, p.z] for p in world]),
+                        np.array([p.visibility for p in image]),
+                    )
+                    for image, world in zip(result.pose_landmarks, result.pose_world_landmarks)
+                ]
+            )
             if on_frame is not None:
                 on_frame(i)
-    return PoseTrack(fps, width, height, image[:count], world[:count], visibility[:count])
+    count = len(seen)
+    image = np.full((count, NUM_LANDMARKS, 3), np.nan)
+    world = np.full((count, NUM_LANDMARKS, 3), np.nan)
+    visibility = np.zeros((count, NUM_LANDMARKS))
+    bodies = [[body[0][:, :2] for body in frame] for frame in seen]
+    tracks = link_people(bodies, max_missing=int(round(fps)))
+    people = len([track for track in tracks if len(track) >= MIN_TRACK_FRAMES])
+    if tracks:
+        for t, k in tracks[pick_subject(bodies, tracks)].items():
+            image[t], world[t], visibility[t] = seen[t][k]
+    return PoseTrack(fps, width, height, image, world, visibility, people=people)
