@@ -82,6 +82,19 @@ class FaceExpressionOutput:
         """What masked image modelling hides: the crop with masked patches greyed and the patch grid drawn."""
         return patch_grid_overlay(self.warped, self.mask, self.patch_size)
 
+    def teach_panels(self, size: int = 256) -> dict[str, np.ndarray]:
+        """The Teach views, each (size, size, 3): masked patches on the grid, the mask, the warp, SimMIM's raw
+        prediction and the blended result."""
+        mask = patches_to_pixels(self.mask, self.patch_size)
+        views = {
+            "patches": (self.masked_input, cv2.INTER_NEAREST),
+            "mask": (np.repeat(mask[..., None], 3, axis=2).astype(np.uint8) * 255, cv2.INTER_NEAREST),
+            "warped": (self.warped, cv2.INTER_CUBIC),
+            "reconstruction": (self.reconstruction, cv2.INTER_NEAREST),
+            "result": (self.face, cv2.INTER_AREA if self.face.shape[0] > size else cv2.INTER_CUBIC),
+        }
+        return {name: cv2.resize(image, (size, size), interpolation=how) for name, (image, how) in views.items()}
+
 
 @dataclass
 class ExpressionSheet:

@@ -1,16 +1,192 @@
-"""Face tab: not built yet; its issue is open."""
+"""Face tab: one photo in, the same person with another expression out, plus a whole expression sheet.
+
+The handlers are plain functions (tests call them directly); `render()` only wires components. The
+pipeline is built on first use and shared by every visitor through `studio.runtime.shared`.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
+from pathlib import Path
+
 import gradio as gr
 
+from pipelines.expressions import EXPRESSIONS, SLIDERS  # names only: numpy, no model
+from studio.errors import user_errors
 from studio.i18n import t
+from studio.runtime import SETTINGS, shared
+
+NO_PHOTO = "Please upload a face photo first (or pick an example below)."
+NO_GPU = "Polishing with a diffusion model needs a CUDA GPU, and this machine has none; untick it."
+EXAMPLE_FACES = sorted(str(p) for p in (Path(__file__).resolve().parent.parent / "examples" / "faces").glob("*_neutral.jpg"))
+TEACH_VIEWS = ("patches", "warped", "reconstruction", "result")  # keys of FaceExpressionOutput.teach_panels()
 
 TEXT = {
-    "en": {"face.tab": "Face", "face.pending": "The Face tab is being built (its issue is still open)."},
-    "zh": {"face.tab": "面部", "face.pending": "面部页正在开发中（对应的 issue 尚未完成）。"},
+    "en": {
+        "face.tab": "Face",
+        "face.intro": "Upload a face photo (or take one with the webcam), pick an expression and press **Make "
+        "expression**. Only the face regions that must change are repainted; the rest of the photo stays as it is.",
+        "face.photo": "Face photo",
+        "face.expression": "Expression",
+        "face.intensity": "Intensity",
+        "face.sliders": "Fine-tune (added to the expression)",
+        "face.smile": "Smile",
+        "face.brow_raise": "Brow raise",
+        "face.brow_furrow": "Brow furrow",
+        "face.eye_open": "Eye open",
+        "face.jaw_open": "Jaw open",
+        "face.face_index": "Face number (0 = largest face in the photo)",
+        "face.refine": "Polish with a diffusion model (needs a CUDA GPU and inpainting weights)",
+        "face.run": "Make expression",
+        "face.sheet": "Make expression sheet",
+        "face.before_after": "Before / after",
+        "face.result": "Result",
+        "face.notes": "Notes",
+        "face.gallery": "Expression sheet",
+        "face.sprites": "Sprites (joy.png, sadness.png, ... as SillyTavern expects)",
+        "face.examples": "Example faces (Face Research Lab London Set, CC BY 4.0)",
+        "face.teach": "Teach: how masked image modelling repaints the face",
+        "face.teach_body": "**Masked image modelling:** hide some patches of a picture and train a network to paint "
+        "them back from the patches it can still see.\nHere the landmarks first move (and warp the photo) towards the "
+        "new expression; the patches that must change are hidden, and SimMIM paints them back following a drawing "
+        "of the new landmarks.",
+        "face.view.patches": "1. Patch grid: grey patches are hidden",
+        "face.view.warped": "2. Photo warped along the landmark moves",
+        "face.view.reconstruction": "3. SimMIM's raw prediction",
+        "face.view.result": "4. Blended result",
+    },
+    "zh": {
+        "face.tab": "面部",
+        "face.intro": "上传一张人脸照片（或用摄像头拍一张），选择表情后点 **生成表情**。只重绘需要变化的面部区域，照片其余部分保持原样。",
+        "face.photo": "人脸照片",
+        "face.expression": "表情",
+        "face.intensity": "强度",
+        "face.sliders": "微调（叠加在表情上）",
+        "face.smile": "微笑",
+        "face.brow_raise": "挑眉",
+        "face.brow_furrow": "皱眉",
+        "face.eye_open": "睁眼",
+        "face.jaw_open": "张嘴",
+        "face.face_index": "人脸编号（0 = 照片中最大的脸）",
+        "face.refine": "用扩散模型精修（需要 CUDA GPU 和修复模型权重）",
+        "face.run": "生成表情",
+        "face.sheet": "生成表情表",
+        "face.before_after": "前 / 后对比",
+        "face.result": "结果",
+        "face.notes": "提示",
+        "face.gallery": "表情表",
+        "face.sprites": "表情立绘（joy.png、sadness.png……，SillyTavern 的命名方式）",
+        "face.examples": "示例人脸（Face Research Lab London Set，CC BY 4.0）",
+        "face.teach": "教学：掩码图像建模如何重绘人脸",
+        "face.teach_body": "**掩码图像建模：** 把图片的一部分小块遮住，训练网络根据还看得见的小块把它们画回来。\n"
+        "这里先按新表情移动关键点（并据此变形照片），再遮住需要改变的小块，由 SimMIM 按新关键点的线稿把它们画回来。",
+        "face.view.patches": "1. 小块网格：灰色小块被遮住",
+        "face.view.warped": "2. 按关键点移动变形后的照片",
+        "face.view.reconstruction": "3. SimMIM 的原始预测",
+        "face.view.result": "4. 融合后的结果",
+    },
 }
 
 
+def pipeline():
+    """The shared FaceExpressionPipeline, loaded on the first click (never at import)."""
+
+    def build():
+        from pipelines.face_expression import FaceExpressionPipeline
+
+        return FaceExpressionPipeline.from_pretrained(device=SETTINGS.device)
+
+    return shared("face", build)
+
+
+def _attach_refiner(pipe) -> None:
+    """Load the diffusers inpainting model into the shared pipeline the first time someone asks for it."""
+    from pipelines.device import pick_device
+
+    device = pick_device(SETTINGS.device)
+    if device != "cuda":
+        raise ValueError(NO_GPU)
+    if pipe.refiner is None:
+        from pipelines.face_refine import DEFAULT_INPAINT_MODEL, FaceRefiner
+
+        pipe.refiner = shared("face-refiner", lambda: FaceRefiner.from_pretrained(DEFAULT_INPAINT_MODEL, device))
+
+
+def _request(photo, face_index, refine):
+    if not photo:
+        raise ValueError(NO_PHOTO)
+    pipe = pipeline()
+    if refine:
+        _attach_refiner(pipe)
+    index = None if face_index in (None, "") else int(face_index)
+    return pipe, index
+
+
+def _notes(out) -> str:
+    status = f"Face {out.face_index} of {out.num_faces} (0 = largest); {out.expression} at {out.intensity:.0%}."
+    return "\n".join([status, *(f"- ⚠️ {w}" for w in out.warnings)])
+
+
+@user_errors
+def make_expression(photo, expression, intensity, smile, brow_raise, brow_furrow, eye_open, jaw_open, face_index,
+                    refine=False, progress=gr.Progress()):  # fmt: skip
+    """Edit one photo: returns (before/after pair, result, notes, teach views...)."""
+    progress(0.1, desc="finding the face")
+    pipe, index = _request(photo, face_index, refine)
+    values = dict(zip(SLIDERS, (smile, brow_raise, brow_furrow, eye_open, jaw_open)))
+    sliders = {name: float(v) for name, v in values.items() if v}
+    progress(0.4, desc=f"painting {expression}")
+    out = pipe(photo, expression, float(intensity), sliders, index, refine=bool(refine))
+    views = out.teach_panels()
+    from pipelines.image_io import load_image
+
+    before = load_image(photo)
+    return ((before, out.image), out.image, _notes(out), *(views[name] for name in TEACH_VIEWS))
+
+
+@user_errors
+def make_sheet(photo, intensity, face_index, refine=False, progress=gr.Progress()):
+    """Every expression: returns (gallery items, zip of sprites)."""
+    pipe, index = _request(photo, face_index, refine)
+    sheet = pipe.expression_sheet(photo, float(intensity), index, refine=bool(refine),
+                                  progress=lambda done, what: progress(done, desc=what))  # fmt: skip
+    folder = Path(tempfile.mkdtemp(prefix="face-sheet-"))
+    paths = sheet.save(folder)
+    archive = folder / "expressions.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in paths:
+            bundle.write(path, path.name)
+    gallery = [(str(folder / "sheet.png"), "sheet")] + [(str(folder / f"{label}.png"), label) for label in sheet.images]
+    return gallery, str(archive)
+
+
 def render() -> None:
-    gr.Markdown(t("face.pending"))
+    gr.Markdown(t("face.intro"))
+    with gr.Row():
+        with gr.Column(scale=1):
+            photo = gr.Image(label=t("face.photo"), sources=["upload", "webcam"], type="filepath", height=360)
+            expression = gr.Radio(list(EXPRESSIONS), value="joy", label=t("face.expression"))
+            intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label=t("face.intensity"))
+            with gr.Accordion(t("face.sliders"), open=False):
+                sliders = [gr.Slider(-1.0, 1.0, value=0.0, step=0.05, label=t(f"face.{name}")) for name in SLIDERS]
+            face_index = gr.Number(value=0, minimum=0, precision=0, label=t("face.face_index"))
+            refine = gr.Checkbox(value=False, label=t("face.refine"))
+            with gr.Row():
+                run = gr.Button(t("face.run"), variant="primary")
+                sheet = gr.Button(t("face.sheet"))
+        with gr.Column(scale=1):
+            compare = gr.ImageSlider(label=t("face.before_after"), height=360)
+            result = gr.Image(label=t("face.result"), format="png", interactive=False, height=360)
+            notes = gr.Markdown(label=t("face.notes"))
+    with gr.Accordion(t("face.teach"), open=False):
+        gr.Markdown(t("face.teach_body"))
+        with gr.Row():
+            views = [gr.Image(label=t(f"face.view.{name}"), interactive=False, height=256) for name in TEACH_VIEWS]
+    gallery = gr.Gallery(label=t("face.gallery"), columns=4, height="auto")
+    sprites = gr.File(label=t("face.sprites"))
+    gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"))
+
+    run.click(make_expression, [photo, expression, intensity, *sliders, face_index, refine],
+              [compare, result, notes, *views], concurrency_limit=1)  # fmt: skip
+    sheet.click(make_sheet, [photo, intensity, face_index, refine], [gallery, sprites], concurrency_limit=1)
