@@ -31,7 +31,7 @@ EN_CUES: dict[str, tuple[str, ...]] = {
                  "really", "seriously", "serious", "omg", "huh", "oh", "idea", "shock*", "astonish*", "amazed",
                  "way", "suddenly"),
     "fear": ("afraid", "scared", "scary", "fear*", "terrif*", "frighten*", "nervous", "anxious", "anxiety",
-             "worried", "worry", "panic*", "dangerous", "danger", "careful", "help", "shaking", "trembl*",
+             "worried", "worry", "panic*", "dangerous", "danger", "careful", "shaking", "trembl*",
              "horror", "creepy", "dread*", "bad feeling"),
     "disgust": ("disgust*", "gross", "ew", "eww", "yuck", "revolting", "nasty", "vile", "rotten", "mold*", "mould*",
                 "filthy", "dirty", "stink*", "smelly", "sickening", "sickened", "vomit", "puke", "throw up",
@@ -90,9 +90,9 @@ def _en_cue(word: str) -> str | None:
 
 def _score_english(text: str, scores: dict[str, float], cues: list[str]) -> None:
     lowered = text.lower().replace("n't", " not")
-    for phrase in ("throw up", "bad feeling", "no way", "no idea", "oh my"):  # multi-word cues before single words
+    for phrase in ("throw up", "bad feeling", "no way", "no idea", "oh my", "help!"):  # multi-word cues first
         if phrase in lowered:
-            label = {"no way": "surprise", "no idea": "surprise", "oh my": "surprise"}.get(phrase) or _en_cue(phrase)
+            label = {"no way": "surprise", "no idea": "surprise", "oh my": "surprise", "help!": "fear"}.get(phrase) or _en_cue(phrase)
             scores[label] += 1.0
             cues.append(phrase)
             lowered = lowered.replace(phrase, " ")

@@ -331,7 +331,8 @@ class SpeechPipeline:
             raise ValueError("There is nothing to say: the text is empty (or only *stage directions*).")
         return text, voice
 
-    def _sentence(self, sentence: str, voice: Voice) -> SpeechChunk | None:
+    def speak_sentence(self, sentence: str, voice: Voice) -> SpeechChunk | None:
+        """One sentence in its own language; None when there is nothing to say (punctuation only)."""
         sentence = speakable(sentence)
         if not sentence or not re.search(r"\w", sentence):
             return None  # punctuation alone is silence
@@ -347,11 +348,11 @@ class SpeechPipeline:
         buffer = SentenceBuffer()
         for piece in pieces:
             for sentence in buffer.feed(piece):
-                chunk = self._sentence(sentence, voice)
+                chunk = self.speak_sentence(sentence, voice)
                 if chunk is not None:
                     yield chunk
         for sentence in buffer.flush():
-            chunk = self._sentence(sentence, voice)
+            chunk = self.speak_sentence(sentence, voice)
             if chunk is not None:
                 yield chunk
 
