@@ -52,8 +52,8 @@ class MotionCaptureConfig:
     num_poses: int = 2  # bodies MediaPipe may return: more than one lets us follow the central person in a crowd
     min_visibility: float = 0.5  # landmarks MediaPipe is less sure are in view count as missing and are filled
     max_gap_seconds: float = 0.5  # missing stretches up to this long are interpolated quietly; longer ones are reported
-    min_cutoff: float = 1.0  # One Euro minimum cutoff (Hz): lower = steadier still poses, more lag
-    beta: float = 0.5  # One Euro speed coefficient: higher = less lag on fast moves, more jitter
+    min_cutoff: float = 1.5  # One Euro minimum cutoff (Hz): lower = steadier, but quick moves get rounded off
+    beta: float = 0.5  # One Euro speed coefficient: higher = fast moves are smoothed less (sharper, more jitter)
     lock_feet: bool = True  # pin planted feet so they do not slide
     contact_speed: float = 0.5  # m/s: a foot moving slower than this in the image is planted
     fov_degrees: float = 65.0  # camera field of view across the long side (phones ~65-75); sets the root's depth

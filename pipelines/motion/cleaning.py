@@ -53,12 +53,25 @@ def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_c
     """One Euro filter (Casiez, Roussel and Vogel, CHI 2012) along axis 0 of `values` (T, ...).
 
     A low-pass filter whose cutoff rises with speed: `min_cutoff` (Hz) sets how much a still pose
-    is steadied (lower = steadier, more lag), `beta` how fast the cutoff opens for quick moves
-    (higher = less lag on fast moves, more jitter). Each scalar channel is filtered on its own.
+    is steadied (lower = steadier), `beta` how fast the cutoff opens for quick moves (higher = less
+    smoothing of fast moves). Each scalar channel is filtered on its own. A live tracker must run
+    it causally and accept lag; we have the whole clip, so it runs forwards and then backwards:
+    the two lags cancel (zero phase) and the smoothing is applied twice. The ends are padded with
+    the clip's point reflection (as scipy's filtfilt does), so the first and last frames do not
+    keep the lag of a filter that has just started.
     """
     if min_cutoff <= 0 or beta < 0:
         raise ValueError(f"One Euro needs min_cutoff > 0 and beta >= 0, got {min_cutoff} and {beta}")
     x = np.asarray(values, dtype=float)
+    pad = min(len(x) - 1, int(round(fps / 2)))
+    if pad > 0:
+        x = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2 : -pad - 2 : -1]])
+    forward = _one_euro_pass(x, fps, min_cutoff, beta, d_cutoff)
+    both = _one_euro_pass(forward[::-1], fps, min_cutoff, beta, d_cutoff)[::-1]
+    return both[pad : len(both) - pad].copy() if pad > 0 else both.copy()
+
+
+def _one_euro_pass(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
     out = np.empty_like(x)
     if len(x) == 0:
         return out

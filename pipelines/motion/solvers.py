@@ -74,10 +74,11 @@ def solve_chest(points: Points) -> Rotation:
     return orient(spine, shoulders, Y, X)
 
 
-def solve_neck(points: Points) -> Rotation:
-    """Neck: shoulder centre to ear centre is +Y at rest, the ear line +X."""
+def solve_neck(points: Points, chest: Rotation) -> Rotation:
+    """Neck: shoulder centre to ear centre is +Y at rest; it bends but does not twist against the
+    chest (its +X stays as close to the chest's as it can), so turning the head is the head's job."""
     neck = centre(points, L.LEFT_EAR, L.RIGHT_EAR) - centre(points, L.LEFT_SHOULDER, L.RIGHT_SHOULDER)
-    return orient(neck, points[L.LEFT_EAR] - points[L.RIGHT_EAR], Y, X)
+    return orient(neck, chest.apply(X), Y, X)
 
 
 def solve_head(points: Points) -> Rotation:
@@ -126,7 +127,7 @@ def solve_frame(points: Points, skeleton: Skeleton) -> Rotation:
         "Hips": hips,
         "Spine": Rotation.concatenate([hips, chest]).mean(),  # the spine takes half the bend and twist
         "Chest": chest,
-        "Neck": solve_neck(points),
+        "Neck": solve_neck(points, chest),
         "Head": solve_head(points),
         "LeftShoulder": chest,  # MediaPipe sees no shrug: clavicles follow the chest
         "RightShoulder": chest,

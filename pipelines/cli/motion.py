@@ -1,0 +1,64 @@
+"""`python -m pipelines motion VIDEO --out clip.bvh`: motion capture from a video to a BVH file.
+
+The BVH has one frame per processed video frame (the video's rate, at most 30 fps) before the
+optional edits; --speed changes the frame count, --loop shortens the clip by its blend.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _smooth(text: str) -> tuple[float, float]:
+    try:
+        min_cutoff, beta = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--smooth takes MINCUTOFF,BETA (two numbers), got {text!r}") from None
+    return min_cutoff, beta
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("motion", help="video of a person -> retargeted motion clip (BVH + MP4 preview)", description=__doc__)
+    parser.add_argument("video", help="video file (any common container/codec)")
+    parser.add_argument("--out", required=True, help="BVH file to write")
+    parser.add_argument("--preview", help="also write a side-by-side H.264 MP4 preview here")
+    parser.add_argument("--start", type=float, help="first second of the video to use")
+    parser.add_argument("--end", type=float, help="last second of the video to use")
+    parser.add_argument("--smooth", type=_smooth, metavar="MINCUTOFF,BETA", help="One Euro filter settings (default 1.5,0.5)")
+    parser.add_argument("--speed", type=float, default=1.0, help="play the motion X times faster (0.5 = slow motion)")
+    parser.add_argument("--stride", type=float, default=1.0, help="scale the motion's amplitude (stride, swing) by X")
+    parser.add_argument("--mirror", action="store_true", help="swap left and right")
+    parser.add_argument("--loop", nargs="?", type=float, const=0.3, metavar="BLEND_S",
+                        help="make a seamless loop, cross-fading the last BLEND_S seconds (default 0.3) into the start")
+    parser.add_argument("--model", help="pose_landmarker_full.task file or folder (default: weights/)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.motion.bvh import write_bvh
+    from pipelines.motion_capture import MotionCapturePipeline
+
+    pipe = MotionCapturePipeline.from_pretrained(args.model)
+    min_cutoff, beta = args.smooth or (None, None)
+    output = pipe(args.video, args.start, args.end, min_cutoff, beta, preview=args.preview)
+    clip = output.clip
+    if args.stride != 1.0:
+        clip = clip.scale_amplitude(args.stride)
+    if args.mirror:
+        clip = clip.mirror()
+    if args.loop is not None:
+        clip = clip.loop(args.loop)
+    if args.speed != 1.0:
+        clip = clip.retime(args.speed)
+    write_bvh(clip, args.out)
+    s = output.stats
+    print(
+        f"{args.out}: {clip.num_frames} frames at {clip.fps:g} fps ({output.clip.num_frames} video frames processed); "
+        f"person found in {s['pose_share']:.0%} of frames; jitter {s['jitter_raw']:.1f} -> {s['jitter_cleaned']:.1f} m/s^2; "
+        f"{s['end_to_end_fps']:.1f} frames/s end to end"
+    )
+    for note in output.warnings:
+        print(f"note: {note}")
+    if output.preview:
+        print(f"preview: {output.preview}")
+    return 0
