@@ -1,0 +1,176 @@
+"""MotionCapturePipeline end to end on a shipped video (1 s of lunge_front.mp4), its CLI, and bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLES, WEIGHTS
+from pipelines.motion.bvh import read_bvh, write_bvh
+
+pytestmark = [
+    pytest.mark.weights,
+    pytest.mark.skipif(not (WEIGHTS / "pose_landmarker_full.task").is_file(), reason="pose_landmarker_full.task missing"),
+]
+LUNGE = EXAMPLES / "videos" / "lunge_front.mp4"
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from pipelines.motion_capture import MotionCapturePipeline
+
+    return MotionCapturePipeline.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def lunge(pipe, tmp_path_factory):
+    """One run shared by the tests below: the first second of the lunge (30 frames) with a preview."""
+    preview = tmp_path_factory.mktemp("motion") / "preview.mp4"
+    return pipe(LUNGE, start=0.0, end=1.0, preview=preview)
+
+
+def test_lunge_gives_a_clean_clip_with_constant_bones(lunge):
+    clip, stats = lunge.clip, lunge.stats
+    assert clip.num_frames == 30 and clip.fps == 30.0  # 60 fps video, analysed at the 30 fps cap
+    assert stats["pose_share"] == 1.0
+    assert stats["jitter_cleaned"] < stats["jitter_raw"] / 3
+    assert stats["bone_spread_raw"] > 0.02 and stats["bone_spread_clip"] < 1e-9  # landmarks wobble, bones do not
+    assert lunge.warnings == []
+    assert lunge.track.people >= 1
+
+
+def test_lunge_pose_is_anatomically_plausible(lunge):
+    clip = lunge.clip
+    joints, ends = clip.positions()
+    sk = clip.skeleton
+    head, hips = joints[:, sk.index("Head")], joints[:, sk.index("Hips")]
+    feet = joints[:, [sk.index("LeftFoot"), sk.index("RightFoot")]]
+    assert (head[:, 1] > hips[:, 1]).all() and (hips[:, 1] > feet[..., 1].max(axis=1)).all()  # upright
+    soles = np.concatenate([joints[:, [sk.index("LeftToes"), sk.index("RightToes")]], ends], axis=1)[..., 1]
+    assert np.abs(soles.min(axis=1)).max() < 0.1  # the lowest point stays near the floor (y = 0)
+    assert 0.8 < np.ptp(joints[0, :, 1]) + sk.end_sites["Head"][1] < 2.2  # a person-sized skeleton
+
+
+def test_planted_feet_do_not_slide(lunge):
+    """One planted foot stays exactly put; with both planted the root can only split the difference
+    (the legs are not re-solved), so their mean position stays put."""
+    clip, contacts = lunge.clip, lunge.contacts
+    joints, _ = clip.positions()
+    toes = joints[:, [clip.skeleton.index("LeftToes"), clip.skeleton.index("RightToes")]][..., [0, 2]]
+    step = np.diff(toes, axis=0)  # (T-1, 2 feet, 2)
+    held = contacts[1:] & contacts[:-1]
+    single, double = held.sum(axis=1) == 1, held.all(axis=1)
+    assert single.any() or double.any()
+    for t in np.flatnonzero(single):
+        assert np.linalg.norm(step[t, held[t]]) < 1e-9
+    for t in np.flatnonzero(double):
+        assert np.linalg.norm(step[t].mean(axis=0)) < 1e-9
+
+
+def test_bvh_export_has_one_frame_per_video_frame_and_round_trips(lunge, tmp_path):
+    path = write_bvh(lunge.clip, tmp_path / "lunge.bvh")
+    back = read_bvh(path)
+    assert back.num_frames == lunge.clip.num_frames
+    assert np.abs(back.positions()[0] - lunge.clip.positions()[0]).max() < 1e-4 * lunge.clip.skeleton.height
+
+
+def test_preview_is_browser_playable_h264(lunge):
+    probe = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(lunge.preview)], capture_output=True, text=True).stderr
+    stream = next(line for line in probe.splitlines() if "Video:" in line)
+    assert "h264" in stream and "yuv420p" in stream
+    width, height = (int(v) for v in stream.split("yuv420p")[1].split(",")[1].strip().split()[0].split("x"))
+    assert width % 2 == 0 and height % 2 == 0
+    data = lunge.preview.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # +faststart: the index comes first
+    frames = subprocess.run([ffmpeg(), "-i", str(lunge.preview), "-f", "null", "-"], capture_output=True, text=True).stderr
+    assert "frame=   30" in frames or "frame=30" in frames.replace(" ", "")
+
+
+def test_cli_writes_the_bvh_with_edits(tmp_path, capsys):
+    from pipelines.__main__ import main
+
+    out = tmp_path / "clip.bvh"
+    assert main(["motion", str(LUNGE), "--out", str(out), "--start", "0.2", "--end", "0.7", "--smooth", "1.0,0.3"]) == 0
+    assert read_bvh(out).num_frames == 15  # 0.5 s at 30 fps: one frame per processed video frame
+    assert main(["motion", str(LUNGE), "--out", str(out), "--end", "0.5", "--speed", "0.5", "--mirror"]) == 0
+    assert read_bvh(out).num_frames == 29  # slowed down: 15 frames become 29
+    assert "frames" in capsys.readouterr().out
+
+
+def make_bad_input(kind: str, folder):
+    """A file a user might upload by mistake, of the given kind."""
+    if kind == "zero-bytes":
+        path = folder / "empty.mp4"
+        path.write_bytes(b"")
+    elif kind == "text-renamed-mp4":
+        path = folder / "notes.mp4"
+        path.write_text("not a video at all")
+    elif kind == "png-image":
+        from PIL import Image
+
+        path = folder / "photo.png"
+        Image.new("RGB", (64, 48), (200, 120, 80)).save(path)
+    elif kind == "audio-only":
+        path = folder / "voice.m4a"
+        subprocess.run([ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", str(path)], check=True)
+    elif kind == "blank-video":  # a real video, but nobody in it
+        path = folder / "blank.mp4"
+        subprocess.run(
+            [ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=320x240:d=1:r=15",
+             "-pix_fmt", "yuv420p", "-c:v", "libx264", str(path)], check=True,
+        )  # fmt: skip
+    else:  # "missing"
+        path = folder / "nowhere.mp4"
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("zero-bytes", "empty"),
+        ("text-renamed-mp4", "could not be read"),
+        ("png-image", "still image"),
+        ("audio-only", "audio-only"),
+        ("blank-video", "no person"),
+        ("missing", "not found"),
+    ],
+)
+def test_bad_inputs_get_a_clear_value_error(pipe, tmp_path, kind, message):
+    with pytest.raises(ValueError, match=message):
+        pipe(make_bad_input(kind, tmp_path))
+
+
+def test_bad_ranges_and_settings_are_refused(pipe):
+    with pytest.raises(ValueError, match="past the end"):
+        pipe(LUNGE, start=5.0)
+    with pytest.raises(ValueError, match="after start"):
+        pipe(LUNGE, start=1.0, end=0.5)
+    with pytest.raises(ValueError, match="min cutoff"):
+        pipe(LUNGE, min_cutoff=0.0)
+    from dataclasses import replace
+
+    from pipelines.motion_capture import MotionCapturePipeline
+
+    short = MotionCapturePipeline(pipe.model_path, replace(pipe.config, max_seconds=0.5))
+    with pytest.raises(ValueError, match="at most"):
+        short(LUNGE)
+
+
+def test_rotated_phone_video_is_read_upright(tmp_path):
+    from pipelines.motion.video import output_size, probe, read_frames
+
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([ffmpeg(), "-loglevel", "error", "-y", "-display_rotation", "90", "-i", str(LUNGE), "-t", "0.2",
+                    "-c:v", "copy", str(rotated)], check=True)  # fmt: skip
+    info = probe(rotated)
+    assert (info.width, info.height) == (1920, 1080)  # the 1080x1920 portrait, turned a quarter
+    frame = next(read_frames(rotated, 30, output_size(info.width, info.height, 320)))
+    assert frame.shape == (180, 320, 3)
