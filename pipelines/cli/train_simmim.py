@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=2000)
     parser.add_argument("--save-dtype", choices=("float16", "float32"), default="float16")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile on CUDA")
+    parser.add_argument("--refine-channels", type=int, default=32, help="3x3-conv seam head width (0: off)")
+    parser.add_argument("--workers", type=int, help="data-loading processes (default: 0 on CPU, up to 8 on CUDA)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 leaves a shared machine's cores to others)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -43,13 +46,14 @@ def run(args) -> int:
 
     steps = args.steps if (args.steps is not None or args.max_minutes) else 20000
     model = SimMIMFaceConfig(image_size=args.image_size, patch_size=args.patch_size, hidden_size=args.hidden_size,
-                             num_layers=args.layers, num_heads=args.heads)  # fmt: skip
+                             num_layers=args.layers, num_heads=args.heads, refine_channels=args.refine_channels)  # fmt: skip
     cfg = TrainConfig(
         out=args.out, data=args.data, cache=args.cache, public_domain_only=args.public_domain_only, model=model,
         init_from=args.init_from, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
         steps=steps, max_minutes=args.max_minutes, edge_loss=args.edge_loss, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device, compile=not args.no_compile,
-        save_dtype=args.save_dtype, resume=args.resume, progress=not args.quiet,
+        save_dtype=args.save_dtype, resume=args.resume, progress=not args.quiet, workers=args.workers,
+        threads=args.threads,
     )  # fmt: skip
     train(cfg)
     return 0

@@ -2,16 +2,15 @@
 
 `build_cache` runs MediaPipe (CPU) over a folder of photos and stores, per face, an aligned crop with
 a margin, its landmarks and the outline of the real photo inside the crop, in one .npz (JPEG bytes, no
-pickle) small enough to copy to a GPU machine that has no MediaPipe. `FaceBatches` then does all
-augmentation on the training device in batches: a random similarity warp (scale, rotation, shift,
-mirror), colour jitter, masks and condition maps drawn from the warped landmarks.
+pickle) small enough to copy to a GPU machine that has no MediaPipe. `FaceSamples` then makes each
+training sample from the cache: a random similarity warp (scale, rotation, shift, mirror with the
+left/right landmark swap), colour jitter, a mask and a condition map drawn from the warped landmarks.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +20,8 @@ import torch
 
 from pipelines.face_align import align_face
 from pipelines.face_regions import MIRROR
-from pipelines.simmim.conditioning import render_condition_batch
-from pipelines.simmim.masks import REGION_NAMES, random_mask, region_pixel_mask_batch
-from pipelines.simmim.raster import inside_outline, pixel_centres
+from pipelines.simmim.conditioning import render_condition
+from pipelines.simmim.masks import REGION_NAMES, random_mask, region_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CACHE_VERSION = 1
@@ -218,102 +216,116 @@ class Augment:
 REGION_CHANCE = {"mouth": 0.6, "eyes": 0.5, "brows": 0.3, "cheeks": 0.25}  # per region, when a region mask is drawn
 
 
-class FaceBatches:
-    """Augmented batches (pixels [-1,1], patch mask, condition, loss weight) made on `device` from a FaceCache."""
+def augment_face(crop: np.ndarray, landmarks: np.ndarray, quad: np.ndarray, size: int, margin: int,
+                 augment: Augment, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """One random view of a cached face: (image (S,S,3) float32 0..1, landmarks (478,2), valid (S,S) bool)."""
+    a = augment
+    scale = rng.uniform(1 - a.scale, 1 + a.scale)
+    angle = np.deg2rad(rng.uniform(-a.rotate_deg, a.rotate_deg))
+    shift = rng.uniform(-a.shift_px, a.shift_px, size=2)
+    centre = (size - 1) / 2
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    # canvas pixel -> output pixel: undo the margin, turn and zoom about the face centre, shift
+    offset = centre + shift - rotation @ np.full(2, centre + margin)
+    matrix = np.hstack([rotation, offset[:, None]])
+    flip = rng.random() < a.flip
+    if flip:  # then mirror about the vertical centre line
+        matrix = np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([matrix, [0.0, 0.0, 1.0]])
+    image = cv2.warpAffine(crop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    photo = np.zeros(crop.shape[:2], dtype=np.uint8)
+    cv2.fillConvexPoly(photo, np.round(quad).astype(np.int32), 1)  # where the canvas holds real photo pixels
+    valid = cv2.warpAffine(photo, matrix, (size, size), flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
+    points = landmarks @ matrix[:, :2].T + matrix[:, 2]
+    if flip:
+        points = points[list(MIRROR)]
+    image = _jitter(image.astype(np.float32) / 255.0, a, rng)
+    return image, points.astype(np.float32), valid
 
-    def __init__(self, cache: FaceCache, patch_size: int, device: str = "cpu", augment: Augment | None = None,
-                 seed: int = 0):  # fmt: skip
+
+def _jitter(image: np.ndarray, a: Augment, rng: np.random.Generator) -> np.ndarray:
+    gain = rng.uniform(1 - a.brightness, 1 + a.brightness) * rng.uniform(1 - a.channel_gain, 1 + a.channel_gain, 3)
+    image = image * gain.astype(np.float32)
+    mean = image.mean()
+    image = (image - mean) * rng.uniform(1 - a.contrast, 1 + a.contrast) + mean
+    gray = image.mean(axis=2, keepdims=True)
+    image = (image - gray) * rng.uniform(1 - a.saturation, 1 + a.saturation) + gray
+    return np.clip(image, 0.0, 1.0)
+
+
+def training_mask(landmarks: np.ndarray, size: int, patch: int, augment: Augment, rng: np.random.Generator) -> np.ndarray:
+    """(G*G,) bool: random patch squares or, as often, a mix of face regions drawn from the landmarks."""
+    grid = size // patch
+    if rng.random() >= augment.region_mask_share:
+        ratio = rng.uniform(*augment.random_ratio)
+        return random_mask(grid, ratio, rng, block=augment.random_block).reshape(-1)
+    regions = [name for name in REGION_NAMES if rng.random() < REGION_CHANCE[name]] or ["mouth"]
+    return region_mask([landmarks], regions, size, patch).reshape(-1)
+
+
+class FaceSamples(torch.utils.data.Dataset):
+    """Map-style dataset keyed by (face index, seed): the same key gives the same augmented sample."""
+
+    def __init__(self, cache: FaceCache, patch_size: int, augment: Augment | None = None):
         self.cache = cache
         self.size = cache.image_size
         self.patch = patch_size
-        self.grid = self.size // patch_size
-        self.device = torch.device(device)
         self.augment = augment or Augment()
-        self.crops = torch.from_numpy(cache.crops).to(self.device).permute(0, 3, 1, 2).contiguous()  # uint8 (N,3,C,C)
-        self.landmarks = torch.from_numpy(cache.landmarks).to(self.device)
-        self.quads = torch.from_numpy(cache.quads).to(self.device)
-        self.mirror = torch.tensor(MIRROR, device=self.device)
-        self.pixels = pixel_centres(self.size, self.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self.numpy_rng = np.random.default_rng(seed)
 
-    def _uniform(self, n: int, low: float, high: float) -> torch.Tensor:
-        return torch.rand(n, device=self.device, generator=self.generator) * (high - low) + low
+    def __len__(self) -> int:
+        return len(self.cache)
 
-    def _matrices(self, n: int) -> torch.Tensor:
-        """(n, 2, 3) maps output pixel -> crop-canvas pixel (the inverse warp grid_sample needs)."""
-        a = self.augment
-        scale = self._uniform(n, 1 - a.scale, 1 + a.scale)
-        angle = self._uniform(n, -a.rotate_deg, a.rotate_deg) * (math.pi / 180)
-        shift = self._uniform(2 * n, -a.shift_px, a.shift_px).reshape(n, 2)
-        flip = torch.rand(n, device=self.device, generator=self.generator) < a.flip
-        centre = (self.size - 1) / 2
-        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-        linear = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], 1)  # R(-angle) / scale
-        sign = torch.where(flip, -1.0, 1.0)
-        linear = linear * torch.stack([sign, torch.ones_like(sign)], -1)[:, None, :]  # mirror x first
-        # out q -> q' = mirror(q) (about the centre) -> p = linear (q' - c - shift) + c + margin
-        offset = centre + self.cache.margin - (linear @ (torch.full((n, 2), centre, device=self.device) + shift)[..., None])[..., 0]
-        return torch.cat([linear, offset[..., None]], dim=2), flip
-
-    def batch(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
-        n, size = len(indices), self.size
-        inverse, flip = self._matrices(n)
-        canvas = self.crops.shape[-1]
-        # sample: output pixel q -> canvas pixel p, normalised for grid_sample (align_corners=True: centres at ends)
-        q = self.pixels  # (P, 2)
-        p = q @ inverse[:, :, :2].transpose(1, 2) + inverse[:, None, :, 2]  # (n, P, 2)
-        grid = (p / (canvas - 1) * 2 - 1).reshape(n, size, size, 2)
-        source = self.crops[indices].float() / 255.0
-        image = torch.nn.functional.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=True)
-        image = self._jitter(image)
-        # forward map canvas -> output for landmarks and the photo outline
-        forward = _invert_affine(inverse)
-        landmarks = self.landmarks[indices] @ forward[:, :, :2].transpose(1, 2) + forward[:, None, :, 2]
-        landmarks = torch.where(flip[:, None, None], landmarks[:, self.mirror], landmarks)
-        quads = self.quads[indices] @ forward[:, :, :2].transpose(1, 2) + forward[:, None, :, 2]
-        valid = inside_outline(quads, q) | (inside_outline(torch.flip(quads, dims=[1]), q))  # either winding
-        inside_canvas = ((p >= 0) & (p <= canvas - 1)).all(-1)
-        valid = (valid & inside_canvas).reshape(n, 1, size, size)
-        masks = self._masks(landmarks)
-        condition = render_condition_batch(landmarks, size)
-        keep = (torch.rand(n, device=self.device, generator=self.generator) >= self.augment.condition_dropout)
-        condition = condition * keep[:, None, None, None]
-        return {"pixel_values": image * 2 - 1, "bool_masked_pos": masks, "condition": condition,
-                "valid": valid, "landmarks": landmarks}  # fmt: skip
-
-    def _jitter(self, image: torch.Tensor) -> torch.Tensor:
-        a, n = self.augment, image.shape[0]
-        brightness = self._uniform(n, 1 - a.brightness, 1 + a.brightness)[:, None, None, None]
-        contrast = self._uniform(n, 1 - a.contrast, 1 + a.contrast)[:, None, None, None]
-        saturation = self._uniform(n, 1 - a.saturation, 1 + a.saturation)[:, None, None, None]
-        gain = self._uniform(3 * n, 1 - a.channel_gain, 1 + a.channel_gain).reshape(n, 3, 1, 1)
-        image = image * brightness * gain
-        mean = image.mean(dim=(1, 2, 3), keepdim=True)
-        image = (image - mean) * contrast + mean
-        gray = image.mean(dim=1, keepdim=True)
-        image = (image - gray) * saturation + gray
-        return image.clamp(0.0, 1.0)
-
-    def _masks(self, landmarks: torch.Tensor) -> torch.Tensor:
-        """(n, G*G) bool: random patch squares for some samples, face-region masks for the others."""
-        a, n, grid = self.augment, landmarks.shape[0], self.grid
-        ratios = self.numpy_rng.uniform(*a.random_ratio, size=n)
-        random = np.stack([random_mask(grid, r, self.numpy_rng, block=a.random_block) for r in ratios])
-        random = torch.from_numpy(random).to(self.device).reshape(n, -1)
-        areas = {name: region_pixel_mask_batch(landmarks, (name,), self.size).reshape(n, -1) for name in REGION_NAMES}
-        regions = torch.zeros_like(areas["mouth"])
-        chosen = torch.zeros(n, dtype=torch.bool, device=self.device)
-        for name in REGION_NAMES:
-            pick = torch.rand(n, device=self.device, generator=self.generator) < REGION_CHANCE[name]
-            regions |= areas[name] & pick[:, None]
-            chosen |= pick
-        regions |= areas["mouth"] & ~chosen[:, None]  # every region mask covers at least one region
-        patches = regions.reshape(n, grid, self.patch, grid, self.patch).any(dim=(2, 4)).reshape(n, -1)
-        use_region = torch.rand(n, device=self.device, generator=self.generator) < a.region_mask_share
-        return torch.where(use_region[:, None], patches, random)
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        c = self.cache
+        image, points, valid = augment_face(c.crops[index], c.landmarks[index], c.quads[index], self.size, c.margin,
+                                            self.augment, rng)  # fmt: skip
+        mask = training_mask(points, self.size, self.patch, self.augment, rng)
+        condition = render_condition(points, self.size)
+        if rng.random() < self.augment.condition_dropout:
+            condition[:] = 0.0
+        return {
+            "pixel_values": torch.from_numpy(image).permute(2, 0, 1) * 2 - 1,
+            "bool_masked_pos": torch.from_numpy(mask),
+            "condition": torch.from_numpy(condition),
+            "valid": torch.from_numpy(valid)[None],
+            "landmarks": torch.from_numpy(points),
+        }
 
 
-def _invert_affine(matrix: torch.Tensor) -> torch.Tensor:
-    linear = torch.linalg.inv(matrix[:, :, :2])
-    return torch.cat([linear, -(linear @ matrix[:, :, 2:])], dim=2)
+class RandomKeys(torch.utils.data.Sampler):
+    """Endless (face index, seed) keys, drawn from one seeded generator: a run is reproducible."""
+
+    def __init__(self, count: int, seed: int, start: int = 0):
+        self.count, self.seed, self.start = count, seed, start
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.start])
+        while True:
+            yield int(rng.integers(self.count)), int(rng.integers(2**62))
+
+
+def batches(cache: FaceCache, patch_size: int, batch_size: int, augment: Augment | None = None, seed: int = 0,
+            start: int = 0, workers: int = 0):  # fmt: skip
+    """An endless iterator of augmented batches (dicts of CPU tensors)."""
+    samples = FaceSamples(cache, patch_size, augment)
+    loader = torch.utils.data.DataLoader(
+        samples, batch_size=batch_size, sampler=RandomKeys(len(cache), seed, start), num_workers=workers,
+        persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
+    )  # fmt: skip
+    return iter(loader)
+
+
+def fixed_batch(cache: FaceCache, patch_size: int, count: int, regions: tuple[str, ...] = ("mouth", "eyes")) -> dict:
+    """`count` un-augmented faces with a region mask, for sample grids that are comparable across steps."""
+    size = cache.image_size
+    crop = slice(cache.margin, cache.margin + size)
+    items = []
+    for index in range(min(count, len(cache))):
+        points = cache.landmarks[index] - cache.margin
+        items.append({
+            "pixel_values": torch.from_numpy(cache.crops[index, crop, crop].astype(np.float32) / 127.5 - 1).permute(2, 0, 1),
+            "bool_masked_pos": torch.from_numpy(region_mask([points], list(regions), size, patch_size).reshape(-1)),
+            "condition": torch.from_numpy(render_condition(points, size)),
+        })  # fmt: skip
+    return {key: torch.stack([item[key] for item in items]) for key in items[0]}

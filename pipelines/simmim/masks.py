@@ -7,41 +7,36 @@ the lips are now and where they will be are repainted.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-import torch
 
 from pipelines.face_regions import REGION_PARTS
-from pipelines.simmim.raster import distance_to_outline, inside_outline, pixel_centres
 
 REGION_NAMES = tuple(REGION_PARTS)
 DILATE_FRACTION = 0.03  # default growth of a region outline, as a fraction of the crop side (about 4 px at 128)
-
-
-def region_pixel_mask_batch(
-    landmarks: torch.Tensor, regions: list[str] | tuple[str, ...], image_size: int, dilate_px: float | None = None
-) -> torch.Tensor:
-    """(B, 478, 2) -> (B, S, S) bool: pixels inside, or within `dilate_px` of, any outline of `regions`."""
-    _check_regions(regions)
-    grow = DILATE_FRACTION * image_size if dilate_px is None else float(dilate_px)
-    pixels = pixel_centres(image_size, landmarks.device)
-    points = landmarks[..., :2].float()
-    covered = torch.zeros(points.shape[0], pixels.shape[0], dtype=torch.bool, device=points.device)
-    for name in regions:
-        for outline in REGION_PARTS[name]:
-            contour = points[:, list(outline)]
-            covered |= inside_outline(contour, pixels) | (distance_to_outline(contour, pixels, closed=True) <= grow)
-    return covered.reshape(-1, image_size, image_size)
+_SUBPIXEL_BITS = 2
+_SUBPIXEL = 1 << _SUBPIXEL_BITS
 
 
 def region_pixel_mask(
     landmark_sets: list[np.ndarray], regions: list[str], image_size: int, dilate_px: float | None = None
 ) -> np.ndarray:
     """(S, S) bool: the filled, dilated outlines of `regions` for every (478, 2) landmark set (their union)."""
+    _check_regions(regions)
     if not len(landmark_sets):
         raise ValueError("region_mask needs at least one landmark set.")
-    stacked = torch.from_numpy(np.stack([np.asarray(s, dtype=np.float32)[:, :2] for s in landmark_sets]))
-    with torch.no_grad():
-        return region_pixel_mask_batch(stacked, regions, image_size, dilate_px).any(dim=0).numpy()
+    canvas = np.zeros((image_size, image_size), dtype=np.uint8)
+    for landmarks in landmark_sets:
+        points = np.asarray(landmarks, dtype=np.float64)[:, :2]
+        for name in regions:
+            for outline in REGION_PARTS[name]:
+                hull = cv2.convexHull(np.round(points[list(outline)] * _SUBPIXEL).astype(np.int32))
+                cv2.fillConvexPoly(canvas, hull, 1, shift=_SUBPIXEL_BITS)
+    grow = round(DILATE_FRACTION * image_size if dilate_px is None else float(dilate_px))
+    if grow > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        canvas = cv2.dilate(canvas, kernel)
+    return canvas.astype(bool)
 
 
 def _check_regions(regions) -> None:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from pipelines.simmim.config import SimMIMFaceConfig
-from pipelines.simmim.data import Augment, FaceBatches, FaceCache, build_cache
+from pipelines.simmim.data import Augment, FaceCache, batches, build_cache, fixed_batch
 from pipelines.simmim.model import SimMIMFace, patch_mask_to_pixels
 
 CHECKPOINT_DIR = "checkpoint"
@@ -55,6 +55,8 @@ class TrainConfig:
     resume: bool = False
     augment: Augment = field(default_factory=Augment)
     progress: bool = True
+    workers: int | None = None  # data-loading processes; default: none on CPU, up to 8 with CUDA
+    threads: int | None = None  # torch CPU threads (e.g. 1 to leave a shared machine's other cores free)
 
 
 def masked_losses(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,6 +203,8 @@ def train(cfg: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT_DIR
     torch.manual_seed(cfg.seed + rank)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     cuda = device.startswith("cuda")
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -246,12 +250,10 @@ def train(cfg: TrainConfig) -> Path:
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
 
-    batches = FaceBatches(faces, model.config.patch_size, device=device, augment=cfg.augment, seed=cfg.seed + 1000 * rank)
-    preview = FaceBatches(shown, model.config.patch_size, device=device, augment=Augment(flip=0.0, scale=0.0,
-                          rotate_deg=0.0, shift_px=0.0, brightness=0.0, contrast=0.0, saturation=0.0, channel_gain=0.0,
-                          condition_dropout=0.0), seed=7)  # fmt: skip
-    preview_batch = preview.batch(torch.arange(min(SAMPLE_FACES, len(shown)), device=device))
-    generator = torch.Generator(device=device).manual_seed(cfg.seed + 1 + rank)
+    workers = cfg.workers if cfg.workers is not None else (min(8, (os.cpu_count() or 1) - 1) if cuda else 0)
+    stream = batches(faces, model.config.patch_size, cfg.batch_size, cfg.augment, seed=cfg.seed + 1000 * rank,
+                     start=step, workers=workers)  # fmt: skip
+    preview_batch = {k: v.to(device) for k, v in fixed_batch(shown, model.config.patch_size, SAMPLE_FACES).items()}
 
     bar = None
     if is_main and cfg.progress:
@@ -265,8 +267,7 @@ def train(cfg: TrainConfig) -> Path:
         lr = learning_rate(step, total or 10**9, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        indices = torch.randint(len(faces), (cfg.batch_size,), device=device, generator=generator)
-        batch = batches.batch(indices)
+        batch = {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
         with autocast():
             pred = forward(batch["pixel_values"], batch["bool_masked_pos"], batch["condition"])
         mask = patch_mask_to_pixels(batch["bool_masked_pos"], model.config.grid, model.config.patch_size)
@@ -287,13 +288,16 @@ def train(cfg: TrainConfig) -> Path:
                 total = step + max(1, int(0.95 * left / per_step))
                 if bar is not None:
                     bar.total = total
-                    print(f"\n{per_step * 1000:.0f} ms/step: planning {total} steps to fit {cfg.max_minutes} min")
+                if is_main:
+                    print(f"\n{per_step * 1000:.0f} ms/step: planning {total} steps to fit {cfg.max_minutes} min", flush=True)
         if bar is not None:
             bar.update(1)
             if step % 20 == 0:
                 bar.set_postfix(l1=f"{l1.item():.4f}", edge=f"{edge.item():.4f}", lr=f"{lr:.1e}")
         if step % 100 == 0 and is_main:
             history.append({"step": step, "l1": round(l1.item(), 5), "edge": round(edge.item(), 5), "minutes": round(elapsed, 2)})
+            if bar is None and step % 1000 == 0:
+                print(history[-1], flush=True)
         out_of_time = cfg.max_minutes is not None and elapsed >= cfg.max_minutes
         finished = (total is not None and step >= total) or out_of_time
         if is_main and (step % cfg.sample_every == 0 or finished):
