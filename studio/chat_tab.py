@@ -1,16 +1,383 @@
-"""Chat tab: not built yet; its issue is open."""
+"""Chat tab: pick or import a character, edit and export its card, and talk with it (streamed, with a face and a voice).
+
+The handlers are plain functions (tests call them directly); `render()` only wires components. Each
+visitor's character, sprites and conversation live in `gr.State`; the local chat model is built on
+first use and shared by every visitor through `studio.runtime.shared`.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 
+from pipelines.character_card import (
+    Character,
+    character_to_json,
+    character_to_png,
+    export_filename,
+    expression_image,
+    list_presets,
+    load_character,
+    placeholder_portrait,
+    portrait_image,
+)
+from studio.errors import user_errors
 from studio.i18n import t
+from studio.runtime import SETTINGS, shared
+
+ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
+EMOTION_LOOK = {"joy": ("😊", "喜悦"), "sadness": ("😢", "悲伤"), "anger": ("😠", "愤怒"), "surprise": ("😮", "惊讶"),
+                "fear": ("😨", "害怕"), "disgust": ("🤢", "厌恶"), "neutral": ("🙂", "平静")}
+NO_CHARACTER = "Pick a preset or import a character card first."
 
 TEXT = {
-    "en": {"chat.tab": "Chat", "chat.pending": "The Chat tab is being built (its issue is still open)."},
-    "zh": {"chat.tab": "对话", "chat.pending": "对话页正在开发中（对应的 issue 尚未完成）。"},
+    "en": {
+        "chat.tab": "Chat",
+        "chat.intro": "Pick a character (or import a SillyTavern card: JSON, PNG or a studio bundle ZIP) and talk with "
+        "it. Replies stream in, the portrait follows each reply's emotion, and the reply is spoken.",
+        "chat.preset": "Preset character",
+        "chat.import": "Import a card (.json, .png or bundle .zip)",
+        "chat.portrait": "Portrait",
+        "chat.emotion": "Emotion of the last reply",
+        "chat.edit": "Edit the character",
+        "chat.name": "Name",
+        "chat.description": "Description",
+        "chat.personality": "Personality",
+        "chat.scenario": "Scenario",
+        "chat.first_mes": "First message ({{user}} and {{char}} are filled in)",
+        "chat.system_prompt": "System prompt (empty = the default; {{original}} keeps the default inside yours)",
+        "chat.voice_engine": "Voice engine",
+        "chat.voice_variant": "espeak voice variant (f1-f5 female, m1-m7 male)",
+        "chat.voice_pitch": "Voice pitch",
+        "chat.voice_rate": "Speaking rate (words per minute)",
+        "chat.apply": "Apply and restart the chat",
+        "chat.export_json": "Export card as JSON",
+        "chat.export_png": "Export card as PNG",
+        "chat.download": "Card file",
+        "chat.chatbot": "Conversation",
+        "chat.message": "Your message",
+        "chat.send": "Send",
+        "chat.restart": "Restart conversation",
+        "chat.audio": "Spoken reply",
+        "chat.speak": "Speak replies",
+        "chat.backend": "Model settings",
+        "chat.backend_kind": "Where replies come from",
+        "chat.local_model": "Local model (empty = embedded SmolLM2-135M; or a folder, .gguf file or Hugging Face id)",
+        "chat.base_url": "OpenAI-compatible server URL (vLLM, TGI, llama.cpp, Ollama), e.g. http://localhost:11434/v1",
+        "chat.model": "Model name on the server",
+        "chat.api_key": "API key (if the server needs one)",
+        "chat.max_new_tokens": "Longest reply (tokens)",
+        "chat.temperature": "Temperature (0 = always the same reply)",
+        "chat.user_name": "Your name ({{user}})",
+    },
+    "zh": {
+        "chat.tab": "对话",
+        "chat.intro": "选择一个角色（或导入 SillyTavern 角色卡：JSON、PNG 或工作室的 ZIP 包）并和它聊天。回复会逐字出现，"
+        "头像随每条回复的情绪变化，回复还会被朗读出来。",
+        "chat.preset": "预设角色",
+        "chat.import": "导入角色卡（.json、.png 或 .zip 包）",
+        "chat.portrait": "头像",
+        "chat.emotion": "上一条回复的情绪",
+        "chat.edit": "编辑角色",
+        "chat.name": "名字",
+        "chat.description": "描述",
+        "chat.personality": "性格",
+        "chat.scenario": "场景",
+        "chat.first_mes": "开场白（会自动替换 {{user}} 和 {{char}}）",
+        "chat.system_prompt": "系统提示词（留空 = 默认；写 {{original}} 可保留默认内容）",
+        "chat.voice_engine": "语音引擎",
+        "chat.voice_variant": "espeak 音色（f1-f5 女声，m1-m7 男声）",
+        "chat.voice_pitch": "音高",
+        "chat.voice_rate": "语速（每分钟词数）",
+        "chat.apply": "应用并重新开始对话",
+        "chat.export_json": "导出为 JSON 角色卡",
+        "chat.export_png": "导出为 PNG 角色卡",
+        "chat.download": "角色卡文件",
+        "chat.chatbot": "对话",
+        "chat.message": "你的消息",
+        "chat.send": "发送",
+        "chat.restart": "重新开始对话",
+        "chat.audio": "语音回复",
+        "chat.speak": "朗读回复",
+        "chat.backend": "模型设置",
+        "chat.backend_kind": "回复来源",
+        "chat.local_model": "本地模型（留空 = 内置 SmolLM2-135M；或文件夹、.gguf 文件、Hugging Face 模型名）",
+        "chat.base_url": "OpenAI 兼容服务器地址（vLLM、TGI、llama.cpp、Ollama），例如 http://localhost:11434/v1",
+        "chat.model": "服务器上的模型名",
+        "chat.api_key": "API 密钥（如果服务器需要）",
+        "chat.max_new_tokens": "回复最长（token 数）",
+        "chat.temperature": "温度（0 = 每次回复相同）",
+        "chat.user_name": "你的名字（{{user}}）",
+    },
 }
 
 
+# --- plain handlers ------------------------------------------------------------------------------
+
+
+def preset_names() -> list[str]:
+    return list(list_presets())
+
+
+def emotion_label(emotion: str | None) -> str:
+    if emotion is None:
+        return ""
+    icon, chinese = EMOTION_LOOK.get(emotion, ("", emotion))
+    return f"### {icon} {emotion} · {chinese}"
+
+
+def portrait_for(character: Character | None, sprites: dict | None, emotion: str):
+    """The sprite for `emotion` (bundle sprites, then the card's own), else the portrait, else a drawn tile."""
+    from PIL import Image
+
+    if character is None:
+        return None
+    sprites = sprites or {}
+    for label in (emotion, "neutral"):
+        if label in sprites:
+            return Image.fromarray(sprites[label])
+    return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
+
+
+def _voice(character: Character) -> dict:
+    return dict(character.extensions.get("character_studio", {}).get("voice") or {})
+
+
+def _opening(character: Character, sprites: dict | None, user_name: str) -> tuple:
+    """A fresh conversation: the greeting as the first message, the neutral face."""
+    from pipelines.persona_chat import greeting
+
+    opening = greeting(character, 0, user_name or "User") if character.first_mes.strip() else ""
+    history = [{"role": "assistant", "content": opening}] if opening else []
+    return list(history), history, portrait_for(character, sprites, "neutral"), emotion_label("neutral")
+
+
+def _loaded(character: Character, sprites: dict, user_name: str) -> tuple:
+    """Every output that changes when a character is loaded: state, the edit form and a new conversation."""
+    voice = _voice(character)
+    form = (character.name, character.description, character.personality, character.scenario, character.first_mes,
+            character.system_prompt, voice.get("engine", "espeak"), voice.get("variant", ""), voice.get("pitch", 50),
+            voice.get("rate", 170))
+    return (character, sprites, *form, *_opening(character, sprites, user_name))
+
+
+@user_errors
+def load_preset(name: str, user_name: str = "User") -> tuple:
+    presets = list_presets()
+    if name not in presets:
+        raise ValueError(f"There is no preset called {name!r}.")
+    return _loaded(load_character(presets[name]), {}, user_name)
+
+
+@user_errors
+def import_card(file, user_name: str = "User") -> tuple:
+    """A card (.json/.png) or a studio bundle (.zip, whose expression sprites drive the portrait)."""
+    if file is None:
+        raise ValueError("Choose a card file to import.")
+    path = Path(file if isinstance(file, str) else file.name)
+    if path.suffix.lower() == ".zip":
+        from pipelines.character_bundle import CharacterBundle
+
+        bundle = CharacterBundle.load(path)
+        sprites = dict(bundle.expressions)
+        if bundle.portrait is not None:
+            sprites.setdefault("neutral", bundle.portrait)
+        return _loaded(bundle.character, sprites, user_name)
+    return _loaded(load_character(path), {}, user_name)
+
+
+@user_errors
+def apply_edits(character, sprites, name, description, personality, scenario, first_mes, system_prompt, engine,
+                variant, pitch, rate, user_name: str = "User") -> tuple:
+    """Write the form into a copy of the card (other fields and extensions untouched) and restart the chat."""
+    from pipelines.speech import Voice
+
+    if character is None:
+        raise ValueError(NO_CHARACTER)
+    card = character.to_card()
+    card["data"].update(name=name, description=description, personality=personality, scenario=scenario,
+                        first_mes=first_mes, system_prompt=system_prompt)
+    edited = Character.from_card(card)  # the same checks as an imported card
+    voice = Voice.from_dict({**_voice(character), "engine": engine, "variant": variant or "", "pitch": int(pitch),
+                             "rate": int(rate)})
+    edited.studio["voice"] = voice.to_dict()
+    return _loaded(edited, sprites or {}, user_name)
+
+
+@user_errors
+def export_card(character, sprites, kind: str) -> str:
+    """Write the card to a fresh temporary file for download; PNG cards carry the neutral face (or the portrait)."""
+    from PIL import Image
+
+    if character is None:
+        raise ValueError(NO_CHARACTER)
+    folder = Path(tempfile.mkdtemp(prefix="card-"))
+    if kind == "json":
+        path = folder / export_filename(character, ".json")
+        path.write_text(character_to_json(character), encoding="utf-8")
+    elif kind == "png":
+        face = (sprites or {}).get("neutral")
+        path = folder / export_filename(character, ".png")
+        path.write_bytes(character_to_png(character, Image.fromarray(face) if face is not None else None))
+    else:
+        raise ValueError(f"Cards are exported as json or png, not {kind!r}.")
+    return str(path)
+
+
+@user_errors
+def restart(character, sprites, user_name: str = "User") -> tuple:
+    if character is None:
+        raise ValueError(NO_CHARACTER)
+    return _opening(character, sprites, user_name)
+
+
+def _backend(kind: str, local_model: str, base_url: str, model: str, api_key: str, progress):
+    from pipelines.chat_backends import LocalTransformersBackend, OpenAICompatibleBackend
+
+    if kind == "openai":
+        if not (base_url or "").strip():
+            raise ValueError("Enter the server URL in Model settings (e.g. http://localhost:11434/v1 for Ollama).")
+        return OpenAICompatibleBackend(base_url, model or "", api_key=api_key or None)
+    name = (local_model or "").strip()
+    progress(0, desc="Loading the chat model (the first time only)…")
+    return shared(f"chat-local:{name}" if name else "chat-local",
+                  lambda: LocalTransformersBackend.from_pretrained(name or None, device=SETTINGS.device))
+
+
+def _speech(voice_settings: dict):
+    from pipelines.speech import SpeechPipeline, Voice
+
+    voice = Voice.from_dict(voice_settings)
+    pipe = shared(f"speech-{voice.engine}", lambda: SpeechPipeline.from_pretrained(voice.engine, device=SETTINGS.device))
+    return pipe, voice
+
+
+def _audio(chunks) -> tuple[int, "object"] | None:
+    import numpy as np
+
+    from pipelines.speech import join_chunks
+
+    if not chunks:
+        return None
+    output = join_chunks(chunks, chunks[0].sample_rate)
+    return output.sample_rate, (np.clip(output.samples, -1, 1) * 32767).astype(np.int16)
+
+
+@user_errors
+def respond(message, character, sprites, history, backend_kind="local", local_model="", base_url="", model="",
+            api_key="", max_new_tokens=160, temperature=0.7, user_name="User", speak=True, progress=gr.Progress()):
+    """Stream a reply: yields (chatbot, history, textbox, portrait, emotion, audio) as it grows.
+
+    Each finished sentence is voiced while the rest of the reply still streams; the clip plays when the
+    reply is complete. If the backend fails, the conversation and the typed message are put back.
+    """
+    from pipelines.persona_chat import PersonaChatConfig, PersonaChatPipeline, clean_message
+    from pipelines.speech import SentenceBuffer
+    from pipelines.weights import WeightsNotFoundError
+
+    if character is None:
+        raise ValueError(NO_CHARACTER)
+    history = list(history or [])
+    config = PersonaChatConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
+                               user_name=(user_name or "User").strip() or "User")
+    message = clean_message(message, config.max_message_chars)  # before any model loads
+    pipe = PersonaChatPipeline(_backend(backend_kind, local_model, base_url, model, api_key, progress), config)
+    message = pipe.check_inputs(character, history, message)
+    speech = None
+    if speak:
+        try:
+            speech = _speech(_voice(character))
+        except (ValueError, WeightsNotFoundError) as err:  # no voice is no reason to lose the reply
+            gr.Warning(f"The reply will not be spoken: {err}")
+    buffer, chunks, shown = SentenceBuffer(), [], ""
+    face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
+    pending = [*history, {"role": "user", "content": message}]
+    yield pending, history, "", face, mood, None
+    try:
+        for reply in pipe.stream(character, history, message):
+            if speech is not None:
+                delta = reply.text[len(shown):] if reply.text.startswith(shown) else ""
+                sentences = buffer.feed(delta) + (buffer.flush() if reply.done else [])
+                chunks.extend(c for c in (speech[0].speak_sentence(s, speech[1]) for s in sentences) if c is not None)
+            shown = reply.text
+            if not reply.done:
+                yield reply.history, history, "", face, mood, None
+    except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
+        yield history, history, message, face, mood, None
+        raise
+    yield (reply.history, reply.history, "", portrait_for(character, sprites, reply.emotion),
+           emotion_label(reply.emotion), _audio(chunks))
+
+
+# --- layout --------------------------------------------------------------------------------------
+
+
 def render() -> None:
-    gr.Markdown(t("chat.pending"))
+    names = preset_names()
+    # The first preset is ready on arrival (reading a small JSON file; no model is loaded here).
+    card, _, *form_values, chat_value, history_value, portrait_value, emotion_value = (
+        _loaded(load_character(list_presets()[names[0]]), {}, "User") if names else
+        (None, {}, "", "", "", "", "", "", "espeak", "", 50, 170, [], [], None, "")
+    )
+    character = gr.State(card)
+    sprites = gr.State({})
+    history = gr.State(history_value)
+    gr.Markdown(t("chat.intro"))
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            preset = gr.Dropdown(names, value=names[0] if names else None, label=t("chat.preset"))
+            upload = gr.File(label=t("chat.import"), file_types=[".json", ".png", ".zip"], type="filepath")
+            portrait = gr.Image(portrait_value, label=t("chat.portrait"), type="pil", interactive=False, height=280)
+            emotion = gr.Markdown(emotion_value)
+            with gr.Accordion(t("chat.edit"), open=False):
+                v_name, v_description, v_personality, v_scenario, v_first, v_system, v_engine, v_variant, v_pitch, v_rate = form_values
+                name = gr.Textbox(v_name, label=t("chat.name"), max_lines=1)
+                description = gr.Textbox(v_description, label=t("chat.description"), lines=4)
+                personality = gr.Textbox(v_personality, label=t("chat.personality"), lines=1)
+                scenario = gr.Textbox(v_scenario, label=t("chat.scenario"), lines=2)
+                first_mes = gr.Textbox(v_first, label=t("chat.first_mes"), lines=2)
+                system_prompt = gr.Textbox(v_system, label=t("chat.system_prompt"), lines=2)
+                engine = gr.Dropdown(["espeak", "kokoro", "xtts"], value=v_engine, label=t("chat.voice_engine"))
+                variant = gr.Dropdown(list(ESPEAK_VARIANTS), value=v_variant, allow_custom_value=True,
+                                      label=t("chat.voice_variant"))
+                pitch = gr.Slider(0, 100, value=v_pitch, step=1, label=t("chat.voice_pitch"))
+                rate = gr.Slider(80, 450, value=v_rate, step=5, label=t("chat.voice_rate"))
+                apply = gr.Button(t("chat.apply"), variant="primary")
+                with gr.Row():
+                    export_json = gr.Button(t("chat.export_json"))
+                    export_png = gr.Button(t("chat.export_png"))
+                download = gr.File(label=t("chat.download"), interactive=False)
+        with gr.Column(scale=2):
+            chatbot = gr.Chatbot(chat_value, label=t("chat.chatbot"), height=460)
+            with gr.Row():
+                message = gr.Textbox(label=t("chat.message"), scale=4, max_lines=6, autofocus=True)
+                send = gr.Button(t("chat.send"), variant="primary", scale=1)
+            with gr.Row():
+                speak = gr.Checkbox(value=True, label=t("chat.speak"))
+                again = gr.Button(t("chat.restart"), size="sm")
+            audio = gr.Audio(label=t("chat.audio"), autoplay=True, interactive=False, type="numpy")
+            with gr.Accordion(t("chat.backend"), open=False):
+                backend_kind = gr.Radio(["local", "openai"], value="local", label=t("chat.backend_kind"))
+                local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1)
+                base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1)
+                model = gr.Textbox(label=t("chat.model"), max_lines=1)
+                api_key = gr.Textbox(label=t("chat.api_key"), type="password", max_lines=1)
+                max_new_tokens = gr.Slider(16, 512, value=160, step=16, label=t("chat.max_new_tokens"))
+                temperature = gr.Slider(0, 1.5, value=0.7, step=0.05, label=t("chat.temperature"))
+                user_name = gr.Textbox(value="User", label=t("chat.user_name"), max_lines=1)
+
+    form = [name, description, personality, scenario, first_mes, system_prompt, engine, variant, pitch, rate]
+    loaded = [character, sprites, *form, chatbot, history, portrait, emotion]
+    preset.change(load_preset, [preset, user_name], loaded)
+    upload.upload(import_card, [upload, user_name], loaded)
+    apply.click(apply_edits, [character, sprites, *form, user_name], loaded)
+    export_json.click(lambda c, s: export_card(c, s, "json"), [character, sprites], download)
+    export_png.click(lambda c, s: export_card(c, s, "png"), [character, sprites], download)
+    again.click(restart, [character, sprites, user_name], [chatbot, history, portrait, emotion])
+    inputs = [message, character, sprites, history, backend_kind, local_model, base_url, model, api_key,
+              max_new_tokens, temperature, user_name, speak]
+    outputs = [chatbot, history, message, portrait, emotion, audio]
+    message.submit(respond, inputs, outputs, concurrency_limit=1)
+    send.click(respond, inputs, outputs, concurrency_limit=1)

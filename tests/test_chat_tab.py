@@ -1,0 +1,153 @@
+"""Chat tab handlers, called directly: presets, import/edit/export, streamed replies with face and voice, failures."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines.character_bundle import CharacterBundle
+from pipelines.character_card import load_character
+from studio import chat_tab, runtime
+from tests.chat_doubles import ChatServer, tiny_backend
+from tests.conftest import EXAMPLES
+
+FORM = slice(2, 12)  # name ... rate in the outputs of a load
+
+
+def no_progress(*args, **kwargs):
+    pass
+
+
+@pytest.fixture
+def ada():
+    return chat_tab.load_preset("Ada", "Lin")
+
+
+def test_presets_load_with_form_greeting_and_face(ada):
+    character, sprites, *form = ada[:12]
+    chatbot, history, portrait, emotion = ada[12:]
+    assert character.name == "Ada" and sprites == {}
+    assert form == ["Ada", character.description, character.personality, character.scenario, character.first_mes,
+                    character.system_prompt, "espeak", "f3", 55, 165]
+    assert chatbot == history == [{"role": "assistant", "content": history[0]["content"]}]
+    assert "Welcome to the City Museum, Lin!" in history[0]["content"]
+    assert isinstance(portrait, Image.Image) and "neutral" in emotion
+    assert set(chat_tab.preset_names()) >= {"Ada", "Sam", "Mika Starlight", "李老师"}
+
+
+def test_edit_then_export_json_and_png_round_trip(ada, tmp_path):
+    character, sprites = ada[0], ada[1]
+    form = list(ada[FORM])
+    form[0], form[4], form[8] = "Ada Lovelace", "Hello {{user}}, I am {{char}}.", 70
+    edited = chat_tab.apply_edits(character, sprites, *form, "Lin")
+    card = edited[0]
+    assert card.name == "Ada Lovelace" and card.studio["voice"]["pitch"] == 70
+    assert card.character_book == character.character_book  # fields the form does not show are kept
+    assert edited[13] == [{"role": "assistant", "content": "Hello Lin, I am Ada Lovelace."}]
+    for kind in ("json", "png"):
+        path = chat_tab.export_card(card, sprites, kind)
+        assert path.endswith(f"Ada_Lovelace.{kind}") and load_character(path) == card
+
+
+def test_bad_edits_and_files_raise_readable_errors(ada, tmp_path):
+    form = list(ada[FORM])
+    form[0] = ""
+    with pytest.raises(gr.Error, match="no name"):
+        chat_tab.apply_edits(ada[0], {}, *form)
+    form = list(ada[FORM])
+    form[9] = 1000
+    with pytest.raises(gr.Error, match="rate must be"):
+        chat_tab.apply_edits(ada[0], {}, *form)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nrubbish")
+    with pytest.raises(gr.Error, match="truncated"):
+        chat_tab.import_card(str(bad))
+    with pytest.raises(gr.Error, match="Choose a card file"):
+        chat_tab.import_card(None)
+    with pytest.raises(gr.Error, match="Pick a preset"):
+        chat_tab.export_card(None, {}, "json")
+
+
+def test_import_a_bundle_uses_its_sprites_for_the_portrait(tmp_path):
+    character = load_character(EXAMPLES / "characters" / "vtuber_streamer.json")
+    red, grey = np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 128, np.uint8)
+    red[..., 0] = 255
+    _, archive = CharacterBundle(character, expressions={"joy": red, "neutral": grey}).save(tmp_path)
+    loaded = chat_tab.import_card(str(archive))
+    assert loaded[0].name == "Mika Starlight" and set(loaded[1]) == {"joy", "neutral"}
+    assert loaded[14].getpixel((0, 0)) == (128, 128, 128)  # a new chat starts neutral
+    assert chat_tab.portrait_for(loaded[0], loaded[1], "joy").getpixel((0, 0)) == (255, 0, 0)
+    assert chat_tab.portrait_for(loaded[0], loaded[1], "anger").getpixel((0, 0)) == (128, 128, 128)
+
+
+def _respond(message, character, sprites, history, **settings):
+    return list(chat_tab.respond(message, character, sprites, history, progress=no_progress, **settings))
+
+
+def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatch):
+    monkeypatch.setattr(runtime, "_objects", {"chat-local": tiny_backend()})  # the model the tab would build once
+    character, history = ada[0], ada[13]
+    steps = _respond("Hello Ada!", character, {}, history, max_new_tokens=24, temperature=0.7)
+    assert len(steps) >= 4
+    assert steps[0][0][-1] == {"role": "user", "content": "Hello Ada!"} and steps[0][2] == ""  # shown at once
+    chatbot, new_history, box, portrait, emotion, audio = steps[-1]
+    assert new_history[:-2] == history and new_history[-1]["role"] == "assistant" and chatbot == new_history
+    assert any(label in emotion for label in chat_tab.EMOTION_LOOK)
+    rate, samples = audio
+    assert rate == 22050 and samples.dtype == np.int16 and len(samples) > rate // 4
+    assert history == ada[13]  # the caller's list is not changed in place
+
+
+def test_reply_from_a_server_picks_the_joy_sprite(free_port):
+    character = load_character(EXAMPLES / "characters" / "vtuber_streamer.json")
+    joy = np.zeros((8, 8, 3), np.uint8)
+    joy[..., 1] = 255
+    with ChatServer(free_port, reply="Yay, that's wonderful! Thank you so much!") as server:
+        steps = _respond("I brought you a gift!", character, {"joy": joy}, [], backend_kind="openai",
+                         base_url=server.base_url, model="m", speak=False)
+    chatbot, history, _, portrait, emotion, audio = steps[-1]
+    assert history[-1]["content"] == "Yay, that's wonderful! Thank you so much!"
+    assert "joy" in emotion and portrait.getpixel((0, 0)) == (0, 255, 0) and audio is None
+    assert json.dumps(server.requests[0]["body"]["messages"]).count("Mika Starlight") >= 1
+
+
+def test_a_server_that_is_down_puts_the_conversation_and_message_back(ada, free_port):
+    character, history = ada[0], ada[13]
+    stream = chat_tab.respond("Are you there?", character, {}, history, backend_kind="openai",
+                              base_url=f"http://127.0.0.1:{free_port}/v1", model="m", progress=no_progress)
+    seen = []
+    with pytest.raises(gr.Error, match="Could not reach the chat server"):
+        for step in stream:
+            seen.append(step)
+    chatbot, kept, box = seen[-1][:3]
+    assert chatbot == kept == history and box == "Are you there?"
+
+
+@pytest.mark.parametrize(
+    ("message", "character", "settings", "error"),
+    [
+        ("", "ada", {}, "empty"),
+        ("x" * 100_000, "ada", {}, "limit is 4,000"),
+        ("hi", None, {}, "Pick a preset"),
+        ("hi", "ada", {"backend_kind": "openai"}, "Enter the server URL"),
+    ],
+)
+def test_bad_turns_are_refused_before_anything_changes(ada, monkeypatch, message, character, settings, error):
+    monkeypatch.setattr(runtime, "_objects", {})
+    with pytest.raises(gr.Error, match=error):
+        _respond(message, ada[0] if character else None, {}, ada[13], **settings)
+    assert "chat-local" not in runtime._objects  # refused before any model was loaded
+
+
+def test_the_tab_renders_without_loading_a_model(monkeypatch):
+    monkeypatch.setattr(runtime, "_objects", {})
+    with gr.Blocks():
+        chat_tab.render()
+    assert runtime._objects == {}
+    for lang in ("en", "zh"):
+        assert all(key.startswith("chat.") for key in chat_tab.TEXT[lang])
+    assert chat_tab.TEXT["en"].keys() == chat_tab.TEXT["zh"].keys()
