@@ -242,7 +242,11 @@ class MotionCapturePipeline:
         local = joints - clip.root_positions[:, None]
 
         def spread(lengths: np.ndarray) -> float:  # worst relative std of a segment length over the clip
-            return float(np.nanmax(np.nanstd(lengths, axis=0) / np.nanmean(lengths, axis=0)))
+            seen = np.isfinite(lengths).sum(axis=0) >= 2  # a segment never seen twice has no spread to measure
+            if not seen.any():
+                return float("nan")
+            lengths = lengths[:, seen]
+            return float(np.max(np.nanstd(lengths, axis=0) / np.nanmean(lengths, axis=0)))
 
         raw_limbs = np.stack([np.linalg.norm(raw[:, a] - raw[:, b], axis=-1) for a, b in LIMBS], axis=1)
         raw_limbs[~np.stack([valid[:, a] & valid[:, b] for a, b in LIMBS], axis=1)] = np.nan

@@ -174,3 +174,12 @@ def test_rotated_phone_video_is_read_upright(tmp_path):
     assert (info.width, info.height) == (1920, 1080)  # the 1080x1920 portrait, turned a quarter
     frame = next(read_frames(rotated, 30, output_size(info.width, info.height, 320)))
     assert frame.shape == (180, 320, 3)
+
+
+def test_person_partly_in_view_still_gives_a_clip_and_says_what_was_guessed(pipe, tmp_path):
+    upper = tmp_path / "upper_body.mp4"  # the top 45% of the frame: head, arms and trunk, no feet
+    subprocess.run([ffmpeg(), "-loglevel", "error", "-y", "-i", str(LUNGE), "-t", "0.5", "-vf", "crop=iw:ih*0.45:0:0",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(upper)], check=True)  # fmt: skip
+    out = pipe(upper)
+    assert out.clip.num_frames == 15 and out.stats["pose_share"] == 1.0
+    assert any("ankle" in note for note in out.warnings)
