@@ -1,16 +1,271 @@
-"""Character tab: not built yet; its issue is open."""
+"""Character tab: the whole character in one place — card, portrait, expression sheet, motions, voice —
+exported as one bundle (card PNG + ZIP) and restored from it.
+
+It shares the per-user character and sprites with the Chat tab, so a sheet made here is the face the
+chat shows, and a bundle imported here is the character the chat talks as.
+"""
 
 from __future__ import annotations
 
+import io
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 
+from studio.errors import user_errors
 from studio.i18n import t
 
+NO_CHARACTER = "Pick or import a character first (Chat tab, or import a bundle here)."
+NO_PORTRAIT = "Upload a portrait photo first: the expression sheet is made from it."
+
 TEXT = {
-    "en": {"character.tab": "Character", "character.pending": "The Character tab is being built (its issue is still open)."},
-    "zh": {"character.tab": "角色", "character.pending": "角色页正在开发中（对应的 issue 尚未完成）。"},
+    "en": {
+        "character.tab": "Character",
+        "character.intro": (
+            "Everything about your character in one place. Set a portrait, make its expression sheet, capture "
+            "motions from videos, record a voice sample — then **export the bundle**: a Character Card V2 PNG "
+            "(works in SillyTavern) plus a ZIP with the sprites, BVH clips and voice. Importing the ZIP restores it all. "
+            "The character itself is picked and edited in the **Chat** tab."
+        ),
+        "character.summary": "Character",
+        "character.import": "Import a bundle (.zip) or a card (.png / .json)",
+        "character.portrait": "Portrait photo",
+        "character.intensity": "Expression intensity",
+        "character.make_sheet": "Make expression sheet from the portrait",
+        "character.sprites": "Expression sprites (joy.png, sadness.png, …)",
+        "character.video": "Capture a motion from a video",
+        "character.add_motion": "Add motion clip",
+        "character.bvh_upload": "…or add BVH files",
+        "character.motions": "Motion clips",
+        "character.voice": "Voice sample (the greeting, in the character's voice)",
+        "character.make_voice": "Record voice sample",
+        "character.export": "Export bundle",
+        "character.files": "Bundle: card PNG + ZIP",
+    },
+    "zh": {
+        "character.tab": "角色",
+        "character.intro": (
+            "角色的一切都在这里。设置肖像、生成表情表、从视频中捕捉动作、录制声音样本——然后**导出角色包**："
+            "一张 Character Card V2 PNG（可用于 SillyTavern）以及包含表情图、BVH 动作和声音的 ZIP。导入 ZIP 即可完整恢复。"
+            "角色本身在**对话**页中选择和编辑。"
+        ),
+        "character.summary": "角色",
+        "character.import": "导入角色包（.zip）或角色卡（.png / .json）",
+        "character.portrait": "肖像照片",
+        "character.intensity": "表情强度",
+        "character.make_sheet": "用肖像生成表情表",
+        "character.sprites": "表情图（joy.png、sadness.png……）",
+        "character.video": "从视频捕捉动作",
+        "character.add_motion": "添加动作片段",
+        "character.bvh_upload": "……或添加 BVH 文件",
+        "character.motions": "动作片段",
+        "character.voice": "声音样本（用角色的声音读开场白）",
+        "character.make_voice": "录制声音样本",
+        "character.export": "导出角色包",
+        "character.files": "角色包：角色卡 PNG + ZIP",
+    },
 }
 
 
-def render() -> None:
-    gr.Markdown(t("character.pending"))
+# --- plain handlers ------------------------------------------------------------------------------
+
+
+def summary(character) -> str:
+    """A short card of who the character is, for the top of the tab."""
+    if character is None:
+        return NO_CHARACTER
+    voice = character.extensions.get("character_studio", {}).get("voice") or {}
+    lines = [f"### {character.name}", character.description.strip()[:400]]
+    if character.first_mes.strip():
+        lines.append(f"> {character.first_mes.strip()[:200]}")
+    if voice:
+        lines.append(f"Voice: {voice.get('engine', 'espeak')} {voice.get('variant', '')} · pitch {voice.get('pitch', 50)}"
+                     f" · rate {voice.get('rate', 170)}")
+    return "\n\n".join(line for line in lines if line)
+
+
+def gallery(sprites: dict | None) -> list:
+    return [(image, label) for label, image in sorted((sprites or {}).items())]
+
+
+def motion_files(motions: dict | None) -> list[str] | None:
+    """The clips as .bvh files in a fresh temporary folder, for the file list (None when there are none)."""
+    if not motions:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="motions-"))
+    paths = []
+    for name, bvh in sorted(motions.items()):
+        paths.append(folder / f"{name}.bvh")
+        paths[-1].write_text(bvh, encoding="utf-8")
+    return [str(p) for p in paths]
+
+
+def voice_audio(voice_sample: bytes | None):
+    if voice_sample is None:
+        return None
+    import soundfile
+
+    samples, rate = soundfile.read(io.BytesIO(voice_sample), dtype="int16")
+    return rate, samples
+
+
+@user_errors
+def make_sheet(portrait, intensity, sprites, progress=gr.Progress()):
+    """All seven expressions of the portrait, as sprites named by label (they replace earlier ones)."""
+    from studio.face_tab import pipeline
+
+    if portrait is None:
+        raise ValueError(NO_PORTRAIT)
+    progress(0.05, desc="finding the face")
+    sheet = pipeline().expression_sheet(portrait, float(intensity),
+                                        progress=lambda done, what: progress(done, desc=what))  # fmt: skip
+    sprites = {**(sprites or {}), **sheet.images}
+    return sprites, gallery(sprites)
+
+
+def _clip_name(video: str, motions: dict) -> str:
+    import re
+
+    stem = re.sub(r"[^\w\-]+", "_", Path(video).stem).strip("_")[:50] or "clip"
+    name, n = stem, 2
+    while name in motions:
+        name, n = f"{stem}_{n}", n + 1
+    return name
+
+
+@user_errors
+def add_motion(video, start, end, motions, progress=gr.Progress()):
+    """Capture the person in `video` (optionally a time range) and add the clip as BVH text."""
+    from pipelines.motion.bvh import write_bvh
+    from studio.motion_tab import pipeline
+
+    if not video:
+        raise ValueError("Upload or record a video first.")
+    progress(0.02, desc="reading the video")
+    out = pipeline()(video, start=float(start) if start else None, end=float(end) if end else None,
+                     progress=lambda done, what: progress(done, desc=what))  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        bvh = write_bvh(out.clip, Path(folder) / "clip.bvh").read_text(encoding="utf-8")
+    motions = {**(motions or {}), _clip_name(video, motions or {}): bvh}
+    return motions, motion_files(motions)
+
+
+@user_errors
+def add_bvh_files(files, motions):
+    """Add uploaded BVH files, each checked by re-reading it with our BVH reader."""
+    from pipelines.motion.bvh import read_bvh
+
+    motions = dict(motions or {})
+    for file in files or []:
+        path = Path(file)
+        try:
+            read_bvh(path)
+        except Exception as err:  # any parse failure means the file is not a clip we can use
+            raise ValueError(f"{path.name} is not a BVH motion file we can read ({err}).") from err
+        motions[_clip_name(str(path), motions)] = path.read_text(encoding="utf-8")
+    return motions, motion_files(motions)
+
+
+@user_errors
+def make_voice(character, progress=gr.Progress()):
+    """Speak the greeting (or the name) in the character's voice; keep it as a WAV for the bundle."""
+    import soundfile
+
+    from pipelines.persona_chat import greeting
+    from studio.chat_tab import _speech
+
+    if character is None:
+        raise ValueError(NO_CHARACTER)
+    progress(0.1, desc="speaking")
+    text = greeting(character, 0, "you") if character.first_mes.strip() else character.name
+    pipe, voice = _speech(character.extensions.get("character_studio", {}).get("voice") or {})
+    out = pipe(text[:600], voice)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, out.samples, out.sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue(), voice_audio(buffer.getvalue())
+
+
+@user_errors
+def export_bundle(character, portrait, sprites, motions, voice_sample):
+    """Write the card PNG and the ZIP into a fresh folder for download."""
+    import numpy as np
+
+    from pipelines.character_bundle import CharacterBundle
+
+    if character is None:
+        raise ValueError(NO_CHARACTER)
+    bundle = CharacterBundle(
+        character,
+        portrait=np.asarray(portrait.convert("RGB")) if portrait is not None else None,
+        expressions=dict(sprites or {}),
+        motions=dict(motions or {}),
+        voice_sample=voice_sample,
+    )
+    card, archive = bundle.save(tempfile.mkdtemp(prefix="bundle-"))
+    return [str(card), str(archive)]
+
+
+def import_bundle(file):
+    """Restore a character and all its assets from a bundle ZIP (or just a card)."""
+    from PIL import Image
+
+    from pipelines.character_bundle import CharacterBundle
+
+    if file is None:
+        raise ValueError("Choose a bundle (.zip) or a card (.png/.json) to import.")
+    bundle = CharacterBundle.load(file)
+    sprites = dict(bundle.expressions)
+    if bundle.portrait is not None:
+        sprites.setdefault("neutral", bundle.portrait)
+    portrait = Image.fromarray(bundle.portrait) if bundle.portrait is not None else None
+    return bundle.character, sprites, portrait, bundle.motions, bundle.voice_sample
+
+
+# --- layout --------------------------------------------------------------------------------------
+
+
+def render(character: gr.State | None = None, sprites: gr.State | None = None, on_import=None) -> None:
+    """Build the tab. `character` and `sprites` are the Chat tab's per-user states (shared, not copied);
+    `on_import(event)` lets the Chat tab refresh its form and conversation after a bundle is imported."""
+    character = character if character is not None else gr.State(None)
+    sprites = sprites if sprites is not None else gr.State({})
+    motions = gr.State({})
+    voice_sample = gr.State(None)
+    gr.Markdown(t("character.intro"))
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            about = gr.Markdown(label=t("character.summary"))
+            upload = gr.File(label=t("character.import"), file_types=[".zip", ".png", ".json"], type="filepath")
+            portrait = gr.Image(label=t("character.portrait"), type="pil", sources=["upload", "webcam"], height=280)
+            intensity = gr.Slider(0.2, 1.0, value=0.8, step=0.05, label=t("character.intensity"))
+            sheet_button = gr.Button(t("character.make_sheet"), variant="primary")
+        with gr.Column(scale=2):
+            sprite_gallery = gr.Gallery(label=t("character.sprites"), columns=4, height=300, interactive=False)
+            with gr.Row():
+                with gr.Column():
+                    video = gr.Video(label=t("character.video"), sources=["upload", "webcam"], height=200)
+                    with gr.Row():
+                        start = gr.Number(label="start (s)", minimum=0, precision=2)
+                        end = gr.Number(label="end (s)", minimum=0, precision=2)
+                    motion_button = gr.Button(t("character.add_motion"))
+                    bvh_upload = gr.File(label=t("character.bvh_upload"), file_types=[".bvh"], file_count="multiple",
+                                         type="filepath")
+                with gr.Column():
+                    motion_list = gr.File(label=t("character.motions"), file_count="multiple", interactive=False)
+                    voice = gr.Audio(label=t("character.voice"), type="numpy", interactive=False)
+                    voice_button = gr.Button(t("character.make_voice"))
+            export_button = gr.Button(t("character.export"), variant="primary")
+            files = gr.File(label=t("character.files"), file_count="multiple", interactive=False)
+
+    character.change(summary, character, about)
+    sprites.change(gallery, sprites, sprite_gallery)
+    sheet_button.click(make_sheet, [portrait, intensity, sprites], [sprites, sprite_gallery])
+    motion_button.click(add_motion, [video, start, end, motions], [motions, motion_list])
+    bvh_upload.upload(add_bvh_files, [bvh_upload, motions], [motions, motion_list])
+    voice_button.click(make_voice, character, [voice_sample, voice])
+    export_button.click(export_bundle, [character, portrait, sprites, motions, voice_sample], files)
+    imported = upload.upload(user_errors(import_bundle), upload, [character, sprites, portrait, motions, voice_sample])
+    imported.then(motion_files, motions, motion_list).then(voice_audio, voice_sample, voice)
+    if on_import is not None:
+        on_import(imported)

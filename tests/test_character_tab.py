@@ -1,0 +1,87 @@
+"""Character tab handlers, called directly: sheet, motions, voice, and the bundle export/import round trip."""
+
+from __future__ import annotations
+
+import zipfile
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines.character_card import Character
+from studio import character_tab
+
+BVH = "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n  End Site\n  {\n    OFFSET 0 10 0\n  }\n}\nMOTION\nFrames: 2\nFrame Time: 0.033333\n0 90 0 0 0 0\n1 90 0 10 0 0\n"
+
+
+def no_progress(*args, **kwargs):
+    return None
+
+
+@pytest.fixture
+def guide() -> Character:
+    return Character(name="Ada", description="A museum guide.", first_mes="Welcome, {{user}}!",
+                     extensions={"character_studio": {"voice": {"engine": "espeak", "pitch": 60, "rate": 170}}})
+
+
+def test_building_the_tab_loads_no_model():
+    from studio import runtime
+
+    with gr.Blocks():
+        character_tab.render()
+    assert not any(name.startswith(("face", "motion", "speech")) for name in runtime._objects)
+
+
+def test_en_and_zh_have_the_same_keys_all_prefixed():
+    assert set(character_tab.TEXT["en"]) == set(character_tab.TEXT["zh"])
+    assert all(key.startswith("character.") for key in character_tab.TEXT["en"])
+
+
+def test_summary_names_the_character_and_its_voice(guide):
+    text = character_tab.summary(guide)
+    assert "### Ada" in text and "pitch 60" in text
+    assert character_tab.summary(None) == character_tab.NO_CHARACTER
+
+
+def test_bvh_upload_is_checked(tmp_path):
+    good, bad = tmp_path / "wave.bvh", tmp_path / "bad.bvh"
+    good.write_text(BVH)
+    bad.write_text("not a clip")
+    motions, files = character_tab.add_bvh_files([str(good)], {})
+    assert list(motions) == ["wave"] and files[0].endswith("wave.bvh")
+    motions, _ = character_tab.add_bvh_files([str(good)], motions)
+    assert sorted(motions) == ["wave", "wave_2"]  # a second clip of the same name does not replace the first
+    with pytest.raises(gr.Error, match="bad.bvh is not a BVH"):
+        character_tab.add_bvh_files([str(bad)], motions)
+
+
+def test_voice_sample_is_a_wav_in_the_characters_voice(guide):
+    wav, (rate, samples) = character_tab.make_voice(guide, progress=no_progress)
+    assert wav[:4] == b"RIFF" and rate > 8000
+    assert len(samples) / rate > 0.3 and np.abs(samples).max() > 1000  # real speech, not silence
+
+
+def test_export_then_import_restores_everything(guide, tmp_path):
+    portrait = Image.fromarray(np.full((40, 30, 3), 120, np.uint8))
+    sprites = {"joy": np.full((40, 30, 3), 200, np.uint8)}
+    voice = character_tab.make_voice(guide, progress=no_progress)[0]
+    card, archive = character_tab.export_bundle(guide, portrait, sprites, {"wave": BVH}, voice)
+    assert card.endswith(".png") and archive.endswith(".zip")
+    assert "expressions/joy.png" in zipfile.ZipFile(archive).namelist()
+
+    character, back_sprites, back_portrait, motions, back_voice = character_tab.import_bundle(archive)
+    assert character.name == "Ada"
+    assert set(back_sprites) == {"joy", "neutral"}  # the portrait stands in as the neutral face
+    assert back_portrait.size == (30, 40)
+    assert motions == {"wave": BVH} and back_voice == voice
+
+
+def test_export_without_a_character_says_so():
+    with pytest.raises(gr.Error, match="Pick or import a character"):
+        character_tab.export_bundle(None, None, {}, {}, None)
+
+
+def test_sheet_needs_a_portrait():
+    with pytest.raises(gr.Error, match="portrait"):
+        character_tab.make_sheet(None, 0.8, {}, progress=no_progress)
