@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules under pipelines/cli/, in the order `--help` lists them.
-COMMANDS = ("face", "train_simmim", "chat", "speak", "motion")
+COMMANDS = ("face", "train_simmim", "eval_simmim", "chat", "speak", "motion")
 
 
 def build_parser() -> argparse.ArgumentParser:
