@@ -179,7 +179,7 @@ def smile(f: FaceFrame) -> np.ndarray:
 
 def lip_corner_down(f: FaceFrame) -> np.ndarray:
     """AU15 lip corner depressor: corners pulled down."""
-    return _corner_move(f, out=0.01, down=0.07, sigma=0.2)
+    return _corner_move(f, out=0.03, down=0.11, sigma=0.15)
 
 
 def lip_stretch(f: FaceFrame) -> np.ndarray:
@@ -233,7 +233,7 @@ def brow_inner_raise(f: FaceFrame) -> np.ndarray:
 
 def brow_furrow(f: FaceFrame) -> np.ndarray:
     """AU4 brow lowerer: brows down and drawn together."""
-    return _brow_move(f, at_inner=True, sigma_u=0.35, move=(0.05, 0.07))
+    return _brow_move(f, at_inner=True, sigma_u=0.5, move=(0.06, 0.12))
 
 
 def _lid_move(f: FaceFrame, upper: float, lower: float) -> np.ndarray:
@@ -250,7 +250,7 @@ def _lid_move(f: FaceFrame, upper: float, lower: float) -> np.ndarray:
 
 def eye_open(f: FaceFrame) -> np.ndarray:
     """AU5 upper lid raiser: eyes wide open (negative: lids droop)."""
-    return _lid_move(f, upper=-0.06, lower=0.015)
+    return _lid_move(f, upper=-0.09, lower=0.02)
 
 
 def lid_tighten(f: FaceFrame) -> np.ndarray:
@@ -261,8 +261,8 @@ def lid_tighten(f: FaceFrame) -> np.ndarray:
 def nose_wrinkle(f: FaceFrame) -> np.ndarray:
     """AU9 nose wrinkler + AU10 upper lip raiser: nose wings and upper lip pulled up (disgust)."""
     nose_base = f.uv[fr.NOSE_TIP]
-    moves = _gauss(f.uv, nose_base, 0.3, 0.15)[:, None] * (0.0, -0.04)
-    moves[:, 1] += _on(f.upper_lip, 0.3 + 0.7 * _along_lip(f)) * -0.06
+    moves = _gauss(f.uv, nose_base, 0.3, 0.15)[:, None] * (0.0, -0.05)
+    moves[:, 1] += _on(f.upper_lip, 0.3 + 0.7 * _along_lip(f)) * -0.12
     return moves
 
 

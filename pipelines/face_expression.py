@@ -42,6 +42,7 @@ class FaceExpressionConfig:
     simmim_weight: float = 0.35  # share of SimMIM's prediction in the masked patches (the rest is the warp)
     blend: str = "feather"  # "feather": alpha mix; "poisson": SimMIM's gradients cloned into the warp (cv2 seamless)
     feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
+    warp: bool = True  # move the photo's pixels along the landmark moves before inpainting (off: SimMIM alone)
     mouth_cavity: bool = True  # shade a newly opened mouth dark before inpainting (the warp has no pixels for it)
     refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
     refine_steps: int = 25
@@ -245,9 +246,10 @@ class FaceExpressionPipeline:
         target_crop = transform_points(target, face.aligned.matrix)
 
         # 4. Warp the crop along the moves; shade a mouth that opens wider than in the photo.
-        warped, moved = warp_image(crop, source_crop, target_crop)
+        warped, moved = (warp_image(crop, source_crop, target_crop) if cfg.warp
+                         else (crop, np.zeros(crop.shape[:2], np.float32)))  # fmt: skip
         cavity = np.zeros(crop.shape[:2], np.float32)
-        if cfg.mouth_cavity:
+        if cfg.warp and cfg.mouth_cavity:
             warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
 
         # 5. Mask, on the model's patch grid: the regions whose landmarks move visibly (where they are and where
