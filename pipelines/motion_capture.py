@@ -77,6 +77,17 @@ class MotionCaptureOutput:
     preview: Path | None = None  # side-by-side MP4, when asked for
 
 
+def foot_slide(clip: MotionClip, contacts: np.ndarray) -> float:
+    """Mean horizontal speed (m/s) of the balls of the feet while they are planted: 0 is no foot skate."""
+    joints, _ = clip.positions()
+    speeds = []
+    for side, name in enumerate(FOOT_JOINTS):
+        held = contacts[1:, side] & contacts[:-1, side]
+        step = np.diff(joints[:, clip.skeleton.index(name)][:, [0, 2]], axis=0)
+        speeds.extend(np.linalg.norm(step[held], axis=-1) * clip.fps)
+    return float(np.mean(speeds)) if speeds else float("nan")
+
+
 class MotionCapturePipeline:
     """Video -> MotionClip. Holds only the model path: each call gets its own landmarker (VIDEO mode
     needs increasing timestamps per instance), so one pipeline serves many users at once."""
@@ -170,6 +181,29 @@ class MotionCapturePipeline:
                 "film one person, whole body in view if possible"
             )
 
+        # 3-6. Clean, measure the person, solve rotations, place the root.
+        output = self.retarget(track, min_cutoff, beta, report)
+        output.stats["landmarks_fps"] = track.num_frames / landmarks_seconds
+
+        # 7. Preview: the source beside the skeleton, H.264 for browsers.
+        if preview is not None:
+            report(0.92, "rendering the preview")
+            source = read_frames(info.path, fps, size, start, duration)
+            output.preview = render_preview(preview, output.clip, source, track, output.made_up, cfg.preview_height)
+        output.stats["end_to_end_fps"] = track.num_frames / (time.perf_counter() - began)
+        report(1.0, "done")
+        return output
+
+    def retarget(
+        self, track: PoseTrack, min_cutoff: float | None = None, beta: float | None = None, progress: Progress | None = None
+    ) -> MotionCaptureOutput:
+        """Landmarks -> clip (steps 3-6 of `__call__`): re-run this to try other settings without MediaPipe."""
+        cfg = self.config
+        min_cutoff = cfg.min_cutoff if min_cutoff is None else float(min_cutoff)
+        beta = cfg.beta if beta is None else float(beta)
+        report = progress or (lambda fraction, message: None)
+        fps = track.fps
+
         # 3. Clean: fill what MediaPipe missed, then smooth.
         report(0.82, "cleaning the landmarks")
         valid = track.detected[:, None] & (track.visibility >= cfg.min_visibility)
@@ -206,18 +240,9 @@ class MotionCapturePipeline:
         root = self._place_root(skeleton, rotations, root, contacts if cfg.lock_feet else np.zeros_like(contacts))
         clip = MotionClip(fps, skeleton, root, rotations.as_quat().reshape(track.num_frames, len(skeleton.joints), 4))
 
-        stats = self._stats(track, world_to_character(world), clip, valid, landmarks_seconds, time.perf_counter() - began)
-        output = MotionCaptureOutput(
-            clip, track, points, contacts, made_up, lengths, stats, self._warnings(track, long_gap, made_up, fps)
-        )
-
-        # 7. Preview: the source beside the skeleton, H.264 for browsers.
-        if preview is not None:
-            report(0.92, "rendering the preview")
-            source = read_frames(info.path, fps, size, start, duration)
-            output.preview = render_preview(preview, clip, source, track, made_up, cfg.preview_height)
-        report(1.0, "done")
-        return output
+        stats = self._stats(track, points, clip, valid, contacts)
+        notes = self._warnings(track, long_gap, made_up, fps)
+        return MotionCaptureOutput(clip, track, points, contacts, made_up, lengths, stats, notes)
 
     @staticmethod
     def _place_root(skeleton: Skeleton, rotations: Rotation, root: np.ndarray, contacts: np.ndarray) -> np.ndarray:
@@ -232,9 +257,10 @@ class MotionCapturePipeline:
 
     @staticmethod
     def _stats(
-        track: PoseTrack, cleaned: np.ndarray, clip: MotionClip, valid: np.ndarray, landmarks_s: float, total_s: float
+        track: PoseTrack, cleaned: np.ndarray, clip: MotionClip, valid: np.ndarray, contacts: np.ndarray
     ) -> dict[str, float]:
-        """Quality and speed numbers: share of frames with a pose, jitter, bone-length constancy, fps."""
+        """Quality numbers: share of frames with a pose, jitter, bone-length constancy, foot slide
+        (`__call__` adds speed)."""
         raw = world_to_character(track.world)
         body = list(BODY)
         cleaned_on_raw = np.where(np.isnan(raw), np.nan, cleaned)  # compare on the same frames
@@ -263,8 +289,7 @@ class MotionCapturePipeline:
             "jitter_skeleton": cleaning.mean_acceleration(local, track.fps),
             "bone_spread_raw": spread(raw_limbs),
             "bone_spread_clip": spread(clip_bones),
-            "landmarks_fps": frames / landmarks_s,
-            "end_to_end_fps": frames / total_s,
+            "foot_slide": foot_slide(clip, contacts),
         }
 
     @staticmethod

@@ -131,8 +131,10 @@ def render_preview(
 
     def frames():
         sources = iter(source) if source is not None and track is not None else None
+        blank = np.empty((height, max(panel_width, source_width), 3), np.uint8)
+        blank[:] = BACKGROUND
         for t in range(clip.num_frames):
-            panel = np.full((height, panel_width, 3), BACKGROUND, np.uint8)
+            panel = blank[:, :panel_width].copy()
             draw_skeleton(panel, view, clip, joints[t], ends[t])
             _label(panel, f"skeleton {t + 1}/{clip.num_frames}")
             if made_up is not None and t < len(made_up) and made_up[t]:
@@ -141,9 +143,10 @@ def render_preview(
                 yield panel
                 continue
             frame = next(sources, None)
-            left = np.full((height, source_width, 3), BACKGROUND, np.uint8)
             if frame is not None:
                 left = np.ascontiguousarray(cv2.resize(frame, (source_width, height), interpolation=cv2.INTER_AREA))
+            else:  # the decoder gave fewer frames than the clip has
+                left = blank[:, :source_width].copy()
             if t < track.num_frames and track.detected[t]:
                 draw_landmarks(left, track.image[t, :, :2] * np.array([source_width, height]), track.visibility[t])
             else:
