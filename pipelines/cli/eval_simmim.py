@@ -16,6 +16,7 @@ def register(subparsers) -> None:
     parser.add_argument("--dev", default="examples/faces", help="folder of held-out portraits (faces-dev)")
     parser.add_argument("--cache", default=".cache/simmim/faces-train.npz",
                         help="training face cache; its held-out split is evaluated too (skipped when absent)")
+    parser.add_argument("--data", help="training photo folder: builds --cache first when it is missing")
     parser.add_argument("--max-held-out", type=int, default=200, help="at most this many held-out training faces")
     parser.add_argument("--results", default="bench/results/simmim.md", help="markdown table to write")
     parser.add_argument("--grid", default="docs/images/simmim_grid.png", help="sample grid PNG to write")
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pipelines.device import pick_device
     from pipelines.face_landmarks import FaceLandmarker
-    from pipelines.simmim.data import FaceCache
+    from pipelines.simmim.data import FaceCache, build_cache
     from pipelines.simmim.evaluate import dev_faces, evaluate, held_out_faces, markdown
     from pipelines.simmim.model import SimMIMFace
     from pipelines.simmim.train import write_png
@@ -35,6 +36,8 @@ def run(args) -> int:
     with FaceLandmarker.from_pretrained() as landmarker:
         faces = dev_faces(args.dev, size, landmarker) if args.dev else []
         cache_path = Path(args.cache) if args.cache else None
+        if cache_path and not cache_path.is_file() and args.data:
+            build_cache(args.data, cache_path, image_size=size)
         if cache_path and cache_path.is_file():
             cache = FaceCache.load(cache_path)
             if cache.image_size != size:

@@ -64,7 +64,7 @@ def list_photos(folder: Path, public_domain_only: bool = False) -> list[Path]:
     return photos
 
 
-def _detect_padded(landmarker, image: np.ndarray):
+def detect_largest_face(landmarker, image: np.ndarray):
     """Landmarks of the largest face, detected on an edge-padded copy so tight crops still work."""
     faces = landmarker.detect(image)
     if faces:
@@ -110,7 +110,7 @@ def build_cache(
             except ValueError as err:
                 skipped.append(f"{path.name}: {err}")
                 continue
-            points = _detect_padded(landmarker, image)
+            points = detect_largest_face(landmarker, image)
             if points is None:
                 skipped.append(f"{path.name}: no face found")
                 continue
