@@ -99,7 +99,7 @@ class FaceExpressionOutput:
 
 @dataclass
 class ExpressionSheet:
-    """One image per expression (photo size) and a labelled grid of the faces."""
+    """One image per expression (photo size) and a labelled grid of the faces, the source photo first."""
 
     images: dict[str, np.ndarray]  # label -> (H, W, 3) uint8
     grid: np.ndarray  # (rows*T, cols*T, 3) uint8
@@ -334,7 +334,7 @@ class FaceExpressionPipeline:
             outputs[expression] = self.edit(face, expression, intensity, refine=refine)
         if progress:
             progress(1.0, "done")
-        grid = _label_grid([(label, out.face) for label, out in outputs.items()], tile)
+        grid = _label_grid([("photo", face.aligned.crop)] + [(label, out.face) for label, out in outputs.items()], tile)
         return ExpressionSheet({k: v.image for k, v in outputs.items()}, grid, outputs, list(face.warnings))
 
 
