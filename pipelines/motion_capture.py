@@ -174,7 +174,9 @@ class MotionCapturePipeline:
         track.start = start
         landmarks_seconds = time.perf_counter() - began
         if track.num_frames < MIN_FRAMES:
-            raise ValueError(f"only {track.num_frames} frame(s) could be decoded from {info.path.name}; it needs a real video")
+            raise ValueError(
+                f"only {track.num_frames} frame(s) could be decoded from {info.path.name}; it needs a real video"
+            )
         if not track.detected.any():
             raise ValueError(
                 f"no person was found in any of the {track.num_frames} frames of {info.path.name}; "
@@ -234,7 +236,8 @@ class MotionCapturePipeline:
         character_scale = (lengths.upper_leg + lengths.lower_leg) / (measured.upper_leg + measured.lower_leg)
         root = world_to_character(root_camera - root_camera[0]) * character_scale
         contacts = np.stack(
-            [cleaning.foot_contacts(pixels[:, list(foot)], pixels_per_metre, fps, cfg.contact_speed) for foot in FEET], axis=1
+            [cleaning.foot_contacts(pixels[:, list(foot)], pixels_per_metre, fps, cfg.contact_speed) for foot in FEET],
+            axis=1,
         )
         contacts &= valid[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE]]  # a hidden foot is not known to be planted
         root = self._place_root(skeleton, rotations, root, contacts if cfg.lock_feet else np.zeros_like(contacts))
@@ -300,7 +303,8 @@ class MotionCapturePipeline:
         if missing:
             notes.append(f"No person in {missing} of {track.num_frames} frames; the pose there is interpolated.")
         if made_up.any():
-            notes.append(f"{made_up.sum() / fps:.1f} s of the clip is a long stretch without a clear pose (marked in the preview).")
+            seconds = made_up.sum() / fps
+            notes.append(f"{seconds:.1f} s of the clip is a long stretch without a clear pose (marked in the preview).")
         hidden = long_gap.mean(axis=0)
         guessed = [L(j).name.lower().replace("_", " ") for j in np.flatnonzero(hidden > 0.2) if L(j) in BODY]
         if guessed:

@@ -19,7 +19,8 @@ from studio.runtime import shared
 NO_VIDEO = "Please upload or record a video first (or pick an example below)."
 NO_CLIP = "Capture a clip first: press Capture motion, then edit it."
 VIDEOS = Path(__file__).resolve().parent.parent / "examples" / "videos"
-EXAMPLES = [[str(VIDEOS / "walking_side.mp4"), 0.0, 7.7], [str(VIDEOS / "lunge_front.mp4"), 0.0, 1.67]]
+EXAMPLES = [str(VIDEOS / "walking_side.mp4"), str(VIDEOS / "lunge_front.mp4")]
+EXAMPLE_LABELS = ["walking_side.mp4: a backflip and a walk (7.7 s)", "lunge_front.mp4: a lunge (1.7 s)"]
 
 TEXT = {
     "en": {
@@ -29,7 +30,7 @@ TEXT = {
         "MotionBuilder and most BVH tools read it) and a preview of the skeleton beside your video.",
         "motion.video": "Video (whole body in view works best)",
         "motion.start": "Start (s)",
-        "motion.end": "End (s, empty = to the end)",
+        "motion.end": "End (s, 0 = to the end)",
         "motion.smoothing": "Smoothing (One Euro filter)",
         "motion.min_cutoff": "Min cutoff (Hz): lower = steadier, but quick moves get rounded off",
         "motion.beta": "Beta: higher = fast moves stay sharp (and a little jitter comes back)",
@@ -58,7 +59,7 @@ TEXT = {
         "BVH 动作片段（Blender、MotionBuilder 及大多数 BVH 工具都能读取），以及骨架与原视频并排的预览。",
         "motion.video": "视频（全身入镜效果最好）",
         "motion.start": "开始（秒）",
-        "motion.end": "结束（秒，留空 = 到结尾）",
+        "motion.end": "结束（秒，0 = 到结尾）",
         "motion.smoothing": "平滑（One Euro 滤波）",
         "motion.min_cutoff": "最小截止频率（Hz）：越低越稳，但快速动作会被抹圆",
         "motion.beta": "Beta：越高快速动作越利落（抖动也会稍多）",
@@ -101,15 +102,15 @@ def _folder() -> Path:
 def _notes(out) -> str:
     s = out.stats
     lines = [
-        f"{out.clip.num_frames} frames at {out.clip.fps:g} fps ({out.clip.duration:.1f} s); person found in "
+        f"- {out.clip.num_frames} frames at {out.clip.fps:g} fps ({out.clip.duration:.1f} s); person found in "
         f"{s['pose_share']:.0%} of frames.",
-        f"Jitter (mean joint acceleration) {s['jitter_raw']:.0f} → {s['jitter_cleaned']:.0f} m/s² after cleaning; "
+        f"- Jitter (mean joint acceleration) {s['jitter_raw']:.0f} → {s['jitter_cleaned']:.0f} m/s² after cleaning; "
         f"bone lengths fixed (raw landmarks wobble by up to {s['bone_spread_raw']:.0%}).",
-        f"Skeleton {out.clip.skeleton.height:.2f} m tall, proportions measured from the video; "
+        f"- Skeleton {out.clip.skeleton.height:.2f} m tall, proportions measured from the video; "
         f"{s['end_to_end_fps']:.1f} frames/s on this machine.",
     ]
     if out.track.people > 1:
-        lines.append(f"{out.track.people} people seen: the clip follows the largest, most central one.")
+        lines.append(f"- {out.track.people} people seen: the clip follows the largest, most central one.")
     return "\n".join([*lines, *(f"- ⚠️ {w}" for w in out.warnings)])
 
 
@@ -124,8 +125,8 @@ def capture(video, start, end, min_cutoff, beta, progress=gr.Progress()):
     progress(0.0, desc="loading the pose model")
     out = pipeline()(
         video,
-        start=float(start) if start not in (None, "") else None,
-        end=float(end) if end not in (None, "") else None,
+        start=float(start) if start else None,
+        end=float(end) if end else None,  # 0 or empty: to the end
         min_cutoff=float(min_cutoff),
         beta=float(beta),
         preview=folder / "preview.mp4",
@@ -173,7 +174,7 @@ def render() -> None:
             video = gr.Video(label=t("motion.video"), sources=["upload", "webcam"], height=360)
             with gr.Row():
                 start = gr.Number(value=0.0, minimum=0.0, label=t("motion.start"))
-                end = gr.Number(value=None, minimum=0.0, label=t("motion.end"))
+                end = gr.Number(value=0.0, minimum=0.0, label=t("motion.end"))
             with gr.Accordion(t("motion.smoothing"), open=False):
                 min_cutoff = gr.Slider(0.1, 5.0, value=1.5, step=0.1, label=t("motion.min_cutoff"))
                 beta = gr.Slider(0.0, 3.0, value=0.5, step=0.05, label=t("motion.beta"))
@@ -197,8 +198,9 @@ def render() -> None:
                 edited_preview = gr.Video(label=t("motion.edited_preview"), interactive=False, autoplay=True, loop=True, height=300)
                 edited_notes = gr.Markdown()
                 edited_bvh = gr.File(label=t("motion.edited_bvh"), interactive=False)
-    gr.Examples(EXAMPLES, inputs=[video, start, end], label=t("motion.examples"))
+    gr.Examples([[video_path] for video_path in EXAMPLES], inputs=[video], example_labels=EXAMPLE_LABELS, label=t("motion.examples"))
 
-    run.click(capture, [video, start, end, min_cutoff, beta], [preview, bvh, notes, clip], concurrency_limit=1)
+    run.click(capture, [video, start, end, min_cutoff, beta], [preview, bvh, notes, clip],
+              api_name="motion_capture", concurrency_limit=1)  # fmt: skip
     apply.click(apply_edits, [clip, speed, stride, mirror, loop, loop_blend], [edited_preview, edited_bvh, edited_notes],
-                concurrency_limit=2)  # fmt: skip
+                api_name="motion_edit", concurrency_limit=2)  # fmt: skip

@@ -41,7 +41,8 @@ def test_en_and_zh_have_the_same_keys_all_prefixed():
 def test_examples_are_shipped_videos():
     from pathlib import Path
 
-    assert all(Path(video).is_file() for video, _, _ in motion_tab.EXAMPLES)
+    assert all(Path(video).is_file() for video in motion_tab.EXAMPLES)
+    assert len(motion_tab.EXAMPLE_LABELS) == len(motion_tab.EXAMPLES)
 
 
 @needs_model
@@ -65,7 +66,7 @@ def test_edits_make_a_new_clip_without_touching_the_capture(captured):
 
 def test_missing_inputs_are_explained():
     with pytest.raises(gr.Error, match="upload or record"):
-        motion_tab.capture(None, 0, None, 1.5, 0.5, progress=no_progress)
+        motion_tab.capture(None, 0, 0, 1.5, 0.5, progress=no_progress)
     with pytest.raises(gr.Error, match="Capture a clip first"):
         motion_tab.apply_edits(None, 1.0, 1.0, False, False, 0.3, progress=no_progress)
 
@@ -83,3 +84,9 @@ def test_a_loop_blend_longer_than_half_the_clip_is_refused(captured):
     *_, clip = captured
     with pytest.raises(gr.Error, match="loop blend"):
         motion_tab.apply_edits(clip, 1.0, 1.0, False, True, 1.0, progress=no_progress)
+
+
+@needs_model
+def test_end_zero_means_to_the_end_of_the_video():
+    _, bvh, notes, clip = motion_tab.capture(LUNGE, 1.2, 0, 1.5, 0.5, progress=no_progress)
+    assert clip.num_frames == 14  # 1.2 s to the end at 1.67 s, at 30 fps

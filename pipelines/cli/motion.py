@@ -18,13 +18,17 @@ def _smooth(text: str) -> tuple[float, float]:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("motion", help="video of a person -> retargeted motion clip (BVH + MP4 preview)", description=__doc__)
+    parser = subparsers.add_parser(
+        "motion", help="video of a person -> retargeted motion clip (BVH + MP4 preview)", description=__doc__
+    )
     parser.add_argument("video", help="video file (any common container/codec)")
     parser.add_argument("--out", required=True, help="BVH file to write")
     parser.add_argument("--preview", help="also write a side-by-side H.264 MP4 preview here")
     parser.add_argument("--start", type=float, help="first second of the video to use")
     parser.add_argument("--end", type=float, help="last second of the video to use")
-    parser.add_argument("--smooth", type=_smooth, metavar="MINCUTOFF,BETA", help="One Euro filter settings (default 1.5,0.5)")
+    parser.add_argument(
+        "--smooth", type=_smooth, metavar="MINCUTOFF,BETA", help="One Euro filter settings (default 1.5,0.5)"
+    )
     parser.add_argument("--speed", type=float, default=1.0, help="play the motion X times faster (0.5 = slow motion)")
     parser.add_argument("--stride", type=float, default=1.0, help="scale the motion's amplitude (stride, swing) by X")
     parser.add_argument("--mirror", action="store_true", help="swap left and right")
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     s = output.stats
     print(
         f"{args.out}: {clip.num_frames} frames at {clip.fps:g} fps ({output.clip.num_frames} video frames processed); "
-        f"person found in {s['pose_share']:.0%} of frames; jitter {s['jitter_raw']:.1f} -> {s['jitter_cleaned']:.1f} m/s^2; "
+        f"person found in {s['pose_share']:.0%} of frames; "
+        f"jitter {s['jitter_raw']:.1f} -> {s['jitter_cleaned']:.1f} m/s^2; "
         f"{s['end_to_end_fps']:.1f} frames/s end to end"
     )
     for note in output.warnings:

@@ -116,7 +116,9 @@ def read_bvh(path: str | Path) -> MotionClip:
         raise ValueError(f"{Path(path).name} is not a well-formed BVH file: {err}") from err
     width = sum(len(c) for c in channels)
     if data.size != frames * width:
-        raise ValueError(f"{Path(path).name}: {frames} frames of {width} channels need {frames * width} numbers, found {data.size}")
+        raise ValueError(
+            f"{Path(path).name}: {frames} frames of {width} channels need {frames * width} numbers, found {data.size}"
+        )
     data = data.reshape(frames, width)
     root_positions = np.zeros((frames, 3))
     rotations = np.zeros((frames, len(names), 4))
@@ -135,7 +137,10 @@ def read_bvh(path: str | Path) -> MotionClip:
         elif parents[j] < 0:
             root_positions += offsets[j]
         order = "".join(joint_channels[k][0].upper() for k in rotation)
-        rotations[:, j] = Rotation.from_euler(order, block[:, rotation], degrees=True).as_quat() if rotation else [0, 0, 0, 1]
+        if rotation:
+            rotations[:, j] = Rotation.from_euler(order, block[:, rotation], degrees=True).as_quat()
+        else:
+            rotations[:, j] = Rotation.identity().as_quat()
     skeleton_offsets = np.array(offsets, dtype=float)
     skeleton_offsets[0] = 0.0  # the root's place lives in root_positions, as in our writer
     skeleton = Skeleton(tuple(names), tuple(parents), skeleton_offsets, end_sites)

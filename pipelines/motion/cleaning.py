@@ -124,8 +124,9 @@ def estimate_root(
     pixels: (T, N, 2) image points; world: (T, N, 3) the same points in world landmarks; weights:
     (T, N) visibility. The scale is in pixels per metre. A pinhole camera with `fov_degrees`
     across the frame's long side gives the focal length f; depth is f / s, and the hip centre's
-    image position back-projects to x, y. The absolute depth is only as good as the field-of-view guess, but changes of depth (walking
-    toward the camera) and sideways travel come out in proportion.
+    image position back-projects to x, y. The absolute depth is only as good as the field-of-view
+    guess, but changes of depth (walking toward the camera) and sideways travel come out in
+    proportion.
     """
     focal = 0.5 * max(width, height) / np.tan(np.radians(fov_degrees) / 2)
     centre = np.array([width / 2, height / 2])

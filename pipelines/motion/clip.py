@@ -52,8 +52,8 @@ class MotionClip:
         """World positions of joints (T, J, 3) and end sites (T, E, 3)."""
         return forward_kinematics(self.skeleton, self.local_rotations(), self.root_positions)
 
-    def _with(self, root_positions: np.ndarray, rotations: np.ndarray, fps: float | None = None) -> MotionClip:
-        return replace(self, root_positions=np.asarray(root_positions), rotations=np.asarray(rotations), fps=fps or self.fps)
+    def _with(self, root_positions: np.ndarray, rotations: np.ndarray) -> MotionClip:
+        return replace(self, root_positions=np.asarray(root_positions), rotations=np.asarray(rotations))
 
     def trim(self, start: float = 0.0, end: float | None = None) -> MotionClip:
         """The frames from `start` to `end` seconds (end exclusive; None = to the end)."""
@@ -77,9 +77,9 @@ class MotionClip:
         if self.num_frames == 1:
             return self._with(np.repeat(self.root_positions, count, 0), np.repeat(self.rotations, count, 0))
         root = np.stack([np.interp(times, source_times, self.root_positions[:, d]) for d in range(3)], axis=1)
+        joints = self.rotations.shape[1]
         rotations = np.stack(
-            [Slerp(source_times, Rotation.from_quat(self.rotations[:, j]))(times).as_quat() for j in range(self.rotations.shape[1])],
-            axis=1,
+            [Slerp(source_times, Rotation.from_quat(self.rotations[:, j]))(times).as_quat() for j in range(joints)], axis=1
         )
         return self._with(root, rotations)
 
@@ -104,16 +104,16 @@ class MotionClip:
         """
         frames = int(round(blend * self.fps))
         if frames < 1 or frames > self.num_frames // 2:
-            raise ValueError(f"loop blend must be between {1 / self.fps:.2f} s and half the clip ({self.duration / 2:.2f} s), got {blend} s")
+            raise ValueError(
+                f"loop blend must be between {1 / self.fps:.2f} s and half the clip ({self.duration / 2:.2f} s), got {blend} s"
+            )
         keep = self.num_frames - frames
         weight = (np.arange(frames) + 1.0) / (frames + 1.0)  # 0 -> tail, 1 -> head, never exactly either
         tail, head = self.rotations[keep:], self.rotations[:frames]
-        blended = np.stack(
-            [
-                [Slerp([0.0, 1.0], Rotation.from_quat([tail[i, j], head[i, j]]))(weight[i]).as_quat() for j in range(tail.shape[1])]
-                for i in range(frames)
-            ]
-        )
+        blended = np.empty_like(head)
+        for i in range(frames):
+            for j in range(tail.shape[1]):
+                blended[i, j] = Slerp([0.0, 1.0], Rotation.from_quat([tail[i, j], head[i, j]]))(weight[i]).as_quat()
         travel = self.root_positions[keep] - self.root_positions[0]
         travel[1] = 0.0  # height is not travel
         root_tail = self.root_positions[keep:] - travel

@@ -73,13 +73,6 @@ CONNECTIONS = (
 )
 
 
-def side(landmark: PoseLandmark) -> int:
-    """+1 for the person's left, -1 for their right, 0 for the midline (the nose)."""
-    return 1 if landmark.name.startswith("LEFT") or landmark == L.MOUTH_LEFT else (
-        -1 if landmark.name.startswith("RIGHT") or landmark == L.MOUTH_RIGHT else 0
-    )
-
-
 @dataclass
 class PoseTrack:
     """MediaPipe's landmarks for every processed frame of one video (NaN where no person was found)."""

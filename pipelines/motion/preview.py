@@ -28,7 +28,9 @@ LIMB_WIDTH = 0.045  # metres, mannequin limb thickness
 
 
 def _colour(name: str) -> tuple[int, int, int]:
-    return LEFT_COLOUR if name.startswith(("Left", "LEFT")) else RIGHT_COLOUR if name.startswith(("Right", "RIGHT")) else CENTRE_COLOUR
+    if name.startswith(("Left", "LEFT")):
+        return LEFT_COLOUR
+    return RIGHT_COLOUR if name.startswith(("Right", "RIGHT")) else CENTRE_COLOUR
 
 
 def _even(n: float) -> int:
@@ -67,7 +69,8 @@ def draw_skeleton(canvas: np.ndarray, view: SkeletonView, clip: MotionClip, join
         if name == "Head":
             centre = (joints[j] + ends[list(skeleton.end_sites).index("Head")]) / 2
             c = view.project(centre[None])[0]
-            cv2.circle(canvas, tuple(int(v) for v in c), max(3, int(HEAD_RADIUS * view.scale)), CENTRE_COLOUR, -1, cv2.LINE_AA)
+            radius = max(3, int(HEAD_RADIUS * view.scale))
+            cv2.circle(canvas, tuple(int(v) for v in c), radius, CENTRE_COLOUR, -1, cv2.LINE_AA)
             continue
         pa, pb = view.project(np.stack([a, b]))
         cv2.line(canvas, tuple(int(v) for v in pa), tuple(int(v) for v in pb), _colour(name), width, cv2.LINE_AA)

@@ -191,7 +191,9 @@ def measure_lengths(world: np.ndarray, visibility: np.ndarray, min_visibility: f
         head=1.3 * one(L.LEFT_EAR, L.RIGHT_EAR, default.head / 1.3),  # head height from head width
         upper_arm=pair((L.LEFT_SHOULDER, L.LEFT_ELBOW), (L.RIGHT_SHOULDER, L.RIGHT_ELBOW), default.upper_arm),
         lower_arm=pair((L.LEFT_ELBOW, L.LEFT_WRIST), (L.RIGHT_ELBOW, L.RIGHT_WRIST), default.lower_arm),
-        hand=pair((L.LEFT_WRIST, (L.LEFT_INDEX, L.LEFT_PINKY)), (L.RIGHT_WRIST, (L.RIGHT_INDEX, L.RIGHT_PINKY)), default.hand),
+        hand=pair(
+            (L.LEFT_WRIST, (L.LEFT_INDEX, L.LEFT_PINKY)), (L.RIGHT_WRIST, (L.RIGHT_INDEX, L.RIGHT_PINKY)), default.hand
+        ),
         upper_leg=pair((L.LEFT_HIP, L.LEFT_KNEE), (L.RIGHT_HIP, L.RIGHT_KNEE), default.upper_leg),
         lower_leg=pair((L.LEFT_KNEE, L.LEFT_ANKLE), (L.RIGHT_KNEE, L.RIGHT_ANKLE), default.lower_leg),
         ankle_height=pair((L.LEFT_ANKLE, L.LEFT_HEEL), (L.RIGHT_ANKLE, L.RIGHT_HEEL), default.ankle_height),
