@@ -183,3 +183,20 @@ def test_person_partly_in_view_still_gives_a_clip_and_says_what_was_guessed(pipe
     out = pipe(upper)
     assert out.clip.num_frames == 15 and out.stats["pose_share"] == 1.0
     assert any("ankle" in note for note in out.warnings)
+
+
+def test_variable_frame_rate_video_is_read_at_an_even_rate(tmp_path):
+    """10 frames at 30 fps then 20 at 10 fps: read at 30 fps, the slow part repeats each frame three times."""
+    from pipelines.motion.video import probe, read_frames
+
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=160x120:r=30:d=1",
+                    "-vf", "setpts='if(lt(N,10),N/30,10/30+(N-10)/10)/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(vfr)], check=True)  # fmt: skip
+    frames = list(read_frames(vfr, 30, (160, 120)))
+    assert 64 <= len(frames) <= 72  # about 2.3 s at 30 fps
+    same = [np.array_equal(a, b) for a, b in zip(frames, frames[1:])]
+    assert not any(same[:9])  # the 30 fps part: every frame is new
+    tail = same[12:]
+    assert abs(sum(tail) - 2 * len(tail) / 3) <= 2  # the 10 fps part: each picture held for 3 frames
+    assert probe(vfr).fps < 30  # the container's average rate, which the pipeline uses (capped at 30)
