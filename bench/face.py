@@ -46,6 +46,10 @@ VARIANTS = (
 )
 
 
+def _mean(values: list[float], fmt: str) -> str:
+    return fmt.format(float(np.mean(values))) if values else "n/a"
+
+
 def score(blendshapes: dict[str, float], names: tuple[str, ...]) -> float:
     return float(np.mean([blendshapes.get(n, 0.0) for n in names]))
 
@@ -94,14 +98,14 @@ def main(argv=None) -> int:
         for label, overrides in VARIANTS:
             pipe.config = replace(base_config, **overrides)
             deltas = {e: [] for e in TARGET_BLENDSHAPES}
-            neutral_drift, details, exact, untouched = [], [], True, []
+            neutral_drift, details, exact, untouched, lost = [], [], True, [], 0
             joy_vs_real = []
             for p, image in sources.items():
                 for expression in EXPRESSIONS:
                     out = pipe(image, expression, 1.0)
                     found = pipe.landmarker.detect(out.image)
-                    if not found:
-                        print(f"{label}: no face found again in {p.name} / {expression}")
+                    if not found:  # the edit no longer looks like a face to MediaPipe: count it, score nothing
+                        lost += 1
                         continue
                     after = found[0].blendshapes
                     keep = out.mask_image == 0
@@ -116,9 +120,10 @@ def main(argv=None) -> int:
                     if expression == "joy" and p in happy_scores:
                         joy_vs_real.append((score(source_scores[p], names), score(after, names),
                                             score(happy_scores[p], names)))  # fmt: skip
-            quality_rows.append([label] + [f"{np.mean(deltas[e]):+.3f}" for e in TARGET_BLENDSHAPES]
-                                + [f"{np.mean(neutral_drift):.3f}", f"{np.mean(details):.2f}"])  # fmt: skip
-            src, ours, real = np.array(joy_vs_real).T
+            quality_rows.append([label] + [_mean(deltas[e], "{:+.3f}") for e in TARGET_BLENDSHAPES]
+                                + [_mean(neutral_drift, "{:.3f}"), _mean(details, "{:.2f}"),
+                                   f"{lost} of {len(sources) * len(EXPRESSIONS)}"])  # fmt: skip
+            src, ours, real = np.array(joy_vs_real).reshape(-1, 3).T if joy_vs_real else np.full((3, 1), np.nan)
             joy_rows.append([label, f"{src.mean():.3f}", f"{ours.mean():.3f}", f"{real.mean():.3f}",
                              f"{(ours - src).mean() / max((real - src).mean(), 1e-6):.0%}"])  # fmt: skip
             outside_rows.append([label, "yes" if exact else "NO", f"{np.mean(untouched):.1%}"])
@@ -147,7 +152,7 @@ def main(argv=None) -> int:
     finally:
         pipe.close()
 
-    columns = ["variant"] + [f"{e}" for e in TARGET_BLENDSHAPES] + ["neutral drift", "detail ratio"]
+    columns = ["variant"] + [f"{e}" for e in TARGET_BLENDSHAPES] + ["neutral drift", "detail ratio", "face lost"]
     body = f"""
 SimMIM model: `{model_name}` ({pipe.model.config.image_size} px, patch {pipe.model.config.patch_size}).
 {len(photos)} neutral photos from examples/faces, intensity 1. Each cell is the mean change of the expression's own
@@ -155,7 +160,7 @@ MediaPipe blendshapes on the edited photo (joy: mouthSmile L/R; sadness: mouthFr
 browDown L/R; surprise: browInnerUp + jawOpen + eyeWide L/R; fear: browInnerUp + mouthStretch L/R + eyeWide L/R;
 disgust: noseSneer L/R + mouthUpperUp L/R). "neutral drift": mean absolute change of all 52 blendshapes for the
 neutral preset (small is right). "detail ratio": Laplacian energy of the edited region over the source's
-(1 = as sharp as the photo; lower = blurrier).
+(1 = as sharp as the photo; lower = blurrier). "face lost": edits in which MediaPipe no longer finds a face.
 
 {table(columns, quality_rows)}
 

@@ -29,7 +29,8 @@ MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this 
 PRESETS: dict[str, dict[str, float]] = {
     "joy": {"smile": 1.0, "lid_tighten": 0.3, "jaw_open": 0.12},  # AU6+12 (+25: lips part a little)
     "sadness": {"brow_inner_raise": 0.9, "brow_furrow": 0.3, "lip_corner_down": 1.0, "eye_open": -0.25},  # AU1+4+15
-    "anger": {"brow_furrow": 1.0, "lid_tighten": 0.7, "eye_open": 0.25, "lip_press": 1.0},  # AU4+5+7+23/24
+    "anger": {"brow_furrow": 1.0, "brow_raise": -0.4, "lid_tighten": 0.7, "eye_open": 0.25,
+              "lip_press": 1.0},  # AU4 (the whole brow comes down, the inner end most) +5+7+23/24
     "surprise": {"brow_raise": 1.0, "eye_open": 1.0, "jaw_open": 0.8},  # AU1+2+5+26
     "fear": {"brow_inner_raise": 0.8, "brow_raise": 0.4, "brow_furrow": 0.4, "eye_open": 1.0, "lip_stretch": 1.0,
              "jaw_open": 0.3},  # AU1+2+4+5+20+26

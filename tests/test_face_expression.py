@@ -88,7 +88,7 @@ def test_intensity_zero_returns_the_photo_untouched(pipe, face_rgb):
     assert np.array_equal(out.image, face_rgb) and not out.mask.any()
 
 
-def test_rgba_grayscale_and_exif_rotated_inputs(pipe, face_rgb, tmp_path):
+def test_rgba_grayscale_exif_rotated_cmyk_and_16_bit_inputs(pipe, face_rgb, tmp_path):
     rgba = Image.fromarray(face_rgb).convert("RGBA")
     gray = Image.fromarray(face_rgb).convert("L")
     rotated = Image.fromarray(face_rgb).rotate(90, expand=True)  # pixels on their side, EXIF says turn them back
@@ -96,7 +96,9 @@ def test_rgba_grayscale_and_exif_rotated_inputs(pipe, face_rgb, tmp_path):
     exif[0x0112] = 6  # orientation 6: turn 90 degrees clockwise to display
     path = tmp_path / "sideways.jpg"
     rotated.save(path, exif=exif.tobytes())
-    for source in (rgba, gray, path):
+    cmyk = Image.fromarray(face_rgb).convert("CMYK")
+    sixteen = Image.fromarray((np.asarray(gray, dtype=np.uint16) * 257).astype(np.uint16))  # 16-bit grey (I;16)
+    for source in (rgba, gray, path, cmyk, sixteen):
         out = pipe(source, "joy", 0.8)
         assert out.image.shape == face_rgb.shape, source
         assert out.mask.any()
@@ -187,3 +189,20 @@ def test_poisson_blend_keeps_the_outside_exact(face_rgb):
         out = pipe(face_rgb, "surprise")
     untouched = out.mask_image == 0
     assert np.array_equal(out.image[untouched], face_rgb[untouched])
+
+
+@pytest.mark.parametrize(
+    "expression, names",
+    [("joy", ("mouthSmileLeft", "mouthSmileRight")), ("surprise", ("browInnerUp", "jawOpen")),
+     ("anger", ("browDownLeft", "browDownRight"))],
+)  # fmt: skip
+def test_blendshapes_of_the_result_move_toward_the_target(expression, names, face_rgb):
+    """MediaPipe reads the edited photo: the expression's own blendshapes rise (warp alone: the model is random)."""
+    from pipelines.face_landmarks import FaceLandmarker
+
+    config = FaceExpressionConfig(simmim_weight=0.0)
+    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
+        out = pipe(face_rgb, expression, 1.0)
+        after = pipe.landmarker.detect(out.image)[0].blendshapes
+    for name in names:
+        assert after[name] > out.blendshapes[name] + 0.1, (name, out.blendshapes[name], after[name])
