@@ -117,9 +117,11 @@ class MotionCapturePipeline:
         return cls(model, config)
 
     def check_inputs(
-        self, video: str | Path, start: float | None, end: float | None, min_cutoff: float, beta: float
+        self, video: str | Path, start: float | None, end: float | None, min_cutoff: float, beta: float, person: int = 0
     ) -> tuple[VideoInfo, float, float]:
         """Validate the request; return the probed video and the (start, duration) range to read."""
+        if person < 0:
+            raise ValueError(f"person must be 0 (the main person) or more, got {person}")
         if min_cutoff <= 0:
             raise ValueError(f"smoothing min cutoff must be above 0 Hz, got {min_cutoff}")
         if beta < 0:
@@ -149,9 +151,12 @@ class MotionCapturePipeline:
         end: float | None = None,
         min_cutoff: float | None = None,
         beta: float | None = None,
+        person: int = 0,
         preview: str | Path | None = None,
         progress: Progress | None = None,
     ) -> MotionCaptureOutput:
+        """Capture `video` (optionally the `start`-`end` seconds) as a clip; `person` 0 is the largest,
+        most central, most present person, 1 the next, and so on. `preview`: MP4 path to write."""
         cfg = self.config
         min_cutoff = cfg.min_cutoff if min_cutoff is None else float(min_cutoff)
         beta = cfg.beta if beta is None else float(beta)
@@ -159,7 +164,8 @@ class MotionCapturePipeline:
         began = time.perf_counter()
 
         # 1. Check the request and decide the frame rate and size MediaPipe sees.
-        info, start, duration = self.check_inputs(video, start, end, min_cutoff, beta)
+        person = int(person)
+        info, start, duration = self.check_inputs(video, start, end, min_cutoff, beta, person)
         fps = min(info.fps or cfg.max_fps, cfg.max_fps)
         size = output_size(info.width, info.height, cfg.max_side)
         expected = max(1, int(round(duration * fps)))
@@ -167,21 +173,22 @@ class MotionCapturePipeline:
         # 2. Landmarks for every frame (the slow part).
         report(0.0, "finding the person in each frame")
         frames = read_frames(info.path, fps, size, start, duration)
-        track = track_poses(
+        people, decoded = track_poses(
             frames, self.model_path, fps, expected, cfg.num_poses,
             on_frame=lambda i: report(0.8 * min(i + 1, expected) / expected, f"pose {i + 1}/{expected}"),
-        )
-        track.start = start
+        )  # fmt: skip
         landmarks_seconds = time.perf_counter() - began
-        if track.num_frames < MIN_FRAMES:
+        if decoded < MIN_FRAMES:
+            raise ValueError(f"only {decoded} frame(s) could be decoded from {info.path.name}; it needs a real video")
+        if not people:
             raise ValueError(
-                f"only {track.num_frames} frame(s) could be decoded from {info.path.name}; it needs a real video"
-            )
-        if not track.detected.any():
-            raise ValueError(
-                f"no person was found in any of the {track.num_frames} frames of {info.path.name}; "
+                f"no person was found in any of the {decoded} frames of {info.path.name}; "
                 "film one person, whole body in view if possible"
             )
+        if person >= len(people):
+            raise ValueError(f"person {person} was asked for, but only {len(people)} found (0 is the main one)")
+        track = people[person]
+        track.start = start
 
         # 3-6. Clean, measure the person, solve rotations, place the root.
         output = self.retarget(track, min_cutoff, beta, report)
@@ -305,7 +312,7 @@ class MotionCapturePipeline:
         if made_up.any():
             seconds = made_up.sum() / fps
             notes.append(f"{seconds:.1f} s of the clip is a long stretch without a clear pose (marked in the preview).")
-        hidden = long_gap.mean(axis=0)
+        hidden = long_gap[track.detected].mean(axis=0)  # frames with nobody at all are reported above
         guessed = [L(j).name.lower().replace("_", " ") for j in np.flatnonzero(hidden > 0.2) if L(j) in BODY]
         if guessed:
             notes.append(f"Hidden or out of view for long stretches: {', '.join(guessed)}; their motion is estimated.")

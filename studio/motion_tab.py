@@ -34,6 +34,7 @@ TEXT = {
         "motion.smoothing": "Smoothing (One Euro filter)",
         "motion.min_cutoff": "Min cutoff (Hz): lower = steadier, but quick moves get rounded off",
         "motion.beta": "Beta: higher = fast moves stay sharp (and a little jitter comes back)",
+        "motion.person": "Person (0 = the largest, most central; 1 = the next, ...)",
         "motion.run": "Capture motion",
         "motion.preview": "Preview: source with landmarks | retargeted skeleton",
         "motion.notes": "Notes",
@@ -63,6 +64,7 @@ TEXT = {
         "motion.smoothing": "平滑（One Euro 滤波）",
         "motion.min_cutoff": "最小截止频率（Hz）：越低越稳，但快速动作会被抹圆",
         "motion.beta": "Beta：越高快速动作越利落（抖动也会稍多）",
+        "motion.person": "人物（0 = 最大、最居中的那位；1 = 下一位……）",
         "motion.run": "捕捉动作",
         "motion.preview": "预览：原视频与关键点 | 重定向后的骨架",
         "motion.notes": "提示",
@@ -110,12 +112,15 @@ def _notes(out) -> str:
         f"{s['end_to_end_fps']:.1f} frames/s on this machine.",
     ]
     if out.track.people > 1:
-        lines.append(f"- {out.track.people} people seen: the clip follows the largest, most central one.")
+        lines.append(
+            f"- {out.track.people} people seen; this clip follows person {out.track.person} "
+            "(0 = the largest, most central). Change Person to capture another."
+        )
     return "\n".join([*lines, *(f"- ⚠️ {w}" for w in out.warnings)])
 
 
 @user_errors
-def capture(video, start, end, min_cutoff, beta, progress=gr.Progress()):
+def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress()):
     """Video -> (preview MP4, BVH file, notes, captured clip for the edits)."""
     if not video:
         raise ValueError(NO_VIDEO)
@@ -129,6 +134,7 @@ def capture(video, start, end, min_cutoff, beta, progress=gr.Progress()):
         end=float(end) if end else None,  # 0 or empty: to the end
         min_cutoff=float(min_cutoff),
         beta=float(beta),
+        person=int(person or 0),
         preview=folder / "preview.mp4",
         progress=lambda fraction, message: progress(fraction, desc=message),
     )
@@ -175,6 +181,7 @@ def render() -> None:
             with gr.Row():
                 start = gr.Number(value=0.0, minimum=0.0, label=t("motion.start"))
                 end = gr.Number(value=0.0, minimum=0.0, label=t("motion.end"))
+            person = gr.Number(value=0, minimum=0, precision=0, label=t("motion.person"))
             with gr.Accordion(t("motion.smoothing"), open=False):
                 min_cutoff = gr.Slider(0.1, 5.0, value=1.5, step=0.1, label=t("motion.min_cutoff"))
                 beta = gr.Slider(0.0, 3.0, value=0.5, step=0.05, label=t("motion.beta"))
@@ -200,7 +207,7 @@ def render() -> None:
                 edited_bvh = gr.File(label=t("motion.edited_bvh"), interactive=False)
     gr.Examples([[video_path] for video_path in EXAMPLES], inputs=[video], example_labels=EXAMPLE_LABELS, label=t("motion.examples"))
 
-    run.click(capture, [video, start, end, min_cutoff, beta], [preview, bvh, notes, clip],
+    run.click(capture, [video, start, end, min_cutoff, beta, person], [preview, bvh, notes, clip],
               api_name="motion_capture", concurrency_limit=1)  # fmt: skip
     apply.click(apply_edits, [clip, speed, stride, mirror, loop, loop_blend], [edited_preview, edited_bvh, edited_notes],
                 api_name="motion_edit", concurrency_limit=2)  # fmt: skip

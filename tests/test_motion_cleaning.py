@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.motion import cleaning
 from pipelines.motion.landmarks import NUM_LANDMARKS, PoseLandmark as L
-from pipelines.motion.tracking import link_people, pick_subject
+from pipelines.motion.tracking import link_people, rank_people
 
 FPS = 30.0
 
@@ -131,7 +131,9 @@ def test_tracking_follows_the_larger_central_person_not_the_passer_by():
             bodies = [passer]  # the subject is hidden for a moment
         frames.append(bodies)
     tracks = link_people(frames, max_missing=30)
-    subject_track = tracks[pick_subject(frames, tracks)]
+    ranked = rank_people(frames, tracks)
+    assert len(ranked) == 2
+    subject_track = tracks[ranked[0]]
     for t, k in subject_track.items():
         assert abs(frames[t][k][L.LEFT_HIP, 0] - (0.5 + 0.002 * t) - 0.03) < 1e-9  # always the subject's hips
     assert len(subject_track) == 35  # every frame the subject is visible, none of the passer-by's

@@ -200,3 +200,10 @@ def test_variable_frame_rate_video_is_read_at_an_even_rate(tmp_path):
     tail = same[12:]
     assert abs(sum(tail) - 2 * len(tail) / 3) <= 2  # the 10 fps part: each picture held for 3 frames
     assert probe(vfr).fps < 30  # the container's average rate, which the pipeline uses (capped at 30)
+
+
+def test_asking_for_a_person_who_is_not_there_is_explained(pipe):
+    with pytest.raises(ValueError, match="only 1 found"):
+        pipe(LUNGE, end=0.3, person=1)
+    with pytest.raises(ValueError, match="person must be"):
+        pipe(LUNGE, person=-1)

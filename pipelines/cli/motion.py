@@ -29,6 +29,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--smooth", type=_smooth, metavar="MINCUTOFF,BETA", help="One Euro filter settings (default 1.5,0.5)"
     )
+    parser.add_argument("--person", type=int, default=0,
+                        help="with several people: 0 = the largest, most central one (default), 1 = the next, ...")
     parser.add_argument("--speed", type=float, default=1.0, help="play the motion X times faster (0.5 = slow motion)")
     parser.add_argument("--stride", type=float, default=1.0, help="scale the motion's amplitude (stride, swing) by X")
     parser.add_argument("--mirror", action="store_true", help="swap left and right")
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     pipe = MotionCapturePipeline.from_pretrained(args.model)
     min_cutoff, beta = args.smooth or (None, None)
-    output = pipe(args.video, args.start, args.end, min_cutoff, beta, preview=args.preview)
+    output = pipe(args.video, args.start, args.end, min_cutoff, beta, person=args.person, preview=args.preview)
     clip = output.clip
     if args.stride != 1.0:
         clip = clip.scale_amplitude(args.stride)
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         f"jitter {s['jitter_raw']:.1f} -> {s['jitter_cleaned']:.1f} m/s^2; "
         f"{s['end_to_end_fps']:.1f} frames/s end to end"
     )
+    if output.track.people > 1:
+        print(f"note: {output.track.people} people seen; this clip follows person {args.person} (--person picks another)")
     for note in output.warnings:
         print(f"note: {note}")
     if output.preview:

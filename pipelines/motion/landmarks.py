@@ -84,7 +84,8 @@ class PoseTrack:
     world: np.ndarray  # (T, 33, 3) metres, hip-centred, camera axes (x right, y down, z away)
     visibility: np.ndarray  # (T, 33) MediaPipe's visibility score in [0, 1]; 0 where no person
     start: float = 0.0  # seconds into the source video of frame 0
-    people: int = 1  # distinct people seen in the clip (the track follows one of them)
+    people: int = 1  # distinct people seen in the clip (this track follows one of them)
+    person: int = 0  # which of them: 0 is the largest, most central, most present
 
     @property
     def num_frames(self) -> int:

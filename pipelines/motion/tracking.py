@@ -4,9 +4,10 @@ VIDEO mode tracks bodies from frame to frame instead of detecting them afresh, w
 steadier; it needs strictly increasing timestamps, so each video gets its own landmarker instance.
 With several people in view the landmarker returns up to `num_poses` bodies per frame in no fixed
 order. We link them over time into person tracks (nearest hip centre, within a gate that widens
-while someone is out of sight), then keep the track that is largest and most central over the whole
-clip. The subject is chosen with hindsight, so a passer-by who is briefly bigger cannot take over,
-and when the subject vanishes (a flip, a tree in front) the clip has a gap, not another person.
+while someone is out of sight), then rank the people by how large, central and present they are
+over the whole clip; person 0 is the subject unless the user picks another. Ranking with hindsight
+means a passer-by who is briefly bigger cannot take over, and when the subject vanishes (a flip, a
+tree in front) the clip has a gap, not another person.
 """
 
 from __future__ import annotations
@@ -84,9 +85,11 @@ def _drop_duplicates(boxes: list[tuple[np.ndarray, float, float]]) -> list[int]:
     return sorted(kept)
 
 
-def pick_subject(frames: list[list[np.ndarray]], tracks: list[dict[int, int]]) -> int:
-    """The track with the largest summed `person_score`: the most present, largest, most central person."""
-    return int(np.argmax([sum(person_score(frames[t][k]) for t, k in track.items()) for track in tracks]))
+def rank_people(frames: list[list[np.ndarray]], tracks: list[dict[int, int]]) -> list[int]:
+    """Track indices, best first, by summed `person_score`: the most present, largest, most central
+    person leads. Tracks shorter than `MIN_TRACK_FRAMES` are flickers (false detections) and left out."""
+    scores = {n: sum(person_score(frames[t][k]) for t, k in track.items()) for n, track in enumerate(tracks)}
+    return sorted((n for n in scores if len(tracks[n]) >= MIN_TRACK_FRAMES), key=lambda n: -scores[n])
 
 
 def track_poses(
@@ -96,12 +99,13 @@ def track_poses(
     num_frames: int,
     num_poses: int = 2,
     on_frame: Callable[[int], None] | None = None,
-) -> PoseTrack:
-    """Run the landmarker over `frames` (RGB uint8, constant `fps`) and return the subject's landmarks.
+) -> tuple[list[PoseTrack], int]:
+    """Run the landmarker over `frames` (RGB uint8, constant `fps`): one track per person, best first,
+    and the number of frames decoded.
 
-    `num_frames` is the expected count (for progress); the track covers the frames actually
-    decoded. `on_frame(i)` is called after each frame. The returned track's `people` says how many
-    distinct people were seen.
+    `num_frames` is the expected count (for progress); tracks cover the frames actually decoded
+    (NaN where that person is not seen). `on_frame(i)` is called after each frame. An empty list
+    means nobody was found.
     """
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
@@ -130,14 +134,15 @@ def track_poses(
             )
             if on_frame is not None:
                 on_frame(i)
-    count = len(seen)
-    image = np.full((count, NUM_LANDMARKS, 3), np.nan)
-    world = np.full((count, NUM_LANDMARKS, 3), np.nan)
-    visibility = np.zeros((count, NUM_LANDMARKS))
     bodies = [[body[0][:, :2] for body in frame] for frame in seen]
     tracks = link_people(bodies, max_missing=int(round(fps)))
-    people = len([track for track in tracks if len(track) >= MIN_TRACK_FRAMES])
-    if tracks:
-        for t, k in tracks[pick_subject(bodies, tracks)].items():
+    ranked = rank_people(bodies, tracks)
+    people = []
+    for n in ranked:
+        image = np.full((len(seen), NUM_LANDMARKS, 3), np.nan)
+        world = np.full((len(seen), NUM_LANDMARKS, 3), np.nan)
+        visibility = np.zeros((len(seen), NUM_LANDMARKS))
+        for t, k in tracks[n].items():
             image[t], world[t], visibility[t] = seen[t][k]
-    return PoseTrack(fps, width, height, image, world, visibility, people=people)
+        people.append(PoseTrack(fps, width, height, image, world, visibility, people=len(ranked), person=len(people)))
+    return people, len(seen)
