@@ -188,5 +188,6 @@ def render() -> None:
     gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"))
 
     run.click(make_expression, [photo, expression, intensity, *sliders, face_index, refine],
-              [compare, result, notes, *views], concurrency_limit=1)  # fmt: skip
-    sheet.click(make_sheet, [photo, intensity, face_index, refine], [gallery, sprites], concurrency_limit=1)
+              [compare, result, notes, *views], api_name="face_expression", concurrency_limit=1)  # fmt: skip
+    sheet.click(make_sheet, [photo, intensity, face_index, refine], [gallery, sprites], api_name="face_sheet",
+                concurrency_limit=1)  # fmt: skip
