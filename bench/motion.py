@@ -111,52 +111,6 @@ def main() -> int:
                 quality.append(row)
                 smoothing.extend(sweep)
 
-    body = list(BODY)
-    raw = world_to_character(out.track.world)[:, body]
-    seen = out.track.visibility[:, body] >= min_visibility
-    return float(np.linalg.norm(out.cleaned[:, body] - raw, axis=-1)[seen].mean() * 100)
-
-
-def main() -> int:
-    pipe = MotionCapturePipeline.from_pretrained()
-    cfg = pipe.config
-    quality, speed, smoothing = [], [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in VIDEOS:
-            path = REPO / "examples" / "videos" / name
-            info = probe(path)
-            fps = min(info.fps, cfg.max_fps)
-            size = output_size(info.width, info.height, cfg.max_side)
-            frames, decode_s = timed(lambda: list(read_frames(path, fps, size)))
-            count = len(frames)
-            _, mediapipe_s = timed(lambda: track_poses(iter(frames), pipe.model_path, fps, count, cfg.num_poses))
-            out, pipeline_s = timed(lambda: pipe(path))
-            _, preview_s = timed(lambda: pipe(path, preview=Path(tmp) / f"{name}.preview.mp4"))
-            raw_rate = count / mediapipe_s
-            speed.append([
-                name, f"{info.width}x{info.height} {info.codec} {info.fps:g} fps", f"{count} @ {fps:g} fps, {size[0]}x{size[1]}",
-                f"{count / decode_s:.0f}", f"{raw_rate:.1f}", f"{count / pipeline_s:.1f} ({count / pipeline_s / raw_rate:.2f}x)",
-                f"{count / preview_s:.1f} ({count / preview_s / raw_rate:.2f}x)",
-            ])  # fmt: skip
-
-            s = out.stats
-            bvh = write_bvh(out.clip, Path(tmp) / f"{name}.bvh")
-            back = read_bvh(bvh)
-            round_trip = np.abs(back.positions()[0] - out.clip.positions()[0]).max() / out.clip.skeleton.height
-            unlocked = MotionCapturePipeline(pipe.model_path, replace(cfg, lock_feet=False)).retarget(out.track)
-            quality.append([
-                name, f"{s['pose_share']:.1%}", out.track.people, f"{s['jitter_raw']:.1f} → {s['jitter_cleaned']:.1f}",
-                f"{s['jitter_skeleton']:.1f}", f"{s['bone_spread_raw']:.1%} → {s['bone_spread_clip']:.1e}",
-                f"{round_trip:.1e}", f"{unlocked.stats['foot_slide']:.2f} → {s['foot_slide']:.2f}",
-                f"{out.contacts.mean():.0%}", f"{out.clip.skeleton.height:.2f} m",
-            ])  # fmt: skip
-            for min_cutoff, beta in SMOOTHING:
-                tried = pipe.retarget(out.track, min_cutoff, beta)
-                smoothing.append([
-                    name, f"{min_cutoff:g}, {beta:g}", f"{tried.stats['jitter_raw']:.1f}", f"{tried.stats['jitter_cleaned']:.1f}",
-                    f"{departure_cm(tried, cfg.min_visibility):.1f}",
-                ])  # fmt: skip
-
     body = "\n\n".join([
         "### Quality\n\n" + table(
             ["video #person", "frames with a pose", "people seen", "jitter raw → cleaned (m/s²)", "skeleton jitter (m/s²)",
