@@ -42,6 +42,7 @@ VARIANTS = (
     ("warp + SimMIM 0.35 (default)", {}),
     ("warp + SimMIM 1.0", {"simmim_weight": 1.0}),
     ("warp + SimMIM poisson", {"simmim_weight": 1.0, "blend": "poisson"}),
+    ("warp + SimMIM lowpass", {"simmim_weight": 1.0, "blend": "lowpass"}),
     ("SimMIM only (no warp)", {"warp": False, "simmim_weight": 1.0}),
 )
 

@@ -29,6 +29,9 @@ from pipelines.simmim.conditioning import render_condition
 from pipelines.simmim.masks import REGION_NAMES, patches_to_pixels, pixels_to_patches, region_mask
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
+# "feather": alpha mix; "poisson": the stronger gradient of the two, cloned seamlessly (cv2 MIXED_CLONE);
+# "lowpass": SimMIM's coarse colour and shading under the warp's fine detail.
+BLENDS = ("feather", "poisson", "lowpass")
 
 
 @dataclass
@@ -40,7 +43,7 @@ class FaceExpressionConfig:
     region_threshold: float = 0.006  # a region is repainted when a landmark of it moves this fraction of the crop side
     move_threshold: float = 0.002  # warp moves below this fraction of the crop side are too faint to paste back
     simmim_weight: float = 0.35  # share of SimMIM's prediction in the masked patches (the rest is the warp)
-    blend: str = "feather"  # "feather": alpha mix; "poisson": SimMIM's gradients cloned into the warp (cv2 seamless)
+    blend: str = "feather"  # how SimMIM's prediction enters the warp: one of BLENDS
     feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
     warp: bool = True  # move the photo's pixels along the landmark moves before inpainting (off: SimMIM alone)
     mouth_cavity: bool = True  # shade a newly opened mouth dark before inpainting (the warp has no pixels for it)
@@ -48,8 +51,8 @@ class FaceExpressionConfig:
     refine_steps: int = 25
 
     def __post_init__(self):
-        if self.blend not in ("feather", "poisson"):
-            raise ValueError(f"blend must be 'feather' or 'poisson', got {self.blend!r}.")
+        if self.blend not in BLENDS:
+            raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}.")
         if not 0.0 <= self.simmim_weight <= 1.0:
             raise ValueError(f"simmim_weight must be in [0, 1], got {self.simmim_weight}.")
 
@@ -308,6 +311,10 @@ class FaceExpressionPipeline:
             inner[[0, -1], :] = 0  # seamlessClone needs the mask off the image border
             inner[:, [0, -1]] = 0
             prediction = cv2.seamlessClone(prediction, warped, inner * 255, centre, cv2.MIXED_CLONE)
+        elif self.config.blend == "lowpass":
+            # SimMIM's coarse shading and colour, the warp's fine detail: warp + blur(prediction - warp).
+            difference = prediction.astype(np.float32) - warped.astype(np.float32)
+            prediction = warped.astype(np.float32) + cv2.GaussianBlur(difference, (0, 0), patch_px / 2)
         soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(0.5, patch_px / 2)) * weight
         return warped.astype(np.float32) * (1 - soft[..., None]) + prediction.astype(np.float32) * soft[..., None]
 

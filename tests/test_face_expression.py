@@ -181,10 +181,11 @@ def test_refine_without_a_refiner_is_refused(pipe, face_rgb):
         pipe(face_rgb, "joy", refine=True)
 
 
-def test_poisson_blend_keeps_the_outside_exact(face_rgb):
+@pytest.mark.parametrize("blend", ["poisson", "lowpass"])
+def test_other_blends_keep_the_outside_exact(blend, face_rgb):
     from pipelines.face_landmarks import FaceLandmarker
 
-    config = FaceExpressionConfig(blend="poisson", simmim_weight=1.0)
+    config = FaceExpressionConfig(blend=blend, simmim_weight=1.0)
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
         out = pipe(face_rgb, "surprise")
     untouched = out.mask_image == 0
@@ -206,3 +207,8 @@ def test_blendshapes_of_the_result_move_toward_the_target(expression, names, fac
         after = pipe.landmarker.detect(out.image)[0].blendshapes
     for name in names:
         assert after[name] > out.blendshapes[name] + 0.1, (name, out.blendshapes[name], after[name])
+
+
+def test_unknown_blend_is_refused():
+    with pytest.raises(ValueError, match="blend must be one of"):
+        FaceExpressionConfig(blend="median")
