@@ -9,7 +9,7 @@ optionally with a browser-playable side-by-side preview. No UI code here.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +23,7 @@ from pipelines.motion.preview import render_preview
 from pipelines.motion.skeleton import BoneLengths, Skeleton, build_skeleton, forward_kinematics, measure_lengths
 from pipelines.motion.tracking import track_poses
 from pipelines.motion.video import MIN_FRAMES, VideoInfo, output_size, probe, read_frames
-from pipelines.weights import WeightSpec, resolve
+from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve
 
 L = PoseLandmark
 POSE_MODEL = WeightSpec(
@@ -39,6 +39,7 @@ LIMBS = (
 )
 FEET = ((L.LEFT_HEEL, L.LEFT_FOOT_INDEX), (L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX))
 FOOT_JOINTS = ("LeftToes", "RightToes")  # the ball of the foot: the point that stays put while a foot is planted
+PROPORTIONS = ("video", "default")  # bone lengths measured from the video, or a standard adult's
 Progress = Callable[[float, str], None]
 
 
@@ -95,6 +96,8 @@ class MotionCapturePipeline:
     def __init__(self, model_path: str | Path, config: MotionCaptureConfig | None = None):
         self.model_path = Path(model_path)
         self.config = config or MotionCaptureConfig()
+        if self.config.proportions not in PROPORTIONS:
+            raise ValueError(f"proportions must be one of {', '.join(PROPORTIONS)}, got {self.config.proportions!r}")
 
     @classmethod
     def from_pretrained(
@@ -107,13 +110,12 @@ class MotionCapturePipeline:
         """
         if device not in ("cpu", "auto"):
             raise ValueError(f"the pose landmarker runs on the CPU; device {device!r} is not supported")
-        if path is None:
-            model = resolve(POSE_MODEL)
+        if path is None or Path(path).is_dir():
+            model = resolve(POSE_MODEL, root=path)
         else:
-            path = Path(path)
-            model = path / POSE_MODEL.name if path.is_dir() else path
+            model = Path(path)
             if not model.is_file():
-                model = resolve(POSE_MODEL, root=path if path.is_dir() else path.parent)
+                raise WeightsNotFoundError(f"Pose model file not found: {model}. {POSE_MODEL.how_to_get}")
         return cls(model, config)
 
     def check_inputs(

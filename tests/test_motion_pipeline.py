@@ -207,3 +207,24 @@ def test_asking_for_a_person_who_is_not_there_is_explained(pipe):
         pipe(LUNGE, end=0.3, person=1)
     with pytest.raises(ValueError, match="person must be"):
         pipe(LUNGE, person=-1)
+
+
+def test_default_proportions_give_the_standard_skeleton_on_the_same_landmarks(pipe, lunge):
+    from dataclasses import replace
+
+    from pipelines.motion.skeleton import BoneLengths, build_skeleton
+    from pipelines.motion_capture import MotionCapturePipeline
+
+    standard = MotionCapturePipeline(pipe.model_path, replace(pipe.config, proportions="default")).retarget(lunge.track)
+    assert standard.clip.skeleton.height == pytest.approx(build_skeleton(BoneLengths()).height)
+    assert np.allclose(standard.clip.rotations, lunge.clip.rotations, atol=0.05)  # same pose, other bones
+    with pytest.raises(ValueError, match="proportions"):
+        MotionCapturePipeline(pipe.model_path, replace(pipe.config, proportions="tall"))
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    from pipelines.motion_capture import MotionCapturePipeline
+    from pipelines.weights import WeightsNotFoundError
+
+    with pytest.raises(WeightsNotFoundError, match="nope.task"):
+        MotionCapturePipeline.from_pretrained(tmp_path / "nope.task")
