@@ -132,14 +132,9 @@ class LocalTransformersBackend:
         return int(getattr(self.model.config, "max_position_embeddings", 2048))
 
     def _render(self, messages: list[dict]) -> list[int]:
-        """Token ids of the prompt; templates that allow one system message only get the others merged in."""
-        from jinja2 import TemplateError
-
-        try:
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        except TemplateError:
-            ids = self.tokenizer.apply_chat_template(_merge_late_system(messages), add_generation_prompt=True, tokenize=True)
-        return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        """Token ids of the prompt, as the model's chat template lays it out."""
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
 
     def count_tokens(self, messages: list[dict]) -> int:
         return len(self._render(messages))
@@ -190,25 +185,6 @@ class LocalTransformersBackend:
         thread.join(timeout=self.timeout_s)
         if failure:
             raise BackendError(f"The local model failed while generating: {failure[0]}") from failure[0]
-
-
-def _merge_late_system(messages: list[dict]) -> list[dict]:
-    """Fold system messages after the first into the next user turn (or the last one), for strict templates."""
-    merged = [dict(messages[0])]
-    pending = []
-    for message in messages[1:]:
-        if message["role"] == "system":
-            pending.append(message["content"])
-            continue
-        message = dict(message)
-        if pending and message["role"] == "user":
-            message["content"] = "\n\n".join([message["content"], *pending])
-            pending = []
-        merged.append(message)
-    if pending:
-        last_user = max(i for i, m in enumerate(merged) if m["role"] == "user")
-        merged[last_user]["content"] = "\n\n".join([merged[last_user]["content"], *pending])
-    return merged
 
 
 class OpenAICompatibleBackend:

@@ -3,8 +3,8 @@
 `PersonaChatPipeline` owns the steps; the model sits behind a backend (a local transformers model
 or an OpenAI-compatible server, see `chat_backends`). The prompt follows the order character-chat
 tools use: system prompt, persona (description, personality, scenario), lorebook entries whose
-keywords appear in recent messages, example dialogue, the history, the new message, and the
-post-history instructions last, where they weigh most against "forget your instructions". It is
+keywords appear in recent messages, example dialogue, the history, and the new message followed by
+the post-history instructions, last, where they weigh most against "forget your instructions". It is
 fitted to the model's context by dropping the oldest turns first, then the examples and the
 lore, never the persona. The pipeline never changes the caller's history: each reply carries a new
 one, so a failed turn loses nothing.
@@ -189,8 +189,9 @@ class PersonaChatPipeline:
         def assemble(dropped: int, with_examples: bool, with_lore: bool) -> list[dict]:
             system = self._system_message(character, lore if with_lore else [], with_examples)
             turns = [{"role": m["role"], "content": m["content"]} for m in history[dropped:]]
-            return [{"role": "system", "content": system}, *turns, {"role": "user", "content": message},
-                    {"role": "system", "content": post}]
+            # The post-history instructions ride on the last user turn: small models read a trailing system
+            # message as a cue to answer as a generic assistant (bench/chat.py), a suffix keeps them in role.
+            return [{"role": "system", "content": system}, *turns, {"role": "user", "content": f"{message}\n\n({post})"}]
 
         # Fewest dropped turns that fit, by bisection: token counts only fall as more old turns go.
         low, high = 0, len(history)

@@ -48,7 +48,8 @@ def test_chat_interactive_keeps_history_across_turns_and_errors(free_port, monke
     assert "The message is empty" in captured.err  # the empty line is refused, the chat goes on
     assert captured.out.count("Ada: Right this way.") == 2
     last = server.requests[-1]["body"]["messages"]
-    assert [m["content"] for m in last if m["role"] == "user"] == ["hello", "where is the clock?"]
+    users = [m["content"] for m in last if m["role"] == "user"]
+    assert users[0] == "hello" and users[1].startswith("where is the clock?\n\n(Reply as Ada")  # + post-history
 
 
 def test_chat_with_a_server_down_or_a_bad_card_fails_clearly(free_port, tmp_path, capsys):
