@@ -39,6 +39,7 @@ LIMBS = (
 )
 FEET = ((L.LEFT_HEEL, L.LEFT_FOOT_INDEX), (L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX))
 FOOT_JOINTS = ("LeftToes", "RightToes")  # the ball of the foot: the point that stays put while a foot is planted
+EXPECTED_SHARE = 0.9  # decoding fewer than this share of the frames the container promises means a damaged file
 PROPORTIONS = ("video", "default")  # bone lengths measured from the video, or a standard adult's
 Progress = Callable[[float, str], None]
 
@@ -191,10 +192,14 @@ class MotionCapturePipeline:
             raise ValueError(f"person {person} was asked for, but only {len(people)} found (0 is the main one)")
         track = people[person]
         track.start = start
+        damaged = decoded < EXPECTED_SHARE * expected
 
         # 3-6. Clean, measure the person, solve rotations, place the root.
         output = self.retarget(track, min_cutoff, beta, report)
         output.stats["landmarks_fps"] = track.num_frames / landmarks_seconds
+        if damaged:
+            output.warnings.insert(0, f"The video ended early: {decoded} of {expected} expected frames could be decoded "
+                                   "(the file may be cut off or damaged); the clip covers what was readable.")  # fmt: skip
 
         # 7. Preview: the source beside the skeleton, H.264 for browsers.
         if preview is not None:

@@ -228,3 +228,13 @@ def test_a_missing_model_file_is_named(tmp_path):
 
     with pytest.raises(WeightsNotFoundError, match="nope.task"):
         MotionCapturePipeline.from_pretrained(tmp_path / "nope.task")
+
+
+def test_a_video_cut_off_halfway_gives_the_readable_part_and_says_so(pipe, tmp_path):
+    whole = tmp_path / "faststart.mp4"  # index first, as phones and web uploads usually are
+    subprocess.run([ffmpeg(), "-loglevel", "error", "-y", "-i", str(LUNGE), "-t", "1", "-c", "copy", "-movflags", "+faststart",
+                    str(whole)], check=True)  # fmt: skip
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = pipe(cut)
+    assert 5 < out.clip.num_frames < 27 and "ended early" in out.warnings[0]

@@ -54,7 +54,7 @@ def probe(path: str | Path) -> VideoInfo:
     container = re.search(r"Input #0, (.+?), from", text)
     if container is None:
         reason = text.strip().splitlines()[-1] if text.strip() else "ffmpeg gave no reason"
-        raise ValueError(f"{path.name} could not be read as a video ({reason}).")
+        raise ValueError(f"{path.name} could not be read as a video: it may be damaged, cut off or not a video ({reason}).")
     container = container.group(1)
     video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5}).*", text)
     if video is None or "(attached pic)" in video.group(0):  # an mp3's cover art is not a video
