@@ -8,6 +8,7 @@ outside the mask the input is kept exactly. It is off by default: on a CPU one p
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -62,6 +63,7 @@ class FaceRefiner:
             raise ValueError(f"strength must be in (0, 1], got {strength}.")
         if not mask.any():
             return image.copy()
+        steps = max(int(steps), math.ceil(1.0 / strength))  # diffusers runs steps * strength of them: keep >= 1
         side = image.shape[0]
         work = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA if side > self.size else cv2.INTER_CUBIC)
         work_mask = cv2.resize(mask.astype(np.uint8) * 255, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
