@@ -192,14 +192,18 @@ class MotionCapturePipeline:
             raise ValueError(f"person {person} was asked for, but only {len(people)} found (0 is the main one)")
         track = people[person]
         track.start = start
-        damaged = decoded < EXPECTED_SHARE * expected
+        # Fewer frames than the container promised: cut off or damaged (browser recordings may promise nothing).
+        damaged = info.duration > 0 and decoded < EXPECTED_SHARE * expected
 
         # 3-6. Clean, measure the person, solve rotations, place the root.
         output = self.retarget(track, min_cutoff, beta, report)
         output.stats["landmarks_fps"] = track.num_frames / landmarks_seconds
         if damaged:
-            output.warnings.insert(0, f"The video ended early: {decoded} of {expected} expected frames could be decoded "
-                                   "(the file may be cut off or damaged); the clip covers what was readable.")  # fmt: skip
+            output.warnings.insert(
+                0,
+                f"The video ended early: {decoded} of {expected} expected frames could be decoded "
+                "(the file may be cut off or damaged); the clip covers what was readable.",
+            )
 
         # 7. Preview: the source beside the skeleton, H.264 for browsers.
         if preview is not None:

@@ -238,3 +238,18 @@ def test_a_video_cut_off_halfway_gives_the_readable_part_and_says_so(pipe, tmp_p
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     out = pipe(cut)
     assert 5 < out.clip.num_frames < 27 and "ended early" in out.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "line, fps",
+    [
+        ("Stream #0:0: Video: h264 (High), yuv420p, 1080x1920, 1851 kb/s, 60 fps, 60 tbr, 15360 tbn", 60.0),
+        ("Stream #0:0: Video: h264, yuv420p, 1920x1080, 29.97 fps, 29.97 tbr, 30k tbn", 29.97),
+        ("Stream #0:0: Video: vp8, yuv420p, 640x480, SAR 1:1 DAR 4:3, 1k tbr, 1k tbn (default)", 1000.0),
+        ("Stream #0:0: Video: vp9, yuv420p, 640x480", 0.0),
+    ],
+)
+def test_frame_rate_is_read_from_ffmpegs_stream_line(line, fps):
+    from pipelines.motion.video import frame_rate
+
+    assert frame_rate(line) == pytest.approx(fps)

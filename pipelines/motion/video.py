@@ -54,7 +54,9 @@ def probe(path: str | Path) -> VideoInfo:
     container = re.search(r"Input #0, (.+?), from", text)
     if container is None:
         reason = text.strip().splitlines()[-1] if text.strip() else "ffmpeg gave no reason"
-        raise ValueError(f"{path.name} could not be read as a video: it may be damaged, cut off or not a video ({reason}).")
+        raise ValueError(
+            f"{path.name} could not be read as a video: it may be damaged, cut off or not a video ({reason})."
+        )
     container = container.group(1)
     video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5}).*", text)
     if video is None or "(attached pic)" in video.group(0):  # an mp3's cover art is not a video
@@ -66,10 +68,21 @@ def probe(path: str | Path) -> VideoInfo:
     rotation = re.search(r"rotation of (-?[\d.]+) degrees", text)
     if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
         width, height = height, width
-    fps = re.search(r"([\d.]+) fps", text) or re.search(r"([\d.]+) tbr", text)
     duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
     seconds = int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else 0.0
-    return VideoInfo(path, container, codec, width, height, float(fps.group(1)) if fps else 0.0, seconds)
+    return VideoInfo(path, container, codec, width, height, frame_rate(video.group(0)), seconds)
+
+
+def frame_rate(stream_line: str) -> float:
+    """Frames per second from ffmpeg's description of a video stream; 0 when it gives none.
+
+    ffmpeg prints the average rate as "29.97 fps" and falls back to "tbr", which can read "1k tbr"
+    for browser recordings (WebM from MediaRecorder): the k must not be dropped.
+    """
+    found = re.search(r"([\d.]+)(k?) fps", stream_line) or re.search(r"([\d.]+)(k?) tbr", stream_line)
+    if not found:
+        return 0.0
+    return float(found.group(1)) * (1000.0 if found.group(2) else 1.0)
 
 
 def output_size(width: int, height: int, max_side: int) -> tuple[int, int]:
