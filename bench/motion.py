@@ -33,7 +33,7 @@ from pipelines.motion.bvh import read_bvh, write_bvh  # noqa: E402
 from pipelines.motion.landmarks import BODY, world_to_character  # noqa: E402
 from pipelines.motion.tracking import track_poses  # noqa: E402
 from pipelines.motion.video import output_size, probe, read_frames  # noqa: E402
-from pipelines.motion_capture import MotionCapturePipeline  # noqa: E402
+from pipelines.motion_capture import MotionCaptureConfig, MotionCapturePipeline  # noqa: E402
 
 # Each video and who is in it, in the order the pipeline ranks them (person 0 = largest, most central, most present).
 VIDEOS = (
@@ -85,7 +85,7 @@ def quality_rows(label: str, out, pipe, tmp: Path) -> tuple[list, list[list]]:
 
 
 def main() -> int:
-    pipe = MotionCapturePipeline.from_pretrained()
+    pipe = MotionCapturePipeline.from_pretrained(config=MotionCaptureConfig(landmark_cache=0))  # time every pass
     cfg = pipe.config
     quality, speed, smoothing = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

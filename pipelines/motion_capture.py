@@ -8,7 +8,10 @@ optionally with a browser-playable side-by-side preview. No UI code here.
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -62,6 +65,7 @@ class MotionCaptureConfig:
     proportions: str = "video"  # "video": bone lengths measured from the first frames; "default": standard adult
     measure_seconds: float = 2.0  # how much of the start is used to measure bone lengths
     preview_height: int = 480  # pixel height of the preview video
+    landmark_cache: int = 4  # recent video ranges whose landmarks are kept: new smoothing or another person is instant
 
 
 @dataclass
@@ -91,12 +95,15 @@ def foot_slide(clip: MotionClip, contacts: np.ndarray) -> float:
 
 
 class MotionCapturePipeline:
-    """Video -> MotionClip. Holds only the model path: each call gets its own landmarker (VIDEO mode
-    needs increasing timestamps per instance), so one pipeline serves many users at once."""
+    """Video -> MotionClip. Holds the model path and a small cache of recent landmark results; each
+    call gets its own landmarker (VIDEO mode needs increasing timestamps per instance), so one
+    pipeline serves many users at once."""
 
     def __init__(self, model_path: str | Path, config: MotionCaptureConfig | None = None):
         self.model_path = Path(model_path)
         self.config = config or MotionCaptureConfig()
+        self._landmarks: OrderedDict[tuple, tuple[list[PoseTrack], int]] = OrderedDict()
+        self._cache_lock = threading.Lock()
         if self.config.proportions not in PROPORTIONS:
             raise ValueError(f"proportions must be one of {', '.join(PROPORTIONS)}, got {self.config.proportions!r}")
 
@@ -173,13 +180,25 @@ class MotionCapturePipeline:
         size = output_size(info.width, info.height, cfg.max_side)
         expected = max(1, int(round(duration * fps)))
 
-        # 2. Landmarks for every frame (the slow part).
-        report(0.0, "finding the person in each frame")
-        frames = read_frames(info.path, fps, size, start, duration)
-        people, decoded = track_poses(
-            frames, self.model_path, fps, expected, cfg.num_poses,
-            on_frame=lambda i: report(0.8 * min(i + 1, expected) / expected, f"pose {i + 1}/{expected}"),
-        )  # fmt: skip
+        # 2. Landmarks for every frame (the slow part), unless this very range was just analysed.
+        stat = info.path.stat()
+        key = (str(info.path.resolve()), stat.st_mtime_ns, stat.st_size, start, duration, fps, size, cfg.num_poses)
+        with self._cache_lock:
+            cached = self._landmarks.get(key)
+        reused = cached is not None
+        if not reused:
+            report(0.0, "finding the person in each frame")
+            frames = read_frames(info.path, fps, size, start, duration)
+            cached = track_poses(
+                frames, self.model_path, fps, expected, cfg.num_poses,
+                on_frame=lambda i: report(0.8 * min(i + 1, expected) / expected, f"pose {i + 1}/{expected}"),
+            )  # fmt: skip
+            with self._cache_lock:
+                self._landmarks[key] = cached
+                while len(self._landmarks) > cfg.landmark_cache:
+                    self._landmarks.popitem(last=False)  # forget the oldest video
+        people, decoded = cached
+        people = [copy.copy(track) for track in people]  # callers may set fields; the cache keeps its own
         landmarks_seconds = time.perf_counter() - began
         if decoded < MIN_FRAMES:
             raise ValueError(f"only {decoded} frame(s) could be decoded from {info.path.name}; it needs a real video")
@@ -197,6 +216,7 @@ class MotionCapturePipeline:
 
         # 3-6. Clean, measure the person, solve rotations, place the root.
         output = self.retarget(track, min_cutoff, beta, report)
+        output.stats["landmarks_reused"] = float(reused)  # then the speeds below are not MediaPipe's
         output.stats["landmarks_fps"] = track.num_frames / landmarks_seconds
         if damaged:
             output.warnings.insert(

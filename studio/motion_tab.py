@@ -27,7 +27,8 @@ TEXT = {
         "motion.tab": "Motion",
         "motion.intro": "Upload a short video of one person walking, dancing or waving (or record one with the "
         "webcam) and press **Capture motion**. You get a BVH clip on a standard humanoid skeleton (Blender, "
-        "MotionBuilder and most BVH tools read it) and a preview of the skeleton beside your video.",
+        "MotionBuilder and most BVH tools read it) and a preview of the skeleton beside your video. Changing the "
+        "smoothing or the person and capturing again is quick: the pose landmarks of the video are reused.",
         "motion.video": "Video (whole body in view works best)",
         "motion.start": "Start (s)",
         "motion.end": "End (s, 0 = to the end)",
@@ -57,7 +58,8 @@ TEXT = {
     "zh": {
         "motion.tab": "动作",
         "motion.intro": "上传一段单人走路、跳舞或挥手的短视频（或用摄像头录一段），点 **捕捉动作**。你会得到一个标准人形骨架上的 "
-        "BVH 动作片段（Blender、MotionBuilder 及大多数 BVH 工具都能读取），以及骨架与原视频并排的预览。",
+        "BVH 动作片段（Blender、MotionBuilder 及大多数 BVH 工具都能读取），以及骨架与原视频并排的预览。"
+        "修改平滑参数或人物后再次捕捉会很快：视频的姿态关键点会被复用。",
         "motion.video": "视频（全身入镜效果最好）",
         "motion.start": "开始（秒）",
         "motion.end": "结束（秒，0 = 到结尾）",
@@ -109,7 +111,11 @@ def _notes(out) -> str:
         f"- Jitter (mean joint acceleration) {s['jitter_raw']:.0f} → {s['jitter_cleaned']:.0f} m/s² after cleaning; "
         f"bone lengths fixed (raw landmarks wobble by up to {s['bone_spread_raw']:.0%}).",
         f"- Skeleton {out.clip.skeleton.height:.2f} m tall, proportions measured from the video; "
-        f"{s['end_to_end_fps']:.1f} frames/s on this machine.",
+        + (
+            "landmarks reused from the previous run of this video (only cleaning and retargeting were redone)."
+            if s["landmarks_reused"]
+            else f"{s['end_to_end_fps']:.1f} frames/s on this machine."
+        ),
     ]
     if out.track.people > 1:
         lines.append(

@@ -253,3 +253,18 @@ def test_frame_rate_is_read_from_ffmpegs_stream_line(line, fps):
     from pipelines.motion.video import frame_rate
 
     assert frame_rate(line) == pytest.approx(fps)
+
+
+def test_new_smoothing_or_another_person_reuses_the_landmarks(pipe, monkeypatch):
+    import pipelines.motion_capture as mc
+
+    calls = []
+    real = mc.track_poses
+    monkeypatch.setattr(mc, "track_poses", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = pipe(LUNGE, end=0.4)
+    steadier = pipe(LUNGE, end=0.4, min_cutoff=0.5, beta=0.1)
+    assert len(calls) <= 1 and steadier.stats["landmarks_reused"] == 1.0  # MediaPipe ran at most once
+    assert steadier.stats["jitter_cleaned"] < first.stats["jitter_cleaned"]
+    before = len(calls)
+    pipe(LUNGE, end=0.5)  # another range is another analysis
+    assert len(calls) == before + 1
