@@ -143,3 +143,17 @@ def test_stride_scale_exaggerates_swing_around_the_average_pose():
     assert swing(clip.scale_amplitude(2.0)) == pytest.approx(2 * swing(clip), rel=0.05)
     still = clip.scale_amplitude(0.0)
     assert swing(still) < 1e-6 and np.allclose(still.root_positions[:, [0, 2]], clip.root_positions[0, [0, 2]])
+
+
+def test_bvh_angles_do_not_jump_by_a_full_turn(tmp_path):
+    """A joint turning steadily through 180 degrees must not read ... 179, -179 ... in the file."""
+    frames = 20
+    clip = random_clip(frames=frames, spread_degrees=0)
+    spin = Rotation.from_euler("y", np.linspace(150, 210, frames)[:, None], degrees=True).as_quat()
+    rotations = clip.rotations.copy()
+    rotations[:, SKELETON.index("Head")] = spin
+    spun = MotionClip(FPS, SKELETON, clip.root_positions, rotations)
+    lines = write_bvh(spun, tmp_path / "spin.bvh").read_text().splitlines()
+    rows = np.array([[float(v) for v in line.split()] for line in lines[lines.index("MOTION") + 3 :]])
+    assert np.abs(np.diff(rows[:, 6:], axis=0)).max() < 10  # every channel moves a few degrees per frame at most
+    assert np.abs(read_bvh(tmp_path / "spin.bvh").positions()[0] - spun.positions()[0]).max() < 1e-6

@@ -61,7 +61,9 @@ def write_bvh(clip: MotionClip, path: str | Path, order: str = ROTATION_ORDER) -
     file_order = _depth_first(roots[0], children)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Gimbal lock")  # angles are still exact, just not unique
-        angles = clip.local_rotations().as_euler(order, degrees=True).reshape(clip.num_frames, -1, 3)
+        angles = clip.local_rotations().as_euler(order).reshape(clip.num_frames, -1, 3)
+    # +-360 degree jumps between frames are the same rotation but make tools that interpolate channels spin.
+    angles = np.degrees(np.unwrap(angles, axis=0))
     lines += ["MOTION", f"Frames: {clip.num_frames}", f"Frame Time: {1.0 / clip.fps:.10f}"]
     for t in range(clip.num_frames):
         values = [clip.root_positions[t]] + [angles[t, j] for j in file_order]
