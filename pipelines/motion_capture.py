@@ -60,7 +60,7 @@ class MotionCaptureConfig:
     min_cutoff: float = 1.5  # One Euro minimum cutoff (Hz): lower = steadier, but quick moves get rounded off
     beta: float = 0.5  # One Euro speed coefficient: higher = fast moves are smoothed less (sharper, more jitter)
     lock_feet: bool = True  # pin planted feet so they do not slide
-    contact_speed: float = 0.5  # m/s: a foot moving slower than this in the image is planted
+    contact_speed: float = 0.8  # m/s: a foot slower than this in the image is planted (walk: stance < 0.9, swing 2-4.5)
     fov_degrees: float = 65.0  # camera field of view across the long side (phones ~65-75); sets the root's depth
     proportions: str = "video"  # "video": bone lengths measured from the first frames; "default": standard adult
     measure_seconds: float = 2.0  # how much of the start is used to measure bone lengths
