@@ -85,3 +85,33 @@ def test_export_without_a_character_says_so():
 def test_sheet_needs_a_portrait():
     with pytest.raises(gr.Error, match="portrait"):
         character_tab.make_sheet(None, 0.8, {}, progress=no_progress)
+
+
+def test_motion_from_a_video_becomes_a_named_bvh_clip():
+    from pipelines.motion.bvh import read_bvh
+    from tests.conftest import EXAMPLES
+
+    video = str(EXAMPLES / "videos" / "lunge_front.mp4")
+    motions, files = character_tab.add_motion(video, 0, 0.5, {}, progress=no_progress)
+    assert list(motions) == ["lunge_front"]
+    clip = read_bvh(files[0])
+    assert clip.num_frames >= 10 and "Hips" in clip.joint_names[0]
+
+
+def test_sheet_from_the_portrait_fills_every_sprite(monkeypatch, neutral_face):
+    torch = pytest.importorskip("torch")
+    from pipelines.face_expression import FaceExpressionPipeline
+    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.simmim.config import SimMIMFaceConfig
+    from pipelines.simmim.model import SimMIMFace
+    from studio import face_tab
+
+    torch.manual_seed(0)
+    model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))
+    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), model) as pipe:
+        monkeypatch.setattr(face_tab, "pipeline", lambda: pipe)
+        sprites, shown = character_tab.make_sheet(Image.open(neutral_face), 0.8, {"extra": np.zeros((4, 4, 3), np.uint8)},
+                                                  progress=no_progress)  # fmt: skip
+    assert {"joy", "sadness", "anger", "surprise", "fear", "disgust", "neutral", "extra"} == set(sprites)
+    assert sprites["joy"].shape == np.asarray(Image.open(neutral_face)).shape
+    assert [label for _, label in shown] == sorted(sprites)
