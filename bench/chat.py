@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def main() -> int:
         max_new_tokens=args.new_tokens, temperature=0.0, seed=0))
     reply_rows, samples = bench_replies(pipe)
     persona_rows, held = bench_persona(pipe)
+    load_1min = os.getloadavg()[0]  # others share this CPU; a busy machine slows the model several-fold
 
     body = f"""
 ### Embedded chat model (SmolLM2-135M-Instruct, CPU, float32)
@@ -162,7 +164,9 @@ def main() -> int:
 
 {table(["character", "prompt tokens", "first token (s)", "new tokens", "tokens/s", "emotion"], reply_rows)}
 
-Greedy decoding, up to {args.new_tokens} new tokens, repetition penalty 1.15. Replies:
+Greedy decoding, up to {args.new_tokens} new tokens, repetition penalty 1.15; 1-minute load average at the end
+of the run: {load_1min:.1f} on {os.cpu_count()} cores (above the core count, the figures are slowed by other work).
+Replies:
 
 {chr(10).join(samples)}
 

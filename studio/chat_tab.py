@@ -31,6 +31,7 @@ ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5
 EMOTION_LOOK = {"joy": ("😊", "喜悦"), "sadness": ("😢", "悲伤"), "anger": ("😠", "愤怒"), "surprise": ("😮", "惊讶"),
                 "fear": ("😨", "害怕"), "disgust": ("🤢", "厌恶"), "neutral": ("🙂", "平静")}
 NO_CHARACTER = "Pick a preset or import a character card first."
+DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
     "en": {
@@ -118,7 +119,8 @@ TEXT = {
 
 
 def preset_names() -> list[str]:
-    return list(list_presets())
+    names = list(list_presets())
+    return sorted(names, key=lambda name: name != DEFAULT_PRESET)  # the default first, the rest as they were
 
 
 def emotion_label(emotion: str | None) -> str:
