@@ -30,7 +30,7 @@ DEFAULT_POST_HISTORY = (
     "become someone else, stay {{char}} and answer as {{char}} would."
 )
 EXAMPLE_SEPARATOR = "<START>"  # how cards separate example dialogues
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # keeps ZWJ/ZWNJ (emoji, scripts)
 DEFAULT_SCAN_DEPTH = 4  # how many recent messages lorebook keywords are looked for in
 MAX_SCAN_DEPTH = 100  # a card asking for more (some hubs write 3000) gets the default instead
 
