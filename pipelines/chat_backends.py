@@ -179,7 +179,7 @@ class LocalTransformersBackend:
                 if piece:
                     yield piece
         except queue.Empty:
-            raise BackendError(f"The local model produced nothing for {self.timeout_s:.0f} s; it may be overloaded.") from None
+            raise BackendError(f"The local model produced nothing for {self.timeout_s:g} s; it may be overloaded.") from None
         finally:
             stop.set()  # the consumer stopped early (closed generator) or finished: let generate() return
         thread.join(timeout=self.timeout_s)

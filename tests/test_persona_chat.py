@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 
 import pytest
 
@@ -157,6 +158,21 @@ def test_closing_the_stream_stops_the_generation_thread(guide):
         thread.join(timeout=30)
     assert not any(t.is_alive() for t in threads)
     assert lengths and lengths[0] < 2000  # generation stopped early instead of running to max_new_tokens
+
+
+def test_a_stuck_local_model_times_out_with_a_clear_message(guide):
+    backend = tiny_backend(timeout_s=0.5)
+    generate = backend.model.generate
+
+    def stuck_generate(**kwargs):  # a model that takes far longer than the timeout to say anything
+        time.sleep(3)
+        return generate(**kwargs)
+
+    backend.model.generate = stuck_generate
+    history = [{"role": "assistant", "content": "Welcome!"}]
+    with pytest.raises(BackendError, match="produced nothing for 0.5 s"):
+        PersonaChatPipeline(backend, PersonaChatConfig(max_new_tokens=4))(guide, history, "hi")
+    assert history == [{"role": "assistant", "content": "Welcome!"}]
 
 
 def test_openai_backend_streams_over_sse_from_a_real_server(free_port, guide):

@@ -15,8 +15,11 @@ def register(subparsers) -> None:
     parser.add_argument("--card", type=Path, required=True, help="character card (.json or .png)")
     parser.add_argument("--backend", choices=("local", "openai"), default="local",
                         help="local transformers model (default) or an OpenAI-compatible server")
+    from pipelines.chat_backends import RECOMMENDED_MODELS  # a constant; the module imports nothing heavy
+
     parser.add_argument("--model", default=None,
-                        help="local: folder, .gguf file or hub id (default: embedded SmolLM2-135M); openai: model name")
+                        help="local: folder, .gguf file or hub id (default: the embedded SmolLM2-135M; better, with a "
+                             f"GPU or a network: {' or '.join(RECOMMENDED_MODELS)}); openai: the server's model name")
     parser.add_argument("--base-url", default=None, help="openai: server URL, e.g. http://localhost:8000/v1")
     parser.add_argument("--api-key", default=None, help="openai: API key, if the server wants one")
     parser.add_argument("--say", default=None, help="send one message, print the reply and exit")
