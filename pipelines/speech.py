@@ -231,9 +231,8 @@ class KokoroEngine:
         path = self.folder / "voices" / f"{name}.pt"
         if not path.is_file():
             raise ValueError(f"Kokoro voice {name!r} is not in {path.parent}.")
-        pieces = [np.asarray(audio, dtype=np.float32)
-                  for _, _, audio in self._pipelines[language](text, voice=str(path), speed=voice.rate / NORMAL_RATE)
-                  if audio is not None]
+        results = self._pipelines[language](text, voice=str(path), speed=voice.rate / NORMAL_RATE)
+        pieces = [audio.detach().cpu().numpy().astype(np.float32) for _, _, audio in results if audio is not None]
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
 
