@@ -42,8 +42,11 @@ class FaceExpressionConfig:
     max_turn: float = 0.35  # nose offset from the eye midline, in half face widths, above which the head is "turned"
     region_threshold: float = 0.006  # a region is repainted when a landmark of it moves this fraction of the crop side
     move_threshold: float = 0.002  # warp moves below this fraction of the crop side are too faint to paste back
-    simmim_weight: float = 0.35  # share of SimMIM's prediction in the masked patches (the rest is the warp)
-    blend: str = "feather"  # how SimMIM's prediction enters the warp: one of BLENDS
+    # How SimMIM's prediction enters the warp (one of BLENDS) and its share in the masked patches. bench/face.py
+    # compares the choices: the coarse colour of SimMIM under the warp's detail moved the blendshapes as far as
+    # the warp alone and kept the most detail; SimMIM's own pixels (feather) blur the face.
+    simmim_weight: float = 1.0
+    blend: str = "lowpass"
     feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
     warp: bool = True  # move the photo's pixels along the landmark moves before inpainting (off: SimMIM alone)
     mouth_cavity: bool = True  # shade a newly opened mouth dark before inpainting (the warp has no pixels for it)
@@ -276,7 +279,7 @@ class FaceExpressionPipeline:
         mask_edit = cv2.resize(patches_to_pixels(patch_mask, patch).astype(np.uint8), (edit_size, edit_size),
                                interpolation=cv2.INTER_NEAREST)  # fmt: skip
         prediction = cv2.resize(reconstruction, (edit_size, edit_size), interpolation=cv2.INTER_CUBIC)
-        mixed = self._mix(warped, prediction, mask_edit, patch / to_model)
+        mixed = self._mix(warped, prediction, mask_edit, patch / to_model, _skin(target_crop, edit_size, patch / to_model))
         paste_alpha = _feather(mask_edit | moved_mask, max(1.0, cfg.feather * edit_size))
         result = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + mixed * paste_alpha[..., None]
         result = np.clip(result + 0.5, 0, 255).astype(np.uint8)
@@ -297,8 +300,13 @@ class FaceExpressionPipeline:
             num_faces=face.num_faces, refined=refined, warnings=list(face.warnings),
         )  # fmt: skip
 
-    def _mix(self, warped: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_px: float) -> np.ndarray:
-        """The warp with SimMIM's prediction mixed into the masked patches (soft-edged by half a patch)."""
+    def _mix(self, warped: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_px: float,
+             skin: np.ndarray) -> np.ndarray:  # fmt: skip
+        """The warp with SimMIM's prediction mixed into the masked patches (soft-edged by half a patch).
+
+        Only inside the face (`skin`, soft 0..1): the model learnt faces, and its guesses of hair and
+        background at the face's edge leave smudges.
+        """
         weight = self.config.simmim_weight
         if weight == 0 or not mask.any():
             return warped.astype(np.float32)
@@ -315,7 +323,7 @@ class FaceExpressionPipeline:
             # SimMIM's coarse shading and colour, the warp's fine detail: warp + blur(prediction - warp).
             difference = prediction.astype(np.float32) - warped.astype(np.float32)
             prediction = warped.astype(np.float32) + cv2.GaussianBlur(difference, (0, 0), patch_px / 2)
-        soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(0.5, patch_px / 2)) * weight
+        soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(0.5, patch_px / 2)) * weight * skin
         return warped.astype(np.float32) * (1 - soft[..., None]) + prediction.astype(np.float32) * soft[..., None]
 
     # --- entry points -------------------------------------------------------------------------------------------
@@ -371,6 +379,13 @@ def _face_hull(landmarks: np.ndarray, size: int) -> np.ndarray:
     hull = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(np.round(landmarks[list(fr.FACE_OVAL)]).astype(np.int32)), 1)
     return hull.astype(bool)
+
+
+def _skin(landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
+    """(size, size) float32: 1 well inside the face oval, fading to 0 at its edge over `margin` px."""
+    inside = _face_hull(landmarks, size).astype(np.uint8)
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+    return np.clip(distance / max(margin, 1.0), 0.0, 1.0).astype(np.float32)
 
 
 def _feather(mask: np.ndarray, radius: float) -> np.ndarray:
