@@ -212,3 +212,17 @@ def test_blendshapes_of_the_result_move_toward_the_target(expression, names, fac
 def test_unknown_blend_is_refused():
     with pytest.raises(ValueError, match="blend must be one of"):
         FaceExpressionConfig(blend="median")
+
+
+def test_a_turned_head_gets_a_warning():
+    """The nose far off the eye midline (a head turned to the side) is reported, a frontal face is not."""
+    from pipelines.face_expression import _quality_warnings
+    from pipelines.face_regions import NOSE_TIP
+    from test_expressions import hand_made_face
+
+    face = hand_made_face().astype(np.float64) * 4  # about 360 px wide: not "tiny"
+    config = FaceExpressionConfig()
+    assert _quality_warnings(face, config) == []
+    turned = face.copy()
+    turned[NOSE_TIP, 0] += 100
+    assert any("turned" in w for w in _quality_warnings(turned, config))
