@@ -21,6 +21,7 @@ from pipelines.face_align import (
 )
 from pipelines.simmim.conditioning import CHANNELS, COND_CHANNELS, render_condition
 from pipelines.simmim.masks import patches_to_pixels, random_mask, region_mask, region_pixel_mask
+from tests.conftest import WEIGHTS
 
 
 def _ellipse(centre, radii, indices, start=0.0):
@@ -160,6 +161,7 @@ def test_condition_map_draws_each_feature_in_its_channel():
 
 
 @pytest.mark.weights
+@pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
 def test_real_face_aligns_upright_with_brows_and_chin_inside(neutral_face):
     from pipelines.face_landmarks import FaceLandmarker
     from pipelines.image_io import load_image

@@ -9,6 +9,9 @@ import torch
 
 from pipelines.simmim.config import SimMIMFaceConfig
 from pipelines.simmim.model import SimMIMFace
+from tests.conftest import WEIGHTS
+
+SHIPPED = WEIGHTS / "simmim-face"
 
 
 def tiny_model(seed: int = 0, **overrides) -> SimMIMFace:
@@ -123,3 +126,39 @@ def test_wraps_a_transformers_swin_simmim_model(tmp_path):
     model.save_pretrained(tmp_path)
     with torch.no_grad():
         assert torch.equal(SimMIMFace.from_pretrained(tmp_path)(pixels, mask, condition), out)
+
+
+def test_default_model_missing_names_the_folder(tmp_path, monkeypatch):
+    from pipelines.weights import WEIGHTS_ENV, WeightsNotFoundError
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match="simmim-face"):
+        SimMIMFace.from_pretrained()
+
+
+@pytest.mark.weights
+@pytest.mark.skipif(not (SHIPPED / "model.safetensors").is_file(), reason="weights/simmim-face is not in this checkout")
+@pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
+def test_shipped_model_loads_by_default_and_its_condition_helps(neutral_face):
+    """The shipped face model repaints a masked mouth closer to the truth with its landmark map than without."""
+    import numpy as np
+
+    from pipelines.face_align import align_face
+    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.image_io import load_image
+    from pipelines.simmim.conditioning import render_condition
+    from pipelines.simmim.evaluate import masked_l1_psnr, model_fill
+    from pipelines.simmim.masks import patches_to_pixels, region_mask
+
+    model = SimMIMFace.from_pretrained()
+    size, patch = model.config.image_size, model.config.patch_size
+    image = load_image(neutral_face)
+    with FaceLandmarker.from_pretrained() as landmarker:
+        aligned = align_face(image, landmarker.detect(image)[0].landmarks, size)
+    mask = region_mask([aligned.landmarks], ["mouth"], size, patch)[None]
+    condition = render_condition(aligned.landmarks, size)[None]
+    crops = aligned.crop[None]
+    pixels = patches_to_pixels(mask[0], patch)
+    steered = masked_l1_psnr(model_fill(model, crops, mask, condition)[0], aligned.crop, pixels)[0]
+    blind = masked_l1_psnr(model_fill(model, crops, mask, np.zeros_like(condition))[0], aligned.crop, pixels)[0]
+    assert steered < blind

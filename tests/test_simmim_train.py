@@ -13,7 +13,10 @@ from pipelines import face_regions as fr
 from pipelines.simmim.data import Augment, FaceCache, augment_face, build_cache, held_out, list_photos
 from pipelines.simmim.train import learning_rate, masked_losses
 
-from conftest import EXAMPLES
+from tests.conftest import EXAMPLES, WEIGHTS
+
+# building the face cache and re-detecting faces run MediaPipe
+pytestmark = pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
 
 TINY = ["--image-size", "32", "--patch-size", "8", "--hidden-size", "32", "--layers", "2", "--heads", "2",
         "--refine-channels", "4", "--batch-size", "4", "--warmup-steps", "1", "--quiet", "--threads", "1"]  # fmt: skip
