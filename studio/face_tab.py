@@ -20,7 +20,7 @@ from studio.runtime import SETTINGS, shared
 NO_PHOTO = "Please upload a face photo first (or pick an example below)."
 NO_GPU = "Polishing with a diffusion model needs a CUDA GPU, and this machine has none; untick it."
 EXAMPLE_FACES = sorted(str(p) for p in (Path(__file__).resolve().parent.parent / "examples" / "faces").glob("*_neutral.jpg"))
-TEACH_VIEWS = ("patches", "warped", "reconstruction", "result")  # keys of FaceExpressionOutput.teach_panels()
+TEACH_VIEWS = ("patches", "mask", "warped", "reconstruction", "result")  # keys of FaceExpressionOutput.teach_panels()
 
 TEXT = {
     "en": {
@@ -52,9 +52,10 @@ TEXT = {
         "new expression; the patches that must change are hidden, and SimMIM paints them back following a drawing "
         "of the new landmarks.",
         "face.view.patches": "1. Patch grid: grey patches are hidden",
-        "face.view.warped": "2. Photo warped along the landmark moves",
-        "face.view.reconstruction": "3. SimMIM's raw prediction",
-        "face.view.result": "4. Blended result",
+        "face.view.mask": "2. The mask (white = repainted)",
+        "face.view.warped": "3. Photo warped along the landmark moves",
+        "face.view.reconstruction": "4. SimMIM's raw prediction",
+        "face.view.result": "5. Blended result",
     },
     "zh": {
         "face.tab": "面部",
@@ -82,9 +83,10 @@ TEXT = {
         "face.teach_body": "**掩码图像建模：** 把图片的一部分小块遮住，训练网络根据还看得见的小块把它们画回来。\n"
         "这里先按新表情移动关键点（并据此变形照片），再遮住需要改变的小块，由 SimMIM 按新关键点的线稿把它们画回来。",
         "face.view.patches": "1. 小块网格：灰色小块被遮住",
-        "face.view.warped": "2. 按关键点移动变形后的照片",
-        "face.view.reconstruction": "3. SimMIM 的原始预测",
-        "face.view.result": "4. 融合后的结果",
+        "face.view.mask": "2. 掩码（白色 = 重绘区域）",
+        "face.view.warped": "3. 按关键点移动变形后的照片",
+        "face.view.reconstruction": "4. SimMIM 的原始预测",
+        "face.view.result": "5. 融合后的结果",
     },
 }
 
@@ -182,7 +184,7 @@ def render() -> None:
     with gr.Accordion(t("face.teach"), open=False):
         gr.Markdown(t("face.teach_body"))
         with gr.Row():
-            views = [gr.Image(label=t(f"face.view.{name}"), interactive=False, height=256) for name in TEACH_VIEWS]
+            views = [gr.Image(label=t(f"face.view.{name}"), interactive=False, height=220) for name in TEACH_VIEWS]
     gallery = gr.Gallery(label=t("face.gallery"), columns=4, height="auto")
     sprites = gr.File(label=t("face.sprites"))
     gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"))
