@@ -400,16 +400,31 @@ def _feather(mask: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray):
-    """Put the edited crop back at full resolution; pixels where the warped alpha is 0 are copied unchanged."""
+    """Put the edited crop back at full resolution; pixels where the warped alpha is 0 are copied unchanged.
+
+    Only the crop's footprint on the photo is resampled, so a 40 MP photo costs no more than a small one.
+    """
     height, width = image.shape[:2]
     back = invert(matrix)
-    crop_full = cv2.warpAffine(crop, back, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    alpha_full = cv2.warpAffine(alpha, back, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)
-    alpha_full[alpha_full < 1.0 / 255] = 0.0
+    side = crop.shape[0]
+    corners = transform_points(np.array([[0, 0], [side, 0], [0, side], [side, side]], np.float64), back)
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int).clip(0, [width, height])
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int).clip(0, [width, height])
+    alpha_full = np.zeros((height, width), np.float32)
     out = image.copy()
-    inside = alpha_full > 0
-    a = alpha_full[inside][:, None]
-    out[inside] = np.clip(image[inside] * (1 - a) + crop_full[inside].astype(np.float32) * a + 0.5, 0, 255).astype(np.uint8)
+    if x1 > x0 and y1 > y0:
+        shifted = back.copy()
+        shifted[:, 2] -= (x0, y0)  # draw straight into the footprint's box
+        box = (int(x1 - x0), int(y1 - y0))
+        crop_box = cv2.warpAffine(crop, shifted, box, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        alpha_box = cv2.warpAffine(alpha, shifted, box, flags=cv2.INTER_LINEAR, borderValue=0.0)
+        alpha_box[alpha_box < 1.0 / 255] = 0.0
+        alpha_full[y0:y1, x0:x1] = alpha_box
+        region = out[y0:y1, x0:x1]
+        inside = alpha_box > 0
+        a = alpha_box[inside][:, None]
+        mixed = region[inside] * (1 - a) + crop_box[inside].astype(np.float32) * a
+        region[inside] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return out, np.round(alpha_full * 255).astype(np.uint8)
 
 
