@@ -58,3 +58,22 @@ def test_chinese_browser_gets_chinese_text(browser, studio_url):
     page.get_by_role("tab", name="面部").wait_for(timeout=60_000)
     screenshot(page, "home_zh")
     context.close()
+
+
+def test_motion_example_captures_a_clip_and_the_bvh_downloads(page):
+    page.get_by_role("tab", name="Motion").click()
+    page.get_by_role("button", name="lunge_front.mp4: a lunge (1.7 s)").click()
+    page.locator("video[src*='lunge_front']").first.wait_for(state="attached")  # the example is loaded
+    page.get_by_role("button", name="Capture motion").click()
+    link = page.locator("a[href$='.bvh']").first
+    link.wait_for(timeout=180_000)
+    with page.expect_download() as download:
+        link.click()
+    text = open(download.value.path(), encoding="utf-8").read()
+    assert text.startswith("HIERARCHY") and "\nMOTION\n" in text
+    frames = int(text.split("Frames:")[1].split()[0])
+    assert frames >= 40  # 1.7 s at 30 fps: one BVH frame per processed video frame
+    preview = page.locator("video[src$='.mp4']").first
+    preview.wait_for()
+    assert page.evaluate("v => v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')", preview.element_handle())
+    screenshot(page, "motion")
