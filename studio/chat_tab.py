@@ -7,6 +7,7 @@ first use and shared by every visitor through `studio.runtime.shared`.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,7 @@ ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5
 EMOTION_LOOK = {"joy": ("😊", "喜悦"), "sadness": ("😢", "悲伤"), "anger": ("😠", "愤怒"), "surprise": ("😮", "惊讶"),
                 "fear": ("😨", "害怕"), "disgust": ("🤢", "厌恶"), "neutral": ("🙂", "平静")}
 NO_CHARACTER = "Pick a preset or import a character card first."
+STREAM_AUDIO = shutil.which("ffmpeg") is not None  # Gradio encodes streamed audio with ffmpeg
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
@@ -269,16 +271,21 @@ def _audio(chunks) -> tuple[int, "object"] | None:
 
 @user_errors
 def respond(message, character, sprites, history, backend_kind="local", local_model="", base_url="", model="",
-            api_key="", max_new_tokens=160, temperature=0.7, user_name="User", speak=True, progress=gr.Progress()):
+            api_key="", max_new_tokens=160, temperature=0.7, user_name="User", speak=True, progress=gr.Progress(),
+            stream_audio=None):
     """Stream a reply: yields (chatbot, history, textbox, portrait, emotion, audio) as it grows.
 
-    Each finished sentence is voiced while the rest of the reply still streams; the clip plays when the
-    reply is complete. If the backend fails, the conversation and the typed message are put back.
+    Each finished sentence is voiced while the rest of the reply still streams. With `stream_audio`
+    (the default when ffmpeg is installed, which Gradio needs to stream audio) each sentence's audio is
+    yielded as soon as it exists, so the character starts speaking before the reply is complete;
+    otherwise the whole clip comes with the last step. If the backend fails, the conversation and the
+    typed message are put back.
     """
     from pipelines.persona_chat import PersonaChatConfig, PersonaChatPipeline, clean_message
     from pipelines.speech import SentenceBuffer
     from pipelines.weights import WeightsNotFoundError
 
+    stream_audio = STREAM_AUDIO if stream_audio is None else stream_audio
     if character is None:
         raise ValueError(NO_CHARACTER)
     history = list(history or [])
@@ -299,18 +306,20 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     yield pending, history, "", face, mood, None
     try:
         for reply in pipe.stream(character, history, message):
+            fresh = []
             if speech is not None:
                 delta = reply.text[len(shown):] if reply.text.startswith(shown) else ""
                 sentences = buffer.feed(delta) + (buffer.flush() if reply.done else [])
-                chunks.extend(c for c in (speech[0].speak_sentence(s, speech[1]) for s in sentences) if c is not None)
+                fresh = [c for c in (speech[0].speak_sentence(s, speech[1]) for s in sentences) if c is not None]
+                chunks.extend(fresh)
             shown = reply.text
             if not reply.done:
-                yield reply.history, history, "", face, mood, None
+                yield reply.history, history, "", face, mood, _audio(fresh) if stream_audio else None
     except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
         yield history, history, message, face, mood, None
         raise
     yield (reply.history, reply.history, "", portrait_for(character, sprites, reply.emotion),
-           emotion_label(reply.emotion), _audio(chunks))
+           emotion_label(reply.emotion), _audio(fresh if stream_audio else chunks))
 
 
 # --- layout --------------------------------------------------------------------------------------
@@ -359,7 +368,8 @@ def render() -> None:
             with gr.Row():
                 speak = gr.Checkbox(value=True, label=t("chat.speak"))
                 again = gr.Button(t("chat.restart"), size="sm")
-            audio = gr.Audio(label=t("chat.audio"), autoplay=True, interactive=False, type="numpy")
+            audio = gr.Audio(label=t("chat.audio"), autoplay=True, interactive=False, type="numpy",
+                             streaming=STREAM_AUDIO)
             with gr.Accordion(t("chat.backend"), open=False):
                 backend_kind = gr.Radio(["local", "openai"], value="local", label=t("chat.backend_kind"))
                 local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1)

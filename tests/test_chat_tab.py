@@ -91,7 +91,7 @@ def _respond(message, character, sprites, history, **settings):
 def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatch):
     monkeypatch.setattr(runtime, "_objects", {"chat-local": tiny_backend()})  # the model the tab would build once
     character, history = ada[0], ada[13]
-    steps = _respond("Hello Ada!", character, {}, history, max_new_tokens=24, temperature=0.7)
+    steps = _respond("Hello Ada!", character, {}, history, max_new_tokens=24, temperature=0.7, stream_audio=False)
     assert len(steps) >= 4
     assert steps[0][0][-1] == {"role": "user", "content": "Hello Ada!"} and steps[0][2] == ""  # shown at once
     chatbot, new_history, box, portrait, emotion, audio = steps[-1]
@@ -100,6 +100,21 @@ def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatc
     rate, samples = audio
     assert rate == 22050 and samples.dtype == np.int16 and len(samples) > rate // 4
     assert history == ada[13]  # the caller's list is not changed in place
+
+
+def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_port):
+    character = load_character(EXAMPLES / "characters" / "museum_guide.json")
+    reply = "The clock room is upstairs. It has a pendulum. Shall we go?"
+    with ChatServer(free_port, reply=reply) as server:
+        steps = _respond("Where is the clock?", character, {}, [], backend_kind="openai", base_url=server.base_url,
+                         model="m", stream_audio=True)
+    clips = [(i, step[5]) for i, step in enumerate(steps) if step[5] is not None]
+    assert len(clips) == 3  # one clip per sentence
+    assert clips[0][0] < len(steps) - 1  # the first sentence is out while the reply still streams
+    partial = steps[clips[0][0]][0][-1]["content"]
+    assert partial.startswith("The clock room is upstairs.") and partial != reply
+    for _, (rate, samples) in clips:
+        assert rate == 22050 and 0.3 < len(samples) / rate < 4
 
 
 def test_reply_from_a_server_picks_the_joy_sprite(free_port):
