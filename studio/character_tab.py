@@ -235,7 +235,7 @@ def render(character: gr.State | None = None, sprites: gr.State | None = None, o
     gr.Markdown(t("character.intro"))
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            about = gr.Markdown(label=t("character.summary"))
+            about = gr.Markdown(summary(character.value), label=t("character.summary"))
             upload = gr.File(label=t("character.import"), file_types=[".zip", ".png", ".json"], type="filepath")
             portrait = gr.Image(label=t("character.portrait"), type="pil", sources=["upload", "webcam"], height=280)
             intensity = gr.Slider(0.2, 1.0, value=0.8, step=0.05, label=t("character.intensity"))

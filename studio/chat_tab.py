@@ -325,7 +325,8 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
 # --- layout --------------------------------------------------------------------------------------
 
 
-def render() -> None:
+def render() -> tuple:
+    """Build the tab; return (character state, sprites state, follow) for the Character tab to share."""
     names = preset_names()
     # The first preset is ready on arrival (reading a small JSON file; no model is loaded here).
     card, _, *form_values, chat_value, history_value, portrait_value, emotion_value = (
@@ -392,4 +393,10 @@ def render() -> None:
               max_new_tokens, temperature, user_name, speak]
     outputs = [chatbot, history, message, portrait, emotion, audio]
     message.submit(respond, inputs, outputs, concurrency_limit=1)
-    send.click(respond, inputs, outputs, concurrency_limit=1)
+    send.click(respond, inputs, outputs, concurrency_limit=1, api_name="chat_respond")
+
+    def follow(event) -> None:
+        """After another tab replaces the character (a bundle import), refresh the form and start a new chat."""
+        event.then(_loaded, [character, sprites, user_name], loaded)
+
+    return character, sprites, follow

@@ -7,7 +7,7 @@ import gradio as gr
 from studio import about_tab, character_tab, chat_tab, face_tab, motion_tab
 from studio.i18n import build_i18n, t
 
-# Tab order in the page; each module has TEXT (en/zh strings) and render() (builds its components).
+# Each tab module has TEXT (en/zh strings) and render() (builds its components inside the current tab).
 TABS = (face_tab, motion_tab, chat_tab, character_tab, about_tab)
 QUEUE_MAX_SIZE = 32  # waiting requests beyond this get a "queue full" answer instead of an endless wait
 MAX_UPLOAD = "200mb"  # larger uploads are refused by the server before any pipeline sees them
@@ -24,10 +24,16 @@ def build_studio() -> gr.Blocks:
     with gr.Blocks(title="Character Studio") as demo:
         gr.Markdown(t("app.title"))
         with gr.Tabs():
-            for tab in TABS:
-                name = tab.__name__.rsplit(".", 1)[-1].removesuffix("_tab")
-                with gr.Tab(t(f"{name}.tab"), id=name):
-                    tab.render()
+            with gr.Tab(t("face.tab"), id="face"):
+                face_tab.render()
+            with gr.Tab(t("motion.tab"), id="motion"):
+                motion_tab.render()
+            with gr.Tab(t("chat.tab"), id="chat"):
+                character, sprites, follow_chat = chat_tab.render()
+            with gr.Tab(t("character.tab"), id="character"):  # the same per-user character as the Chat tab
+                character_tab.render(character, sprites, on_import=follow_chat)
+            with gr.Tab(t("about.tab"), id="about"):
+                about_tab.render()
     # One heavy job at a time per event by default; events that are light raise their own limit.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
     return demo
