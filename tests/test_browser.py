@@ -77,3 +77,19 @@ def test_motion_example_captures_a_clip_and_the_bvh_downloads(page):
     preview.wait_for()
     assert page.evaluate("v => v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')", preview.element_handle())
     screenshot(page, "motion")
+
+
+def test_chat_streams_an_in_character_reply_and_speaks_it(page):
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_text("Model settings").first.click()
+    tokens = page.get_by_label("number input for Longest reply (tokens)")
+    tokens.fill("24")
+    tokens.press("Enter")
+    page.get_by_label("Your message").fill("Hello! What is in the Egyptian gallery?")
+    page.get_by_role("button", name="Send").click()
+    # The greeting is the first bubble; the reply is a second bot bubble that fills in as tokens stream.
+    reply = page.locator("[data-testid='bot']").nth(1)
+    reply.wait_for(timeout=240_000)  # the first chat converts the embedded model once (about 20-45 s here)
+    page.locator("audio").first.wait_for(state="attached", timeout=240_000)
+    assert reply.inner_text().strip()
+    screenshot(page, "chat")
