@@ -14,7 +14,10 @@ from pathlib import Path
 import gradio as gr
 
 from studio.errors import user_errors
+from studio.face_tab import EXAMPLE_FACES
 from studio.i18n import t
+from studio.motion_tab import EXAMPLE_LABELS as MOTION_LABELS
+from studio.motion_tab import EXAMPLES as MOTION_EXAMPLES
 
 NO_CHARACTER = "Pick or import a character first (Chat tab, or import a bundle here)."
 NO_PORTRAIT = "Upload a portrait photo first: the expression sheet is made from it."
@@ -42,6 +45,7 @@ TEXT = {
         "character.make_voice": "Record voice sample",
         "character.export": "Export bundle",
         "character.files": "Bundle: card PNG + ZIP",
+        "character.examples": "Examples",
     },
     "zh": {
         "character.tab": "角色",
@@ -64,6 +68,7 @@ TEXT = {
         "character.make_voice": "录制声音样本",
         "character.export": "导出角色包",
         "character.files": "角色包：角色卡 PNG + ZIP",
+        "character.examples": "示例",
     },
 }
 
@@ -75,14 +80,21 @@ def summary(character) -> str:
     """A short card of who the character is, for the top of the tab."""
     if character is None:
         return NO_CHARACTER
+    from pipelines.persona_chat import greeting
+
     voice = character.extensions.get("character_studio", {}).get("voice") or {}
-    lines = [f"### {character.name}", character.description.strip()[:400]]
+    lines = [f"### {character.name}", _shorten(character.description, 400)]
     if character.first_mes.strip():
-        lines.append(f"> {character.first_mes.strip()[:200]}")
+        lines.append(f"> {_shorten(greeting(character, 0, 'you'), 200)}")
     if voice:
         lines.append(f"Voice: {voice.get('engine', 'espeak')} {voice.get('variant', '')} · pitch {voice.get('pitch', 50)}"
                      f" · rate {voice.get('rate', 170)}")
     return "\n\n".join(line for line in lines if line)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def gallery(sprites: dict | None) -> list:
@@ -236,10 +248,12 @@ def render(character: gr.State | None = None, sprites: gr.State | None = None, o
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             about = gr.Markdown(summary(character.value), label=t("character.summary"))
-            upload = gr.File(label=t("character.import"), file_types=[".zip", ".png", ".json"], type="filepath")
+            upload = gr.File(label=t("character.import"), file_types=[".zip", ".png", ".json"], type="filepath",
+                             elem_id="character-import")
             portrait = gr.Image(label=t("character.portrait"), type="pil", sources=["upload", "webcam"], height=280)
             intensity = gr.Slider(0.2, 1.0, value=0.8, step=0.05, label=t("character.intensity"))
             sheet_button = gr.Button(t("character.make_sheet"), variant="primary")
+            gr.Examples([[path] for path in EXAMPLE_FACES[:4]], inputs=[portrait], label=t("character.examples"))
         with gr.Column(scale=2):
             sprite_gallery = gr.Gallery(label=t("character.sprites"), columns=4, height=300, interactive=False)
             with gr.Row():
@@ -249,6 +263,8 @@ def render(character: gr.State | None = None, sprites: gr.State | None = None, o
                         start = gr.Number(label="start (s)", minimum=0, precision=2)
                         end = gr.Number(label="end (s)", minimum=0, precision=2)
                     motion_button = gr.Button(t("character.add_motion"))
+                    gr.Examples([[path] for path in MOTION_EXAMPLES], inputs=[video], example_labels=MOTION_LABELS,
+                                label=t("character.examples"))
                     bvh_upload = gr.File(label=t("character.bvh_upload"), file_types=[".bvh"], file_count="multiple",
                                          type="filepath")
                 with gr.Column():

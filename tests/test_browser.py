@@ -93,3 +93,28 @@ def test_chat_streams_an_in_character_reply_and_speaks_it(page):
     page.locator("audio").first.wait_for(state="attached", timeout=240_000)
     assert reply.inner_text().strip()
     screenshot(page, "chat")
+
+
+def test_character_bundle_exports_and_imports(page, tmp_path):
+    import zipfile
+
+    page.get_by_role("tab", name="Character").click()
+    page.get_by_role("button", name="Record voice sample").click()
+    page.locator("audio").first.wait_for(state="attached")
+    page.get_by_role("button", name="Export bundle").click()
+    link = page.locator("a[href$='.zip']").first
+    link.wait_for()
+    with page.expect_download() as download:
+        link.click()
+    bundle = tmp_path / "ada.zip"
+    download.value.save_as(bundle)
+    names = zipfile.ZipFile(bundle).namelist()
+    assert "card.png" in names and "voice/sample.wav" in names
+
+    # A fresh visitor imports the bundle and gets the character back, in this tab and in the chat.
+    page.reload()
+    page.get_by_role("tab", name="Character").click()
+    page.locator("#character-import input[type=file]").set_input_files(str(bundle))
+    page.get_by_role("heading", name="Ada").wait_for()
+    page.locator("audio").first.wait_for(state="attached")
+    screenshot(page, "character")
