@@ -89,15 +89,21 @@ class FaceExpressionOutput:
         """What masked image modelling hides: the crop with masked patches greyed and the patch grid drawn."""
         return patch_grid_overlay(self.warped, self.mask, self.patch_size)
 
+    @property
+    def filled(self) -> np.ndarray:
+        """SimMIM's prediction in the masked patches, the warped input elsewhere (what the model contributes)."""
+        mask = patches_to_pixels(self.mask, self.patch_size)[..., None]
+        return np.where(mask, self.reconstruction, self.warped)
+
     def teach_panels(self, size: int = 256) -> dict[str, np.ndarray]:
-        """The Teach views, each (size, size, 3): masked patches on the grid, the mask, the warp, SimMIM's raw
-        prediction and the blended result."""
+        """The Teach views, each (size, size, 3): masked patches on the grid, the mask, the warp, SimMIM's
+        prediction for the masked patches and the blended result."""
         mask = patches_to_pixels(self.mask, self.patch_size)
         views = {
             "patches": (self.masked_input, cv2.INTER_NEAREST),
             "mask": (np.repeat(mask[..., None], 3, axis=2).astype(np.uint8) * 255, cv2.INTER_NEAREST),
             "warped": (self.warped, cv2.INTER_CUBIC),
-            "reconstruction": (self.reconstruction, cv2.INTER_NEAREST),
+            "reconstruction": (self.filled, cv2.INTER_NEAREST),
             "result": (self.face, cv2.INTER_AREA if self.face.shape[0] > size else cv2.INTER_CUBIC),
         }
         return {name: cv2.resize(image, (size, size), interpolation=how) for name, (image, how) in views.items()}
@@ -310,6 +316,9 @@ class FaceExpressionPipeline:
         weight = self.config.simmim_weight
         if weight == 0 or not mask.any():
             return warped.astype(np.float32)
+        # Outside the mask SimMIM was never trained to reproduce the input (its loss is on masked pixels only),
+        # so its output there is noise: keep the warp there before any smoothing spreads it across the edge.
+        prediction = np.where(mask[..., None] > 0, prediction, warped)
         if self.config.blend == "poisson":
             # Seamless cloning keeps the stronger gradient of the two images at each pixel (MIXED_CLONE) and
             # matches the warp's colours at the mask border, so a flat prediction cannot wash out the lips.

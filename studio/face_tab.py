@@ -54,7 +54,7 @@ TEXT = {
         "face.view.patches": "1. Patch grid: grey patches are hidden",
         "face.view.mask": "2. The mask (white = repainted)",
         "face.view.warped": "3. Photo warped along the landmark moves",
-        "face.view.reconstruction": "4. SimMIM's raw prediction",
+        "face.view.reconstruction": "4. SimMIM's prediction for the hidden patches",
         "face.view.result": "5. Blended result",
     },
     "zh": {
@@ -85,7 +85,7 @@ TEXT = {
         "face.view.patches": "1. 小块网格：灰色小块被遮住",
         "face.view.mask": "2. 掩码（白色 = 重绘区域）",
         "face.view.warped": "3. 按关键点移动变形后的照片",
-        "face.view.reconstruction": "4. SimMIM 的原始预测",
+        "face.view.reconstruction": "4. SimMIM 对被遮小块的预测",
         "face.view.result": "5. 融合后的结果",
     },
 }

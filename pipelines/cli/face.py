@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--sheet", type=Path, help="also write every expression as one labelled grid PNG")
     parser.add_argument("--sprites", type=Path, help="also write joy.png, sadness.png, ... (SillyTavern sprites) here")
     parser.add_argument("--show-mask", type=Path, help="write the paste-back mask (white = changed pixels)")
-    parser.add_argument("--teach", type=Path, help="write crop | masked patches | SimMIM output | result side by side")
+    parser.add_argument("--teach", type=Path, help="write crop | masked patches | SimMIM raw output | SimMIM in the "
+                        "masked patches | result side by side")
     parser.add_argument("--simmim", type=Path, help="SimMIM face model folder (default weights/simmim-face)")
     parser.add_argument("--refine", metavar="MODEL", help="diffusers inpainting model (folder or hub id) to polish with")
     parser.set_defaults(run=run)
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             Image.fromarray(out.mask_image).save(args.show_mask)
             print(f"wrote {args.show_mask}")
         if args.teach:
-            panels = [out.crop, out.masked_input, out.reconstruction, out.blended]
+            panels = [out.crop, out.masked_input, out.reconstruction, out.filled, out.blended]
             Image.fromarray(np.hstack(panels)).save(args.teach)
             print(f"wrote {args.teach}")
         if args.sheet or args.sprites:
