@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from studio import about_tab, character_tab, chat_tab, face_tab, motion_tab
@@ -9,8 +11,10 @@ from studio.i18n import build_i18n, t
 
 # Each tab module has TEXT (en/zh strings) and render() (builds its components inside the current tab).
 TABS = (face_tab, motion_tab, chat_tab, character_tab, about_tab)
-QUEUE_MAX_SIZE = 32  # waiting requests beyond this get a "queue full" answer instead of an endless wait
-MAX_UPLOAD = "200mb"  # larger uploads are refused by the server before any pipeline sees them
+# Waiting requests beyond this get a "queue full" answer instead of an endless wait.
+QUEUE_MAX_SIZE = int(os.environ.get("CHARACTER_STUDIO_QUEUE_SIZE", 32))
+# Larger uploads are refused by the server before any pipeline sees them; a deployment may set its own.
+MAX_UPLOAD = os.environ.get("CHARACTER_STUDIO_MAX_UPLOAD", "200mb")
 
 TEXT = {
     "en": {"app.title": "# Character Studio\nOne photo, one video and a persona → a living virtual character."},

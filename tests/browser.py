@@ -39,13 +39,14 @@ def require_browser() -> str:
 
 
 @contextmanager
-def served_studio(port: int, timeout: float = 90.0):
+def served_studio(port: int, timeout: float = 90.0, env: dict[str, str] | None = None):
     """Run `python app.py` on a loopback port until the page answers; yield its URL; stop it afterwards."""
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
