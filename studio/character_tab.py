@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.components import PhotoUpload
 from studio.errors import user_errors
 from studio.face_tab import EXAMPLE_FACES
 from studio.i18n import t
@@ -201,15 +202,14 @@ def make_voice(character, progress=gr.Progress()):
 @user_errors
 def export_bundle(character, portrait, sprites, motions, voice_sample):
     """Write the card PNG and the ZIP into a fresh folder for download."""
-    import numpy as np
-
     from pipelines.character_bundle import CharacterBundle
+    from pipelines.image_io import load_image
 
     if character is None:
         raise ValueError(NO_CHARACTER)
     bundle = CharacterBundle(
         character,
-        portrait=np.asarray(portrait.convert("RGB")) if portrait is not None else None,
+        portrait=load_image(portrait) if portrait is not None else None,
         expressions=dict(sprites or {}),
         motions=dict(motions or {}),
         voice_sample=voice_sample,
@@ -250,7 +250,7 @@ def render(character: gr.State | None = None, sprites: gr.State | None = None, o
             about = gr.Markdown(summary(character.value), label=t("character.summary"))
             upload = gr.File(label=t("character.import"), file_types=[".zip", ".png", ".json"], type="filepath",
                              elem_id="character-import")
-            portrait = gr.Image(label=t("character.portrait"), type="pil", sources=["upload", "webcam"], height=280)
+            portrait = PhotoUpload(label=t("character.portrait"), type="filepath", sources=["upload", "webcam"], height=280)
             intensity = gr.Slider(0.2, 1.0, value=0.8, step=0.05, label=t("character.intensity"))
             sheet_button = gr.Button(t("character.make_sheet"), variant="primary")
             gr.Examples([[path] for path in EXAMPLE_FACES[:4]], inputs=[portrait], label=t("character.examples"))

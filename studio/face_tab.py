@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.expressions import EXPRESSIONS, SLIDERS  # names only: numpy, no model
+from studio.components import PhotoUpload
 from studio.errors import user_errors
 from studio.i18n import t
 from studio.runtime import SETTINGS, shared
@@ -167,7 +168,7 @@ def render() -> None:
     gr.Markdown(t("face.intro"))
     with gr.Row():
         with gr.Column(scale=1):
-            photo = gr.Image(label=t("face.photo"), sources=["upload", "webcam"], type="filepath", height=360)
+            photo = PhotoUpload(label=t("face.photo"), sources=["upload", "webcam"], type="filepath", height=360)
             expression = gr.Radio(list(EXPRESSIONS), value="joy", label=t("face.expression"))
             intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label=t("face.intensity"))
             with gr.Accordion(t("face.sliders"), open=False):
