@@ -226,3 +226,16 @@ def test_a_turned_head_gets_a_warning():
     turned = face.copy()
     turned[NOSE_TIP, 0] += 100
     assert any("turned" in w for w in _quality_warnings(turned, config))
+
+
+@pytest.mark.weights
+@pytest.mark.skipif(not (WEIGHTS / "simmim-face" / "model.safetensors").is_file(), reason="weights/simmim-face missing")
+def test_shipped_model_makes_a_smile_mediapipe_reads(face_rgb):
+    """The default pipeline with the shipped SimMIM model: joy raises mouthSmile on a real neutral photo."""
+    with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
+        out = pipe(face_rgb, "joy", 1.0)
+        after = pipe.landmarker.detect(out.image)[0].blendshapes
+    smile = (after["mouthSmileLeft"] + after["mouthSmileRight"]) / 2
+    assert smile > (out.blendshapes["mouthSmileLeft"] + out.blendshapes["mouthSmileRight"]) / 2 + 0.3
+    untouched = out.mask_image == 0
+    assert np.array_equal(out.image[untouched], face_rgb[untouched])
