@@ -52,10 +52,10 @@ TEXT = {
         "them back from the patches it can still see.\nHere the landmarks first move (and warp the photo) towards the "
         "new expression; the patches that must change are hidden, and SimMIM paints them back following a drawing "
         "of the new landmarks.",
-        "face.view.patches": "1. Patch grid: grey patches are hidden",
-        "face.view.mask": "2. The mask (white = repainted)",
-        "face.view.warped": "3. Photo warped along the landmark moves",
-        "face.view.reconstruction": "4. SimMIM's prediction for the hidden patches",
+        "face.view.patches": "1. Hidden patches (grey)",
+        "face.view.mask": "2. Mask (white = repaint)",
+        "face.view.warped": "3. Warped photo",
+        "face.view.reconstruction": "4. SimMIM fills the hidden",
         "face.view.result": "5. Blended result",
     },
     "zh": {
@@ -83,10 +83,10 @@ TEXT = {
         "face.teach": "教学：掩码图像建模如何重绘人脸",
         "face.teach_body": "**掩码图像建模：** 把图片的一部分小块遮住，训练网络根据还看得见的小块把它们画回来。\n"
         "这里先按新表情移动关键点（并据此变形照片），再遮住需要改变的小块，由 SimMIM 按新关键点的线稿把它们画回来。",
-        "face.view.patches": "1. 小块网格：灰色小块被遮住",
-        "face.view.mask": "2. 掩码（白色 = 重绘区域）",
-        "face.view.warped": "3. 按关键点移动变形后的照片",
-        "face.view.reconstruction": "4. SimMIM 对被遮小块的预测",
+        "face.view.patches": "1. 被遮小块（灰色）",
+        "face.view.mask": "2. 掩码（白色 = 重绘）",
+        "face.view.warped": "3. 变形后的照片",
+        "face.view.reconstruction": "4. SimMIM 填补被遮小块",
         "face.view.result": "5. 融合后的结果",
     },
 }
@@ -180,7 +180,7 @@ def render() -> None:
                 sheet = gr.Button(t("face.sheet"))
         with gr.Column(scale=1):
             compare = gr.ImageSlider(label=t("face.before_after"), height=360)
-            result = gr.Image(label=t("face.result"), format="png", interactive=False, height=360)
+            result = gr.Image(label=t("face.result"), format="png", interactive=False, height=360, elem_id="face-result")
             notes = gr.Markdown(label=t("face.notes"))
     with gr.Accordion(t("face.teach"), open=False):
         gr.Markdown(t("face.teach_body"))
@@ -188,7 +188,7 @@ def render() -> None:
             views = [gr.Image(label=t(f"face.view.{name}"), interactive=False, height=220) for name in TEACH_VIEWS]
     gallery = gr.Gallery(label=t("face.gallery"), columns=4, height="auto")
     sprites = gr.File(label=t("face.sprites"))
-    gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"))
+    gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"), elem_id="face-examples")
 
     run.click(make_expression, [photo, expression, intensity, *sliders, face_index, refine],
               [compare, result, notes, *views], api_name="face_expression", concurrency_limit=1)  # fmt: skip
