@@ -168,7 +168,8 @@ def render() -> None:
     gr.Markdown(t("face.intro"))
     with gr.Row():
         with gr.Column(scale=1):
-            photo = PhotoUpload(label=t("face.photo"), sources=["upload", "webcam"], type="filepath", height=360)
+            photo = PhotoUpload(label=t("face.photo"), sources=["upload", "webcam"], type="filepath", height=360,
+                                elem_id="face-photo")
             expression = gr.Radio(list(EXPRESSIONS), value="joy", label=t("face.expression"))
             intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label=t("face.intensity"))
             with gr.Accordion(t("face.sliders"), open=False):

@@ -41,11 +41,13 @@ def require_browser() -> str:
 @contextmanager
 def served_studio(port: int, timeout: float = 90.0, env: dict[str, str] | None = None):
     """Run `python app.py` on a loopback port until the page answers; yield its URL; stop it afterwards."""
+    ARTIFACTS.parent.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS.parent / f"studio-{port}.log", "w")  # the server's output, kept for a failing test
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)],
         cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
@@ -63,6 +65,7 @@ def served_studio(port: int, timeout: float = 90.0, env: dict[str, str] | None =
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
 
 
 def screenshot(page, name: str) -> Path:

@@ -118,3 +118,27 @@ def test_character_bundle_exports_and_imports(page, tmp_path):
     page.get_by_role("heading", name="Ada").wait_for()
     page.locator("audio").first.wait_for(state="attached")
     screenshot(page, "character")
+
+
+def test_face_example_gets_a_new_expression_that_differs_from_the_photo(page):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import EXAMPLES
+
+    page.get_by_role("tab", name="Face").click()
+    page.locator("#face-examples button, .gallery-item").first.click()
+    page.locator("#face-photo img[src*='london_001_neutral']").wait_for()  # the example is in the input
+    page.get_by_role("radio", name="surprise").check()
+    page.get_by_role("button", name="Make expression", exact=True).click()
+    result = page.locator("#face-result img").first
+    result.wait_for(timeout=180_000)
+    edited = Image.open(io.BytesIO(page.request.get(result.get_attribute("src")).body())).convert("RGB")
+    source = Image.open(EXAMPLES / "faces" / "london_001_neutral.jpg").convert("RGB")
+    assert edited.size == source.size
+    assert np.abs(np.asarray(edited, int) - np.asarray(source, int)).mean() > 0.5
+    page.get_by_text("Teach: how masked image modelling").click()
+    page.wait_for_timeout(1000)
+    screenshot(page, "face")
