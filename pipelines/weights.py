@@ -68,8 +68,10 @@ def _download(spec: WeightSpec, root: Path) -> None:
 
     names = spec.hub_files or spec.files or (spec.name,)
     folder = root / spec.name if spec.files else root
+    # Read HF_ENDPOINT now, not when huggingface_hub was imported: a mirror set later (e.g. for users in China) counts.
+    endpoint = os.environ.get("HF_ENDPOINT") or None
     for name in names:
-        hf_hub_download(spec.hub_repo, name, revision=spec.hub_revision, local_dir=folder)
+        hf_hub_download(spec.hub_repo, name, revision=spec.hub_revision, local_dir=folder, endpoint=endpoint)
 
 
 def _message(spec: WeightSpec, missing: list[Path], why: str) -> str:

@@ -19,6 +19,14 @@ def no_progress(*args, **kwargs):
     return None
 
 
+@pytest.fixture(autouse=True)
+def own_models(monkeypatch):
+    """Models these tests load stay theirs: other tests check that building a tab loads nothing."""
+    from studio import runtime
+
+    monkeypatch.setattr(runtime, "_objects", {})
+
+
 @pytest.fixture
 def guide() -> Character:
     return Character(name="Ada", description="A museum guide.", first_mes="Welcome, {{user}}!",
