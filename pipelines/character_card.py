@@ -74,6 +74,9 @@ class Character:
     tags: list[str] = field(default_factory=list)
     character_book: dict | None = None  # lorebook: {"entries": [{"keys": [...], "content": ...}, ...], ...}
     extensions: dict = field(default_factory=dict)  # other tools' keys are kept as they came
+    # Not part of the card: the folder the card file was read from, against which its relative sprite paths
+    # resolve (the presets ship their sprites beside them), so no server path is ever written into a card.
+    source_dir: Path | None = field(default=None, compare=False, repr=False)
 
     @property
     def studio(self) -> dict:
@@ -314,7 +317,9 @@ def load_character(source: str | Path | bytes) -> Character:
         size = path.stat().st_size
         if size > MAX_CARD_BYTES:
             raise ValueError(f"{path.name} is {size / 1e6:.1f} MB; a character card may be at most {MAX_CARD_BYTES / 1e6:.0f} MB.")
-        source = path.read_bytes()
+        character = load_character(path.read_bytes())
+        character.source_dir = path.parent
+        return character
     if source.startswith(PNG_SIGNATURE):
         return character_from_png(source)
     return character_from_json(source)
@@ -400,7 +405,7 @@ def _image_from_ref(ref: object, base_dir: Path | None):
 
 def portrait_image(character: Character, base_dir: Path | None = None):
     """The character's main portrait (extensions.character_studio.portrait), or None."""
-    return _image_from_ref(character.extensions.get(STUDIO_KEY, {}).get("portrait"), base_dir)
+    return _image_from_ref(character.extensions.get(STUDIO_KEY, {}).get("portrait"), base_dir or character.source_dir)
 
 
 def expression_image(character: Character, emotion: str, base_dir: Path | None = None):
@@ -409,6 +414,7 @@ def expression_image(character: Character, emotion: str, base_dir: Path | None =
     studio = character.extensions.get(STUDIO_KEY, {})
     expressions = studio.get("expressions") or {}
     folder = studio.get("expressions_dir")
+    base_dir = base_dir or character.source_dir
     for label in (emotion, "neutral"):
         if isinstance(expressions, dict) and label in expressions:
             image = _image_from_ref(expressions[label], base_dir)

@@ -98,8 +98,23 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def gallery(sprites: dict | None) -> list:
-    return [(image, label) for label, image in sorted((sprites or {}).items())]
+def card_sprites(character) -> dict:
+    """The sprites a card brings itself (a preset's expression sheet beside its file), as RGB arrays."""
+    import numpy as np
+
+    from pipelines.character_card import expression_image
+    from pipelines.expressions import EXPRESSIONS
+
+    if character is None:
+        return {}
+    found = {label: expression_image(character, label) for label in EXPRESSIONS}
+    return {label: np.asarray(image.convert("RGB")) for label, image in found.items() if image is not None}
+
+
+def gallery(sprites: dict | None, character=None) -> list:
+    """The sprites made here, else those the card brings."""
+    shown = sprites or card_sprites(character)
+    return [(image, label) for label, image in sorted(shown.items())]
 
 
 def motion_files(motions: dict | None) -> list[str] | None:
@@ -210,7 +225,7 @@ def export_bundle(character, portrait, sprites, motions, voice_sample):
     bundle = CharacterBundle(
         character,
         portrait=load_image(portrait) if portrait is not None else None,
-        expressions=dict(sprites or {}),
+        expressions=dict(sprites or {}) or card_sprites(character),
         motions=dict(motions or {}),
         voice_sample=voice_sample,
     )
@@ -255,7 +270,8 @@ def render(character: gr.State | None = None, sprites: gr.State | None = None, o
             sheet_button = gr.Button(t("character.make_sheet"), variant="primary")
             gr.Examples([[path] for path in EXAMPLE_FACES[:4]], inputs=[portrait], label=t("character.examples"))
         with gr.Column(scale=2):
-            sprite_gallery = gr.Gallery(label=t("character.sprites"), columns=4, height=300, interactive=False)
+            sprite_gallery = gr.Gallery(gallery({}, character.value), label=t("character.sprites"), columns=7, height=200,
+                                        interactive=False)
             with gr.Row():
                 with gr.Column():
                     video = gr.Video(label=t("character.video"), sources=["upload", "webcam"], height=200)
@@ -274,14 +290,15 @@ def render(character: gr.State | None = None, sprites: gr.State | None = None, o
             export_button = gr.Button(t("character.export"), variant="primary")
             files = gr.File(label=t("character.files"), file_count="multiple", interactive=False)
 
-    character.change(summary, character, about)
-    sprites.change(gallery, sprites, sprite_gallery)
+    quiet = {"api_visibility": "undocumented"}  # display refreshes, not functions worth calling over the API
+    character.change(summary, character, about, **quiet).then(gallery, [sprites, character], sprite_gallery, **quiet)
+    sprites.change(gallery, [sprites, character], sprite_gallery, **quiet)
     sheet_button.click(make_sheet, [portrait, intensity, sprites], [sprites, sprite_gallery])
     motion_button.click(add_motion, [video, start, end, motions], [motions, motion_list])
     bvh_upload.upload(add_bvh_files, [bvh_upload, motions], [motions, motion_list])
     voice_button.click(make_voice, character, [voice_sample, voice])
     export_button.click(export_bundle, [character, portrait, sprites, motions, voice_sample], files)
     imported = upload.upload(user_errors(import_bundle), upload, [character, sprites, portrait, motions, voice_sample])
-    imported.then(motion_files, motions, motion_list).then(voice_audio, voice_sample, voice)
+    imported.then(motion_files, motions, motion_list, **quiet).then(voice_audio, voice_sample, voice, **quiet)
     if on_import is not None:
         on_import(imported)

@@ -204,6 +204,7 @@ def apply_edits(character, sprites, name, description, personality, scenario, fi
     card["data"].update(name=name, description=description, personality=personality, scenario=scenario,
                         first_mes=first_mes, system_prompt=system_prompt)
     edited = Character.from_card(card)  # the same checks as an imported card
+    edited.source_dir = character.source_dir  # a preset's sprites still resolve beside its file
     voice = Voice.from_dict({**_voice(character), "engine": engine, "variant": variant or "", "pitch": int(pitch),
                              "rate": int(rate)})
     edited.studio["voice"] = voice.to_dict()
@@ -397,6 +398,6 @@ def render() -> tuple:
 
     def follow(event) -> None:
         """After another tab replaces the character (a bundle import), refresh the form and start a new chat."""
-        event.then(_loaded, [character, sprites, user_name], loaded)
+        event.then(_loaded, [character, sprites, user_name], loaded, api_visibility="undocumented")
 
     return character, sprites, follow

@@ -123,3 +123,14 @@ def test_sheet_from_the_portrait_fills_every_sprite(monkeypatch, neutral_face):
     assert {"joy", "sadness", "anger", "surprise", "fear", "disgust", "neutral", "extra"} == set(sprites)
     assert sprites["joy"].shape == np.asarray(Image.open(neutral_face)).shape
     assert [label for _, label in shown] == sorted(sprites)
+
+
+def test_a_preset_brings_its_expression_sprites_without_writing_server_paths():
+    from pipelines.character_card import character_to_json, list_presets, load_character
+
+    ada = load_character(list_presets()["Ada"])
+    sprites = character_tab.card_sprites(ada)
+    assert set(sprites) == {"joy", "sadness", "anger", "surprise", "fear", "disgust", "neutral"}
+    assert not np.array_equal(sprites["joy"], sprites["neutral"])  # each label is its own face
+    assert str(ada.source_dir) not in character_to_json(ada)  # the card keeps its relative folder only
+    assert [label for _, label in character_tab.gallery({}, ada)] == sorted(sprites)
