@@ -7,7 +7,11 @@ no model: each model loads on first use, once, and is shared by all users.
 import argparse
 import os
 
-from studio import build_studio, configure, launch
+# Gradio runs handlers in parallel threads; OpenBLAS's own thread pool can then hang (seen: scipy's interpolation
+# spinning forever in exec_blas_async_wait under concurrent requests). Its matrices here are tiny, so one thread.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from studio import build_studio, configure, launch  # noqa: E402
 
 demo = build_studio()
 
