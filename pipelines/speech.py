@@ -13,6 +13,7 @@ switches voice mid-way instead of reading Chinese with English rules.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import re
 import threading
 import time
@@ -203,6 +204,16 @@ class EspeakEngine:
         return samples.astype(np.float32) / 32768.0
 
 
+def _package_and_weights(module: str, package: str, spec: WeightSpec, engine: str) -> Path:
+    """An optional engine's weights folder, after checking its package is installed: checked first, so the
+    error names the package to install rather than a missing file."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise WeightsNotFoundError(f"The {engine} engine needs the `{package}` package. {spec.how_to_get}") from None
+    return resolve(spec)
+
+
 class KokoroEngine:
     """Kokoro-82M: natural voices at 24 kHz (English and Mandarin), local weights first."""
 
@@ -220,11 +231,7 @@ class KokoroEngine:
 
     @classmethod
     def from_pretrained(cls, device: str = "cpu") -> "KokoroEngine":
-        try:
-            import kokoro  # noqa: F401  (checked first so the error names the package, not a file)
-        except ImportError:
-            raise WeightsNotFoundError(f"The kokoro engine needs the `kokoro` package. {KOKORO.how_to_get}") from None
-        return cls(resolve(KOKORO), device=device)
+        return cls(_package_and_weights("kokoro", "kokoro", KOKORO, cls.name), device=device)
 
     def synthesize(self, text: str, voice: Voice, language: str) -> np.ndarray:
         name = voice.kokoro_voice or KOKORO_DEFAULT_VOICES[language]
@@ -249,11 +256,7 @@ class XTTSEngine:
 
     @classmethod
     def from_pretrained(cls, device: str = "cpu") -> "XTTSEngine":
-        try:
-            import TTS  # noqa: F401
-        except ImportError:
-            raise WeightsNotFoundError(f"The xtts engine needs the `coqui-tts` package. {XTTS.how_to_get}") from None
-        return cls(resolve(XTTS), device=device)
+        return cls(_package_and_weights("TTS", "coqui-tts", XTTS, cls.name), device=device)
 
     def synthesize(self, text: str, voice: Voice, language: str) -> np.ndarray:
         if not voice.reference_audio or not Path(voice.reference_audio).is_file():
