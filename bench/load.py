@@ -11,7 +11,6 @@ Memory of the server process is sampled after warm-up and at the end; it must st
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import percentiles, table, write_result  # noqa: E402
 from tests.browser import served_studio  # noqa: E402
+from tests.conftest import free_loopback_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FACE = REPO / "examples" / "faces" / "london_002_neutral.jpg"
@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", type=int, default=8, help="the studio's queue size during the test")
     args = parser.parse_args(argv)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_loopback_port()
     with served_studio(port, env={"CHARACTER_STUDIO_QUEUE_SIZE": str(args.queue)}) as url:
         pid = server_pid(port)
         from gradio_client import Client

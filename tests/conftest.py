@@ -12,11 +12,16 @@ EXAMPLES = REPO / "examples"
 WEIGHTS = REPO / "weights"
 
 
-@pytest.fixture
-def free_port() -> int:
+def free_loopback_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    return free_loopback_port()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ simply work.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ from PIL import Image
 
 from tests import hostile_files as hostile
 from tests.browser import served_studio
-from tests.conftest import EXAMPLES, REPO, WEIGHTS
+from tests.conftest import EXAMPLES, REPO, WEIGHTS, free_loopback_port
 
 needs_face_model = [
     pytest.mark.weights,
@@ -32,10 +31,7 @@ UPLOAD_LIMIT_MB = 5  # the studio under test refuses larger uploads, so the limi
 def client():
     from gradio_client import Client
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with served_studio(port, env={"CHARACTER_STUDIO_MAX_UPLOAD": f"{UPLOAD_LIMIT_MB}mb"}) as url:
+    with served_studio(free_loopback_port(), env={"CHARACTER_STUDIO_MAX_UPLOAD": f"{UPLOAD_LIMIT_MB}mb"}) as url:
         yield Client(url, verbose=False)
 
 

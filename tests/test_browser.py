@@ -8,18 +8,14 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import CHROMIUM_ARGS, require_browser, screenshot, served_studio
+from tests.conftest import free_loopback_port
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def studio_url():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with served_studio(port) as url:
+    with served_studio(free_loopback_port()) as url:
         yield url
 
 
