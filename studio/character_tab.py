@@ -82,8 +82,9 @@ def summary(character) -> str:
     if character is None:
         return NO_CHARACTER
     from pipelines.persona_chat import greeting
+    from studio.chat_tab import voice_settings
 
-    voice = character.extensions.get("character_studio", {}).get("voice") or {}
+    voice = voice_settings(character)
     lines = [f"### {character.name}", _shorten(character.description, 400)]
     if character.first_mes.strip():
         lines.append(f"> {_shorten(greeting(character, 0, 'you'), 200)}")
@@ -201,13 +202,13 @@ def make_voice(character, progress=gr.Progress()):
     import soundfile
 
     from pipelines.persona_chat import greeting
-    from studio.chat_tab import _speech
+    from studio.chat_tab import speech_for, voice_settings
 
     if character is None:
         raise ValueError(NO_CHARACTER)
     progress(0.1, desc="speaking")
     text = greeting(character, 0, "you") if character.first_mes.strip() else character.name
-    pipe, voice = _speech(character.extensions.get("character_studio", {}).get("voice") or {})
+    pipe, voice = speech_for(voice_settings(character))
     out = pipe(text[:600], voice)
     buffer = io.BytesIO()
     soundfile.write(buffer, out.samples, out.sample_rate, format="WAV", subtype="PCM_16")

@@ -145,7 +145,7 @@ def portrait_for(character: Character | None, sprites: dict | None, emotion: str
     return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
 
 
-def _voice(character: Character) -> dict:
+def voice_settings(character: Character) -> dict:
     return dict(character.extensions.get("character_studio", {}).get("voice") or {})
 
 
@@ -160,7 +160,7 @@ def _opening(character: Character, sprites: dict | None, user_name: str) -> tupl
 
 def _loaded(character: Character, sprites: dict, user_name: str) -> tuple:
     """Every output that changes when a character is loaded: state, the edit form and a new conversation."""
-    voice = _voice(character)
+    voice = voice_settings(character)
     form = (character.name, character.description, character.personality, character.scenario, character.first_mes,
             character.system_prompt, voice.get("engine", "espeak"), voice.get("variant", ""), voice.get("pitch", 50),
             voice.get("rate", 170))
@@ -205,7 +205,7 @@ def apply_edits(character, sprites, name, description, personality, scenario, fi
                         first_mes=first_mes, system_prompt=system_prompt)
     edited = Character.from_card(card)  # the same checks as an imported card
     edited.source_dir = character.source_dir  # a preset's sprites still resolve beside its file
-    voice = Voice.from_dict({**_voice(character), "engine": engine, "variant": variant or "", "pitch": int(pitch),
+    voice = Voice.from_dict({**voice_settings(character), "engine": engine, "variant": variant or "", "pitch": int(pitch),
                              "rate": int(rate)})
     edited.studio["voice"] = voice.to_dict()
     return _loaded(edited, sprites or {}, user_name)
@@ -251,10 +251,11 @@ def _backend(kind: str, local_model: str, base_url: str, model: str, api_key: st
                   lambda: LocalTransformersBackend.from_pretrained(name or None, device=SETTINGS.device))
 
 
-def _speech(voice_settings: dict):
+def speech_for(settings: dict):
+    """The shared speech pipeline for a voice's engine, and the voice itself."""
     from pipelines.speech import SpeechPipeline, Voice
 
-    voice = Voice.from_dict(voice_settings)
+    voice = Voice.from_dict(settings)
     pipe = shared(f"speech-{voice.engine}", lambda: SpeechPipeline.from_pretrained(voice.engine, device=SETTINGS.device))
     return pipe, voice
 
@@ -298,7 +299,7 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     speech = None
     if speak:
         try:
-            speech = _speech(_voice(character))
+            speech = speech_for(voice_settings(character))
         except (ValueError, WeightsNotFoundError) as err:  # no voice is no reason to lose the reply
             gr.Warning(f"The reply will not be spoken: {err}")
     buffer, chunks, shown = SentenceBuffer(), [], ""
