@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.report import percentiles, table, write_result  # noqa: E402
-from pipelines.character_card import list_presets, load_character  # noqa: E402
-from pipelines.emotion import EMOTIONS, evaluate_emotion  # noqa: E402
+from pipelines.character.card import list_presets, load_character  # noqa: E402
+from pipelines.chat.emotion import EMOTIONS, evaluate_emotion  # noqa: E402
 
 QUESTIONS = {
     "Ada": "Hi Ada! What should I see first, and why?",
@@ -53,7 +53,7 @@ SPEECH_TEXTS = {
 
 
 def bench_load() -> list[list]:
-    from pipelines.chat_backends import LocalTransformersBackend, embedded_model_folder
+    from pipelines.chat.backends import LocalTransformersBackend, embedded_model_folder
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +73,7 @@ def bench_replies(pipe, threads: int) -> tuple[list[list], list[str]]:
     """One reply per preset with torch using `threads` CPU threads."""
     import torch
 
-    from pipelines.persona_chat import greeting
+    from pipelines.chat.pipeline import greeting
 
     default_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -97,7 +97,7 @@ def bench_replies(pipe, threads: int) -> tuple[list[list], list[str]]:
 
 
 def bench_persona(pipe) -> tuple[list[list], int]:
-    from pipelines.persona_chat import greeting
+    from pipelines.chat.pipeline import greeting
 
     character = load_character(list_presets()["Ada"])
     history = [{"role": "assistant", "content": greeting(character)}]
@@ -111,7 +111,7 @@ def bench_persona(pipe) -> tuple[list[list], int]:
 
 
 def bench_speech() -> list[list]:
-    from pipelines.speech import SpeechPipeline, Voice
+    from pipelines.speech.pipeline import SpeechPipeline, Voice
 
     rows = []
     for engine, package in (("espeak", "espeakng_loader"), ("kokoro", "kokoro"), ("xtts", "TTS")):
@@ -154,7 +154,7 @@ def main() -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     args = parser.parse_args()
 
-    from pipelines.persona_chat import PersonaChatConfig, PersonaChatPipeline
+    from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline
 
     emotion_rows, confusion, errors = bench_emotion()
     speech_rows = bench_speech()

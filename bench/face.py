@@ -78,8 +78,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from pipelines.expressions import EXPRESSIONS
-    from pipelines.face_expression import FaceExpressionPipeline
+    from pipelines.face.action_units import EXPRESSIONS
+    from pipelines.face.pipeline import FaceExpressionPipeline
     from pipelines.image_io import load_image
 
     torch.set_num_threads(2)

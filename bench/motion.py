@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))
 from bench.report import table, write_result  # noqa: E402
 from pipelines.motion.bvh import read_bvh, write_bvh  # noqa: E402
 from pipelines.motion.landmarks import BODY, world_to_character  # noqa: E402
+from pipelines.motion.pipeline import MotionCaptureConfig, MotionCapturePipeline  # noqa: E402
 from pipelines.motion.tracking import track_poses  # noqa: E402
 from pipelines.motion.video import output_size, probe, read_frames  # noqa: E402
-from pipelines.motion_capture import MotionCaptureConfig, MotionCapturePipeline  # noqa: E402
 
 # Each video and who is in it, in the order the pipeline ranks them (person 0 = largest, most central, most present).
 VIDEOS = (

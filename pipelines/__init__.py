@@ -1,5 +1,8 @@
-"""The compute behind Character Studio: one module and one class per task, free of any UI.
+"""The compute behind Character Studio, free of any UI: one package per task, each exposing its pipeline class.
 
-Importing this package is cheap; each pipeline imports its heavy libraries (torch, mediapipe,
-transformers) inside the module that needs them.
+`pipelines.face.FaceExpressionPipeline`, `pipelines.motion.MotionCapturePipeline`,
+`pipelines.chat.PersonaChatPipeline`, `pipelines.speech.SpeechPipeline`, and `pipelines.character` for cards and
+bundles. Shared pieces sit beside them: `labels`, `errors` (InputError), `weights`, `device`, `image_io`.
+Heavy libraries (torch, mediapipe, transformers) are imported inside the functions that need them, so importing
+a package stays cheap.
 """

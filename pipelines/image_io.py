@@ -17,6 +17,8 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from pipelines.errors import InputError
+
 # Above this many pixels a photo is refused: 40 MP covers any phone or DSLR shot, while a decompression
 # bomb (a tiny file that expands to gigabytes) or a panorama would stall the machine for minutes.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -32,17 +34,17 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np
         return _pil_to_rgb(source, max_pixels, name="the image")
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ValueError("The image data is empty (0 bytes).")
+            raise InputError("The image data is empty (0 bytes).")
         return _open_and_convert(io.BytesIO(bytes(source)), max_pixels, name="the uploaded data")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"No image file at {path}.")
+            raise InputError(f"No image file at {path}.")
         if path.stat().st_size == 0:
-            raise ValueError(f"The file {path.name} is empty (0 bytes), so it is not an image.")
+            raise InputError(f"The file {path.name} is empty (0 bytes), so it is not an image.")
         with open(path, "rb") as handle:
             return _open_and_convert(handle, max_pixels, name=path.name)
-    raise ValueError(f"Cannot read an image from a {type(source).__name__}; give a path, bytes, PIL image or array.")
+    raise InputError(f"Cannot read an image from a {type(source).__name__}; give a path, bytes, PIL image or array.")
 
 
 def _open_and_convert(stream, max_pixels: int, name: str) -> np.ndarray:
@@ -55,20 +57,20 @@ def _open_and_convert(stream, max_pixels: int, name: str) -> np.ndarray:
             _check_size(image.size, max_pixels, name)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ValueError(f"{name} is too large to open safely ({err}).") from err
+        raise InputError(f"{name} is too large to open safely ({err}).") from err
     except UnidentifiedImageError as err:
-        raise ValueError(f"{name} is not an image file Pillow can read (unknown or corrupt format).") from err
+        raise InputError(f"{name} is not an image file Pillow can read (unknown or corrupt format).") from err
     except (OSError, SyntaxError) as err:  # truncated JPEG, broken PNG chunk, ...
-        raise ValueError(f"{name} looks corrupt or truncated and cannot be decoded: {err}.") from err
+        raise InputError(f"{name} looks corrupt or truncated and cannot be decoded: {err}.") from err
     return _pil_to_rgb(image, max_pixels, name)
 
 
 def _check_size(size: tuple[int, int], max_pixels: int, name: str) -> None:
     width, height = size
     if width <= 0 or height <= 0:
-        raise ValueError(f"{name} has no pixels ({width}x{height}).")
+        raise InputError(f"{name} has no pixels ({width}x{height}).")
     if width * height > max_pixels:
-        raise ValueError(
+        raise InputError(
             f"{name} is {width}x{height} = {width * height / 1e6:.1f} MP, over the {max_pixels / 1e6:.0f} MP limit; "
             "resize it first."
         )
@@ -92,7 +94,7 @@ def _array_to_rgb(array: np.ndarray, max_pixels: int) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ValueError(f"An image array must be (H, W), (H, W, 3) or (H, W, 4); got shape {array.shape}.")
+        raise InputError(f"An image array must be (H, W), (H, W, 3) or (H, W, 4); got shape {array.shape}.")
     _check_size((array.shape[1], array.shape[0]), max_pixels, "the image array")
     if array.dtype == np.uint8:
         out = array
@@ -100,14 +102,14 @@ def _array_to_rgb(array: np.ndarray, max_pixels: int) -> np.ndarray:
         out = array.astype(np.uint8) * 255
     elif np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
-            raise ValueError("The image array holds NaN or infinite values.")
+            raise InputError("The image array holds NaN or infinite values.")
         out = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.integer):
         # 16-bit PNGs and TIFFs use the full 0..65535 range; 32-bit "I" images from Pillow usually do too.
         top = 65535.0 if array.max(initial=0) > 255 else 255.0
         out = (np.clip(array.astype(np.float64), 0, top) * (255.0 / top) + 0.5).astype(np.uint8)
     else:
-        raise ValueError(f"Unsupported image array type {array.dtype}.")
+        raise InputError(f"Unsupported image array type {array.dtype}.")
     if out.ndim == 2:
         out = np.repeat(out[:, :, None], 3, axis=2)
     elif out.shape[2] == 4:

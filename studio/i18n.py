@@ -8,6 +8,8 @@ from __future__ import annotations
 import gradio as gr
 from gradio.i18n import I18nData
 
+from pipelines.errors import InputError
+
 LANGUAGES = ("en", "zh")
 
 
@@ -22,6 +24,6 @@ def build_i18n(*tables: dict[str, dict[str, str]]) -> gr.I18n:
         for lang in LANGUAGES:
             clash = merged[lang].keys() & table.get(lang, {}).keys()
             if clash:
-                raise ValueError(f"i18n keys defined twice: {sorted(clash)}")
+                raise InputError(f"i18n keys defined twice: {sorted(clash)}")
             merged[lang].update(table.get(lang, {}))
     return gr.I18n(**merged)

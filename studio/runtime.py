@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
+from pipelines.errors import InputError
 from pipelines.weights import WEIGHTS_ENV
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ def configure(device: str = "auto", weights_dir: str | None = None) -> None:
     from pipelines.device import DEVICE_CHOICES, pick_device
 
     if device not in DEVICE_CHOICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {device!r}")
+        raise InputError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {device!r}")
     if device == "cuda":
         pick_device(device)  # fail at start-up, not at a user's first click; other choices need no torch yet
     SETTINGS.device = device

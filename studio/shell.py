@@ -6,8 +6,13 @@ import os
 
 import gradio as gr
 
-from studio import about_tab, character_tab, chat_tab, face_tab, motion_tab
 from studio.i18n import build_i18n, t
+from studio.tabs import about as about_tab
+from studio.tabs import character as character_tab
+from studio.tabs import chat as chat_tab
+from studio.tabs import face as face_tab
+from studio.tabs import motion as motion_tab
+from studio.visitor import Visitor
 
 # Each tab module has TEXT (en/zh strings) and render() (builds its components inside the current tab).
 TABS = (face_tab, motion_tab, chat_tab, character_tab, about_tab)
@@ -32,10 +37,11 @@ def build_studio() -> gr.Blocks:
                 face_tab.render()
             with gr.Tab(t("motion.tab"), id="motion"):
                 motion_tab.render()
+            visitor = Visitor.create(chat_tab.first_character())  # one character per visitor, in both tabs
             with gr.Tab(t("chat.tab"), id="chat"):
-                character, sprites, follow_chat = chat_tab.render()
-            with gr.Tab(t("character.tab"), id="character"):  # the same per-user character as the Chat tab
-                character_tab.render(character, sprites, on_import=follow_chat)
+                follow_chat = chat_tab.render(visitor)
+            with gr.Tab(t("character.tab"), id="character"):
+                character_tab.render(visitor, on_import=follow_chat)
             with gr.Tab(t("about.tab"), id="about"):
                 about_tab.render()
     # One heavy job at a time per event by default; events that are light raise their own limit.

@@ -49,7 +49,7 @@ def tiny_backend(seed: int = 0, context: int = 4096, **kwargs):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from pipelines.chat_backends import LocalTransformersBackend
+    from pipelines.chat.backends import LocalTransformersBackend
 
     tokenizer = tiny_tokenizer()
     torch.manual_seed(seed)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 
 import numpy as np
 import pytest
 
-from pipelines.character_bundle import MAX_ENTRIES, CharacterBundle
-from pipelines.character_card import Character, load_character
+from pipelines.character.bundle import MAX_ENTRIES, CharacterBundle
+from pipelines.character.card import Character, load_character
 
 BVH = "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n  CHANNELS 3 Xposition Yposition Zposition\n  End Site\n  {\n    OFFSET 0 1 0\n  }\n}\nMOTION\nFrames: 1\nFrame Time: 0.033333\n0 0 0\n"
 

@@ -11,7 +11,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from pipelines.character_card import (
+from pipelines.character import card as character_card
+from pipelines.character.card import (
     MAX_JSON_BYTES,
     STUDIO_KEY,
     Character,
@@ -20,13 +21,17 @@ from pipelines.character_card import (
     character_to_json,
     character_to_png,
     expression_image,
-    image_data_uri,
     list_presets,
     load_character,
     save_character,
 )
-from pipelines import character_card
 from tests.conftest import EXAMPLES, REPO
+
+
+def png_data_uri(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _card(**data) -> dict:
@@ -128,7 +133,7 @@ def test_expression_sprites_come_from_the_map_or_the_folder_and_fall_back_to_neu
     character = Character(name="Face", extensions={STUDIO_KEY: {"expressions_dir": str(tmp_path)}})
     assert expression_image(character, "joy").getpixel((0, 0)) == (255, 255, 0)
     assert expression_image(character, "anger").getpixel((0, 0)) == (128, 128, 128)  # no anger sprite → neutral
-    embedded = Character(name="E", extensions={STUDIO_KEY: {"expressions": {"sadness": image_data_uri(Image.new("RGB", (2, 2), "blue"))}}})
+    embedded = Character(name="E", extensions={STUDIO_KEY: {"expressions": {"sadness": png_data_uri(Image.new("RGB", (2, 2), "blue"))}}})
     assert expression_image(embedded, "sadness").getpixel((0, 0)) == (0, 0, 255)
     assert expression_image(embedded, "joy") is None
     monkeypatch.setattr(character_card, "_allowed_roots", lambda: (REPO,))

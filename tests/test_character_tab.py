@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.character_card import Character
-from studio import character_tab
+from pipelines.character.card import Character
+from studio.tabs import character as character_tab
 
 BVH = "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n  End Site\n  {\n    OFFSET 0 10 0\n  }\n}\nMOTION\nFrames: 2\nFrame Time: 0.033333\n0 90 0 0 0 0\n1 90 0 10 0 0\n"
 
@@ -108,11 +108,11 @@ def test_motion_from_a_video_becomes_a_named_bvh_clip():
 
 def test_sheet_from_the_portrait_fills_every_sprite(monkeypatch, neutral_face):
     torch = pytest.importorskip("torch")
-    from pipelines.face_expression import FaceExpressionPipeline
-    from pipelines.face_landmarks import FaceLandmarker
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.model import SimMIMFace
-    from studio import face_tab
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.pipeline import FaceExpressionPipeline
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.model import SimMIMFace
+    from studio.tabs import face as face_tab
 
     torch.manual_seed(0)
     model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))
@@ -126,7 +126,7 @@ def test_sheet_from_the_portrait_fills_every_sprite(monkeypatch, neutral_face):
 
 
 def test_a_preset_brings_its_expression_sprites_without_writing_server_paths():
-    from pipelines.character_card import character_to_json, list_presets, load_character
+    from pipelines.character.card import character_to_json, list_presets, load_character
 
     ada = load_character(list_presets()["Ada"])
     sprites = character_tab.card_sprites(ada)

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.character_bundle import CharacterBundle
-from pipelines.character_card import load_character
-from studio import chat_tab, runtime
+from pipelines.character.bundle import CharacterBundle
+from pipelines.character.card import load_character
+from pipelines.labels import LABELS
+from studio import runtime
+from studio.tabs import chat as chat_tab
+from studio.tabs.chat import FORM, Loaded
+from studio.visitor import Visitor
 from tests.chat_doubles import ChatServer, tiny_backend
 from tests.conftest import EXAMPLES
-
-FORM = slice(2, 12)  # name ... rate in the outputs of a load
 
 
 def no_progress(*args, **kwargs):
@@ -24,12 +26,12 @@ def no_progress(*args, **kwargs):
 
 @pytest.fixture
 def ada():
-    return chat_tab.load_preset("Ada", "Lin")
+    return Loaded(*chat_tab.load_preset("Ada", "Lin"))
 
 
 def test_presets_load_with_form_greeting_and_face(ada):
-    character, sprites, *form = ada[:12]
-    chatbot, history, portrait, emotion = ada[12:]
+    character, sprites, form = ada.character, ada.sprites, [getattr(ada, name) for name in FORM]
+    chatbot, history, portrait, emotion = ada.chatbot, ada.history, ada.portrait, ada.emotion
     assert character.name == "Ada" and sprites == {}
     assert form == ["Ada", character.description, character.personality, character.scenario, character.first_mes,
                     character.system_prompt, "espeak", "f3", 55, 165]
@@ -40,28 +42,28 @@ def test_presets_load_with_form_greeting_and_face(ada):
 
 
 def test_edit_then_export_json_and_png_round_trip(ada, tmp_path):
-    character, sprites = ada[0], ada[1]
-    form = list(ada[FORM])
+    character, sprites = ada.character, ada.sprites
+    form = [getattr(ada, name) for name in FORM]
     form[0], form[4], form[8] = "Ada Lovelace", "Hello {{user}}, I am {{char}}.", 70
-    edited = chat_tab.apply_edits(character, sprites, *form, "Lin")
-    card = edited[0]
+    edited = Loaded(*chat_tab.apply_edits(character, sprites, *form, "Lin"))
+    card = edited.character
     assert card.name == "Ada Lovelace" and card.studio["voice"]["pitch"] == 70
     assert card.character_book == character.character_book  # fields the form does not show are kept
-    assert edited[13] == [{"role": "assistant", "content": "Hello Lin, I am Ada Lovelace."}]
+    assert edited.history == [{"role": "assistant", "content": "Hello Lin, I am Ada Lovelace."}]
     for kind in ("json", "png"):
         path = chat_tab.export_card(card, sprites, kind)
         assert path.endswith(f"Ada_Lovelace.{kind}") and load_character(path) == card
 
 
 def test_bad_edits_and_files_raise_readable_errors(ada, tmp_path):
-    form = list(ada[FORM])
+    form = [getattr(ada, name) for name in FORM]
     form[0] = ""
     with pytest.raises(gr.Error, match="no name"):
-        chat_tab.apply_edits(ada[0], {}, *form)
-    form = list(ada[FORM])
+        chat_tab.apply_edits(ada.character, {}, *form)
+    form = [getattr(ada, name) for name in FORM]
     form[9] = 1000
     with pytest.raises(gr.Error, match="rate must be"):
-        chat_tab.apply_edits(ada[0], {}, *form)
+        chat_tab.apply_edits(ada.character, {}, *form)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nrubbish")
     with pytest.raises(gr.Error, match="truncated"):
@@ -77,11 +79,11 @@ def test_import_a_bundle_uses_its_sprites_for_the_portrait(tmp_path):
     red, grey = np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 128, np.uint8)
     red[..., 0] = 255
     _, archive = CharacterBundle(character, expressions={"joy": red, "neutral": grey}).save(tmp_path)
-    loaded = chat_tab.import_card(str(archive))
-    assert loaded[0].name == "Mika Starlight" and set(loaded[1]) == {"joy", "neutral"}
-    assert loaded[14].getpixel((0, 0)) == (128, 128, 128)  # a new chat starts neutral
-    assert chat_tab.portrait_for(loaded[0], loaded[1], "joy").getpixel((0, 0)) == (255, 0, 0)
-    assert chat_tab.portrait_for(loaded[0], loaded[1], "anger").getpixel((0, 0)) == (128, 128, 128)
+    loaded = Loaded(*chat_tab.import_card(str(archive)))
+    assert loaded.character.name == "Mika Starlight" and set(loaded.sprites) == {"joy", "neutral"}
+    assert loaded.portrait.getpixel((0, 0)) == (128, 128, 128)  # a new chat starts neutral
+    assert chat_tab.portrait_for(loaded.character, loaded.sprites, "joy").getpixel((0, 0)) == (255, 0, 0)
+    assert chat_tab.portrait_for(loaded.character, loaded.sprites, "anger").getpixel((0, 0)) == (128, 128, 128)
 
 
 def _respond(message, character, sprites, history, **settings):
@@ -90,16 +92,16 @@ def _respond(message, character, sprites, history, **settings):
 
 def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatch):
     monkeypatch.setattr(runtime, "_objects", {"chat-local": tiny_backend()})  # the model the tab would build once
-    character, history = ada[0], ada[13]
+    character, history = ada.character, ada.history
     steps = _respond("Hello Ada!", character, {}, history, max_new_tokens=24, temperature=0.7, stream_audio=False)
     assert len(steps) >= 4
     assert steps[0][0][-1] == {"role": "user", "content": "Hello Ada!"} and steps[0][2] == ""  # shown at once
     chatbot, new_history, box, portrait, emotion, audio = steps[-1]
     assert new_history[:-2] == history and new_history[-1]["role"] == "assistant" and chatbot == new_history
-    assert any(label in emotion for label in chat_tab.EMOTION_LOOK)
+    assert any(label in emotion for label in LABELS)
     rate, samples = audio
     assert rate == 22050 and samples.dtype == np.int16 and len(samples) > rate // 4
-    assert history == ada[13]  # the caller's list is not changed in place
+    assert history == ada.history  # the caller's list is not changed in place
 
 
 def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_port):
@@ -131,7 +133,7 @@ def test_reply_from_a_server_picks_the_joy_sprite(free_port):
 
 
 def test_a_server_that_is_down_puts_the_conversation_and_message_back(ada, free_port):
-    character, history = ada[0], ada[13]
+    character, history = ada.character, ada.history
     stream = chat_tab.respond("Are you there?", character, {}, history, backend_kind="openai",
                               base_url=f"http://127.0.0.1:{free_port}/v1", model="m", progress=no_progress)
     seen = []
@@ -154,14 +156,14 @@ def test_a_server_that_is_down_puts_the_conversation_and_message_back(ada, free_
 def test_bad_turns_are_refused_before_anything_changes(ada, monkeypatch, message, character, settings, error):
     monkeypatch.setattr(runtime, "_objects", {})
     with pytest.raises(gr.Error, match=error):
-        _respond(message, ada[0] if character else None, {}, ada[13], **settings)
+        _respond(message, ada.character if character else None, {}, ada.history, **settings)
     assert "chat-local" not in runtime._objects  # refused before any model was loaded
 
 
 def test_the_tab_renders_without_loading_a_model(monkeypatch):
     monkeypatch.setattr(runtime, "_objects", {})
     with gr.Blocks():
-        chat_tab.render()
+        chat_tab.render(Visitor.create(chat_tab.first_character()))
     assert runtime._objects == {}
     for lang in ("en", "zh"):
         assert all(key.startswith("chat.") for key in chat_tab.TEXT[lang])

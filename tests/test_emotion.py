@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipelines.emotion import EMOTIONS, classify_emotion, evaluate_emotion
+from pipelines.chat.emotion import EMOTIONS, classify_emotion, evaluate_emotion
 from tests.conftest import REPO
 
 LABELLED = REPO / "tests" / "data" / "emotion_labelled.jsonl"

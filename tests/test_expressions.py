@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines import face_regions as fr
-from pipelines.expressions import EXPRESSIONS, expression_amounts, face_frame, target_landmarks
+from pipelines.face import landmarks as fr
+from pipelines.face.action_units import EXPRESSIONS, expression_amounts, face_frame, move_landmarks
 
 # A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.
 RIGHT_EYE_AT, LEFT_EYE_AT = np.array([40.0, 50.0]), np.array([80.0, 50.0])
@@ -72,7 +72,7 @@ FACE = hand_made_face()
 
 
 def moved(expression, intensity=1.0, **kwargs):
-    return target_landmarks(FACE, expression, intensity, **kwargs).astype(np.float64) - FACE
+    return move_landmarks(FACE, expression_amounts(expression, intensity, **kwargs)).astype(np.float64) - FACE
 
 
 def mouth_gap(points):
@@ -158,8 +158,8 @@ def test_moves_turn_with_the_head():
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     centre = np.array([60.0, 70.0])
     rolled = (FACE - centre) @ rotation.T + centre
-    expected = (target_landmarks(FACE, "surprise") - centre) @ rotation.T + centre
-    np.testing.assert_allclose(target_landmarks(rolled, "surprise"), expected, atol=1e-3)
+    expected = (move_landmarks(FACE, expression_amounts("surprise")) - centre) @ rotation.T + centre
+    np.testing.assert_allclose(move_landmarks(rolled, expression_amounts("surprise")), expected, atol=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -178,4 +178,4 @@ def test_bad_requests_are_refused(kwargs, message):
 
 def test_landmarks_of_the_wrong_shape_are_refused():
     with pytest.raises(ValueError, match="shape"):
-        target_landmarks(np.zeros((68, 2)), "joy")
+        move_landmarks(np.zeros((68, 2)), expression_amounts("joy"))

@@ -13,8 +13,8 @@ from pipelines.__main__ import main  # noqa: E402
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.model import SimMIMFace
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.model import SimMIMFace
 
     folder = tmp_path_factory.mktemp("simmim")
     torch.manual_seed(0)

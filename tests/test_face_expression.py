@@ -10,19 +10,19 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
-from pipelines.expressions import EXPRESSIONS  # noqa: E402
-from pipelines.face_expression import FaceExpressionConfig, FaceExpressionPipeline  # noqa: E402
-from pipelines.image_io import load_image  # noqa: E402
-from pipelines.simmim.masks import region_mask  # noqa: E402
-
 from conftest import EXAMPLES, WEIGHTS  # noqa: E402
+
+from pipelines.face.action_units import EXPRESSIONS  # noqa: E402
+from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline  # noqa: E402
+from pipelines.face.simmim.masks import region_mask  # noqa: E402
+from pipelines.image_io import load_image  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
 
 
 def tiny_simmim():
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.model import SimMIMFace
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
     return SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2,
@@ -31,7 +31,7 @@ def tiny_simmim():
 
 @pytest.fixture(scope="module")
 def pipe():
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.detector import FaceLandmarker
 
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim()) as pipeline:
         yield pipeline
@@ -66,7 +66,7 @@ def test_pixels_outside_the_dilated_mask_are_unchanged_exactly(joy, face_rgb):
 
 
 def test_mask_covers_the_mouth_where_it_is_and_where_it_goes(joy, pipe):
-    from pipelines.face_align import align_face, transform_points
+    from pipelines.face.align import align_face, transform_points
 
     aligned = align_face(np.zeros((8, 8, 3), np.uint8), joy.source_landmarks, 32)
     source = aligned.landmarks
@@ -77,7 +77,7 @@ def test_mask_covers_the_mouth_where_it_is_and_where_it_goes(joy, pipe):
 
 
 def test_the_smile_moves_the_mouth_corners_up_in_the_photo(joy):
-    from pipelines.face_regions import MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER
+    from pipelines.face.landmarks import MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER
 
     lift = joy.source_landmarks[[MOUTH_RIGHT_CORNER, MOUTH_LEFT_CORNER], 1] - joy.target_landmarks[[MOUTH_RIGHT_CORNER, MOUTH_LEFT_CORNER], 1]
     assert (lift > 2).all()
@@ -145,7 +145,7 @@ def test_two_faces_pick_by_index(pipe, face_rgb):
 
 
 def test_large_photo_is_detected_at_working_size_and_pasted_at_full_size(face_rgb):
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.detector import FaceLandmarker
 
     big = np.asarray(Image.fromarray(face_rgb).resize((2400, 2400), Image.BICUBIC))
     config = FaceExpressionConfig(detect_max_side=640, max_edit_size=256)
@@ -183,7 +183,7 @@ def test_refine_without_a_refiner_is_refused(pipe, face_rgb):
 
 @pytest.mark.parametrize("blend", ["poisson", "lowpass"])
 def test_other_blends_keep_the_outside_exact(blend, face_rgb):
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.detector import FaceLandmarker
 
     config = FaceExpressionConfig(blend=blend, simmim_weight=1.0)
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
@@ -199,7 +199,7 @@ def test_other_blends_keep_the_outside_exact(blend, face_rgb):
 )  # fmt: skip
 def test_blendshapes_of_the_result_move_toward_the_target(expression, names, face_rgb):
     """MediaPipe reads the edited photo: the expression's own blendshapes rise (warp alone: the model is random)."""
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.detector import FaceLandmarker
 
     config = FaceExpressionConfig(simmim_weight=0.0)
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
@@ -216,9 +216,10 @@ def test_unknown_blend_is_refused():
 
 def test_a_turned_head_gets_a_warning():
     """The nose far off the eye midline (a head turned to the side) is reported, a frontal face is not."""
-    from pipelines.face_expression import _quality_warnings
-    from pipelines.face_regions import NOSE_TIP
     from test_expressions import hand_made_face
+
+    from pipelines.face.landmarks import NOSE_TIP
+    from pipelines.face.pipeline import _quality_warnings
 
     face = hand_made_face().astype(np.float64) * 4  # about 360 px wide: not "tiny"
     config = FaceExpressionConfig()

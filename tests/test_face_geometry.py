@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines import face_regions as fr
-from pipelines.face_align import (
+from pipelines.face import landmarks as fr
+from pipelines.face.align import (
     CANONICAL_LEFT_EYE,
     CANONICAL_MOUTH,
     CANONICAL_RIGHT_EYE,
@@ -19,8 +19,8 @@ from pipelines.face_align import (
     invert,
     transform_points,
 )
-from pipelines.simmim.conditioning import CHANNELS, COND_CHANNELS, render_condition
-from pipelines.simmim.masks import patches_to_pixels, random_mask, region_mask, region_pixel_mask
+from pipelines.face.simmim.conditioning import CHANNELS, COND_CHANNELS, render_condition
+from pipelines.face.simmim.masks import patches_to_pixels, random_mask, region_mask, region_pixel_mask
 from tests.conftest import WEIGHTS
 
 
@@ -163,7 +163,7 @@ def test_condition_map_draws_each_feature_in_its_channel():
 @pytest.mark.weights
 @pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
 def test_real_face_aligns_upright_with_brows_and_chin_inside(neutral_face):
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.detector import FaceLandmarker
     from pipelines.image_io import load_image
 
     image = load_image(neutral_face)

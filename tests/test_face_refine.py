@@ -26,7 +26,7 @@ def tiny_tokenizer(folder):
 
 @pytest.fixture(scope="module")
 def refiner(tmp_path_factory):
-    from pipelines.face_refine import FaceRefiner
+    from pipelines.face.refine import FaceRefiner
 
     return FaceRefiner(tiny_inpaint_pipeline(tmp_path_factory.mktemp("tokenizer")))
 
@@ -78,10 +78,10 @@ def test_refiner_refuses_bad_strength(refiner):
 
 def test_face_pipeline_runs_the_refine_pass(refiner, neutral_face):
     """refine=True sends the blended crop through diffusers over the same mask; the photo keeps its size."""
-    from pipelines.face_expression import FaceExpressionPipeline
-    from pipelines.face_landmarks import FaceLandmarker
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.model import SimMIMFace
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.pipeline import FaceExpressionPipeline
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
     model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))

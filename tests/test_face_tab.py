@@ -11,19 +11,19 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
-from studio import face_tab  # noqa: E402
-
 from conftest import WEIGHTS  # noqa: E402
+
+from studio.tabs import face as face_tab  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
 
 
 @pytest.fixture(scope="module")
 def tiny_pipe():
-    from pipelines.face_expression import FaceExpressionPipeline
-    from pipelines.face_landmarks import FaceLandmarker
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.model import SimMIMFace
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.pipeline import FaceExpressionPipeline
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
     model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))

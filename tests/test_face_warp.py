@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-
-from pipelines import face_regions as fr
-from pipelines.expressions import target_landmarks
-from pipelines.face_warp import backward_map, mouth_gap, shade_mouth_cavity, warp_image
-
 from test_expressions import hand_made_face
+
+from pipelines.face import landmarks as fr
+from pipelines.face.action_units import expression_amounts, move_landmarks
+from pipelines.face.warp import backward_map, mouth_gap, shade_mouth_cavity, warp_image
 
 FACE = hand_made_face().astype(np.float64)
 SHAPE = (170, 120)  # room below the chin for the jaw to drop
@@ -21,7 +20,7 @@ def test_no_move_is_the_identity():
 
 
 def test_pixels_follow_the_landmarks():
-    target = target_landmarks(FACE, "surprise").astype(np.float64)
+    target = move_landmarks(FACE, expression_amounts("surprise")).astype(np.float64)
     mapping = backward_map(FACE, target, SHAPE)
     # The output pixel at the chin's new place reads the input near the chin's old place.
     x, y = np.round(target[fr.CHIN]).astype(int)
@@ -34,7 +33,7 @@ def test_cavity_only_where_the_mouth_opens():
     image = np.full((*SHAPE, 3), 200, np.uint8)
     same, alpha = shade_mouth_cavity(image, FACE, FACE)
     assert np.array_equal(same, image) and not alpha.any()
-    opened = target_landmarks(FACE, "surprise")
+    opened = move_landmarks(FACE, expression_amounts("surprise"))
     assert mouth_gap(opened) > mouth_gap(FACE) + 5
     shaded, alpha = shade_mouth_cavity(image, FACE, opened)
     mouth_centre = np.round((opened[fr.UPPER_LIP_INNER] + opened[fr.LOWER_LIP_INNER]) / 2).astype(int)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pipelines.motion import cleaning
-from pipelines.motion.landmarks import NUM_LANDMARKS, PoseLandmark as L
+from pipelines.motion.landmarks import NUM_LANDMARKS
+from pipelines.motion.landmarks import PoseLandmark as L
 from pipelines.motion.tracking import link_people, rank_people
 
 FPS = 30.0

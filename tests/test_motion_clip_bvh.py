@@ -79,14 +79,13 @@ def test_read_bvh_rejects_what_is_not_bvh(tmp_path):
 @pytest.mark.parametrize(
     "edit",
     [
-        lambda c: c.trim(0.1, 0.5),
         lambda c: c.retime(2.0),
         lambda c: c.retime(0.5),
         lambda c: c.mirror(),
         lambda c: c.loop(0.2),
         lambda c: c.scale_amplitude(1.5),
     ],
-    ids=["trim", "faster", "slower", "mirror", "loop", "stride"],
+    ids=["faster", "slower", "mirror", "loop", "stride"],
 )
 def test_edits_keep_bone_lengths(edit):
     clip = random_clip()
@@ -95,9 +94,8 @@ def test_edits_keep_bone_lengths(edit):
     assert np.abs(bone_lengths(edited) - reference).max() < 1e-9
 
 
-def test_trim_and_speed_change_the_frame_count_as_asked():
+def test_speed_changes_the_frame_count_as_asked():
     clip = random_clip(frames=31)
-    assert clip.trim(0.1, 0.5).num_frames == 12
     assert clip.retime(2.0).num_frames == 16
     assert clip.retime(0.5).num_frames == 61
     slow_joints, _ = clip.retime(0.5).positions()

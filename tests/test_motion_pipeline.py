@@ -6,8 +6,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import EXAMPLES, WEIGHTS
+
 from pipelines.motion.bvh import read_bvh, write_bvh
 
 pytestmark = [
@@ -25,7 +25,7 @@ def ffmpeg() -> str:
 
 @pytest.fixture(scope="module")
 def pipe():
-    from pipelines.motion_capture import MotionCapturePipeline
+    from pipelines.motion.pipeline import MotionCapturePipeline
 
     return MotionCapturePipeline.from_pretrained()
 
@@ -157,7 +157,7 @@ def test_bad_ranges_and_settings_are_refused(pipe):
         pipe(LUNGE, min_cutoff=0.0)
     from dataclasses import replace
 
-    from pipelines.motion_capture import MotionCapturePipeline
+    from pipelines.motion.pipeline import MotionCapturePipeline
 
     short = MotionCapturePipeline(pipe.model_path, replace(pipe.config, max_seconds=0.5))
     with pytest.raises(ValueError, match="at most"):
@@ -212,8 +212,8 @@ def test_asking_for_a_person_who_is_not_there_is_explained(pipe):
 def test_default_proportions_give_the_standard_skeleton_on_the_same_landmarks(pipe, lunge):
     from dataclasses import replace
 
+    from pipelines.motion.pipeline import MotionCapturePipeline
     from pipelines.motion.skeleton import BoneLengths, build_skeleton
-    from pipelines.motion_capture import MotionCapturePipeline
 
     standard = MotionCapturePipeline(pipe.model_path, replace(pipe.config, proportions="default")).retarget(lunge.track)
     assert standard.clip.skeleton.height == pytest.approx(build_skeleton(BoneLengths()).height)
@@ -223,7 +223,7 @@ def test_default_proportions_give_the_standard_skeleton_on_the_same_landmarks(pi
 
 
 def test_a_missing_model_file_is_named(tmp_path):
-    from pipelines.motion_capture import MotionCapturePipeline
+    from pipelines.motion.pipeline import MotionCapturePipeline
     from pipelines.weights import WeightsNotFoundError
 
     with pytest.raises(WeightsNotFoundError, match="nope.task"):
@@ -256,7 +256,7 @@ def test_frame_rate_is_read_from_ffmpegs_stream_line(line, fps):
 
 
 def test_new_smoothing_or_another_person_reuses_the_landmarks(pipe, monkeypatch):
-    import pipelines.motion_capture as mc
+    import pipelines.motion.pipeline as mc
 
     calls = []
     real = mc.track_poses

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 import pytest
+from conftest import EXAMPLES, WEIGHTS
 from PIL import Image
 
-from conftest import EXAMPLES, WEIGHTS
 from pipelines.motion.bvh import read_bvh
 from pipelines.motion.clip import MotionClip
-from studio import motion_tab
+from studio.tabs import motion as motion_tab
 
 LUNGE = str(EXAMPLES / "videos" / "lunge_front.mp4")
 needs_model = pytest.mark.skipif(not (WEIGHTS / "pose_landmarker_full.task").is_file(), reason="pose_landmarker_full.task missing")

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from pipelines.character_card import Character, load_character
-from pipelines.chat_backends import BackendError, OpenAICompatibleBackend, embedded_gguf
-from pipelines.emotion import EMOTIONS
-from pipelines.persona_chat import (
+from pipelines.character.card import Character, load_character
+from pipelines.chat.backends import BackendError, OpenAICompatibleBackend, embedded_gguf
+from pipelines.chat.emotion import EMOTIONS
+from pipelines.chat.pipeline import (
     DEFAULT_POST_HISTORY,
     PersonaChatConfig,
     PersonaChatPipeline,

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from pipelines.simmim.config import SimMIMFaceConfig
-from pipelines.simmim.model import SimMIMFace
+from pipelines.face.simmim.config import SimMIMFaceConfig
+from pipelines.face.simmim.model import SimMIMFace
 from tests.conftest import WEIGHTS
 
 SHIPPED = WEIGHTS / "simmim-face"
@@ -143,12 +143,12 @@ def test_shipped_model_loads_by_default_and_its_condition_helps(neutral_face):
     """The shipped face model repaints a masked mouth closer to the truth with its landmark map than without."""
     import numpy as np
 
-    from pipelines.face_align import align_face
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.align import align_face
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim.conditioning import render_condition
+    from pipelines.face.simmim.evaluate import masked_l1_psnr, model_fill
+    from pipelines.face.simmim.masks import patches_to_pixels, region_mask
     from pipelines.image_io import load_image
-    from pipelines.simmim.conditioning import render_condition
-    from pipelines.simmim.evaluate import masked_l1_psnr, model_fill
-    from pipelines.simmim.masks import patches_to_pixels, region_mask
 
     model = SimMIMFace.from_pretrained()
     size, patch = model.config.image_size, model.config.patch_size

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines import face_regions as fr
-from pipelines.simmim.data import Augment, FaceCache, augment_face, build_cache, held_out, list_photos
-from pipelines.simmim.train import learning_rate, masked_losses
-
+from pipelines.face import landmarks as fr
+from pipelines.face.simmim.data import Augment, FaceCache, augment_face, build_cache, held_out, list_photos
+from pipelines.face.simmim.train import learning_rate, masked_losses
 from tests.conftest import EXAMPLES, WEIGHTS
 
 # building the face cache and re-detecting faces run MediaPipe
@@ -88,7 +87,7 @@ def test_losses_and_schedule():
     shifted = target.clone()
     shifted[..., 8:] += 1  # errors outside the weighted pixels do not count
     assert masked_losses(shifted, target, only_left)[0] == 0
-    from pipelines.simmim.train import TrainConfig
+    from pipelines.face.simmim.train import TrainConfig
 
     cfg = TrainConfig(out="x", lr=1e-3, min_lr=1e-5, warmup_steps=10)
     assert learning_rate(0, 100, cfg) == pytest.approx(1e-4) and learning_rate(9, 100, cfg) == pytest.approx(1e-3)
@@ -97,7 +96,7 @@ def test_losses_and_schedule():
 
 def test_train_three_steps_then_resume(tiny_cache, tmp_path):
     from pipelines.__main__ import main
-    from pipelines.simmim.model import SimMIMFace
+    from pipelines.face.simmim.model import SimMIMFace
 
     out = tmp_path / "run"
     common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY]
@@ -119,10 +118,10 @@ def test_train_three_steps_then_resume(tiny_cache, tmp_path):
 
 
 def test_eval_runs_on_tiny_data(tmp_path, photo_folder):
-    from pipelines.face_landmarks import FaceLandmarker
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.evaluate import dev_faces, evaluate, markdown
-    from pipelines.simmim.model import SimMIMFace
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.evaluate import dev_faces, evaluate, markdown
+    from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
     model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2,

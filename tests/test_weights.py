@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from pipelines.weights import WeightSpec, WeightsNotFoundError, resolve
+from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve
 from tests.conftest import WEIGHTS
 
 

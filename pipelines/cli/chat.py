@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipelines.errors import InputError
+
 QUIT = {"/quit", "/exit"}
 
 
@@ -15,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("--card", type=Path, required=True, help="character card (.json or .png)")
     parser.add_argument("--backend", choices=("local", "openai"), default="local",
                         help="local transformers model (default) or an OpenAI-compatible server")
-    from pipelines.chat_backends import RECOMMENDED_MODELS  # a constant; the module imports nothing heavy
+    from pipelines.chat.backends import RECOMMENDED_MODELS  # a constant; the module imports nothing heavy
 
     parser.add_argument("--model", default=None,
                         help="local: folder, .gguf file or hub id (default: the embedded SmolLM2-135M; better, with a "
@@ -36,20 +38,20 @@ def register(subparsers) -> None:
 
 
 def build_pipeline(args: argparse.Namespace):
-    from pipelines.persona_chat import PersonaChatConfig, PersonaChatPipeline
+    from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline
 
     config = PersonaChatConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, user_name=args.user,
                                seed=args.seed)
     if args.backend == "openai":
         if not args.base_url or not args.model:
-            raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1) and --model.")
+            raise InputError("--backend openai needs --base-url (e.g. http://localhost:8000/v1) and --model.")
         return PersonaChatPipeline.from_server(args.base_url, args.model, api_key=args.api_key, timeout_s=args.timeout,
                                                config=config)
     if args.threads is not None:
         import torch
 
         if args.threads < 1:
-            raise ValueError("--threads must be at least 1.")
+            raise InputError("--threads must be at least 1.")
         torch.set_num_threads(args.threads)
     pipe = PersonaChatPipeline.from_pretrained(args.model, device=getattr(args, "device", "auto"), config=config)
     pipe.backend.timeout_s = args.timeout
@@ -58,7 +60,7 @@ def build_pipeline(args: argparse.Namespace):
 
 def reply_once(pipe, character, history: list[dict], message: str, speech=None, voice=None, out=None):
     """Stream one reply to `out` (stdout), speaking each finished sentence when a speech pipeline is given."""
-    from pipelines.speech import SentenceBuffer
+    from pipelines.speech.pipeline import SentenceBuffer
 
     out = out or sys.stdout
     buffer, chunks, shown = SentenceBuffer(), [], ""
@@ -77,14 +79,14 @@ def reply_once(pipe, character, history: list[dict], message: str, speech=None, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.character_card import load_character
-    from pipelines.persona_chat import greeting
+    from pipelines.character.card import load_character
+    from pipelines.chat.pipeline import greeting
 
     character = load_character(args.card)
     pipe = build_pipeline(args)
     speech = voice = None
     if args.wav:
-        from pipelines.speech import SpeechPipeline, Voice
+        from pipelines.speech.pipeline import SpeechPipeline, Voice
 
         voice = Voice.from_dict(character.studio.get("voice"))
         speech = SpeechPipeline.from_pretrained(voice.engine, device=getattr(args, "device", "auto"))
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 def _write_wav(path: Path, chunks) -> None:
     import soundfile
 
-    from pipelines.speech import join_chunks
+    from pipelines.speech.pipeline import join_chunks
 
     output = join_chunks(chunks, chunks[0].sample_rate)
     soundfile.write(str(path), output.samples, output.sample_rate, subtype="PCM_16")

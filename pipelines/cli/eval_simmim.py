@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.errors import InputError
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -25,11 +27,11 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from pipelines.device import pick_device
-    from pipelines.face_landmarks import FaceLandmarker
-    from pipelines.simmim.data import FaceCache, build_cache
-    from pipelines.simmim.evaluate import dev_faces, evaluate, held_out_faces, markdown
-    from pipelines.simmim.model import SimMIMFace
-    from pipelines.simmim.train import write_png
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim.data import FaceCache, build_cache
+    from pipelines.face.simmim.evaluate import dev_faces, evaluate, held_out_faces, markdown
+    from pipelines.face.simmim.model import SimMIMFace
+    from pipelines.face.simmim.train import write_png
 
     model = SimMIMFace.from_pretrained(args.model, device=pick_device(args.device))
     size = model.config.image_size
@@ -41,12 +43,12 @@ def run(args) -> int:
         if cache_path and cache_path.is_file():
             cache = FaceCache.load(cache_path)
             if cache.image_size != size:
-                raise ValueError(f"The cache holds {cache.image_size} px faces; the model reads {size} px.")
+                raise InputError(f"The cache holds {cache.image_size} px faces; the model reads {size} px.")
             faces += held_out_faces(cache, args.max_held_out)
         elif cache_path:
             print(f"note: no face cache at {cache_path}; evaluating on {args.dev} only")
         if not faces:
-            raise ValueError("No faces to evaluate: give --dev and/or --cache.")
+            raise InputError("No faces to evaluate: give --dev and/or --cache.")
         report = evaluate(model, faces, landmarker)
     text = markdown(report, args.model or "weights/simmim-face", args.grid if report.grid is not None else None)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)

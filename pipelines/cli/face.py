@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from pipelines.expressions import EXPRESSIONS, SLIDERS
+    from pipelines.face.action_units import EXPRESSIONS, SLIDERS
 
     parser = subparsers.add_parser(
         "face",
@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from pipelines.expressions import SLIDERS
-    from pipelines.face_expression import FaceExpressionPipeline
+    from pipelines.face.action_units import SLIDERS
+    from pipelines.face.pipeline import FaceExpressionPipeline
 
     sliders = {name: getattr(args, name) for name in SLIDERS if getattr(args, name)}
     with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, refine=args.refine) as pipe:

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipelines.motion.bvh import write_bvh
-    from pipelines.motion_capture import MotionCapturePipeline
+    from pipelines.motion.pipeline import MotionCapturePipeline
 
     pipe = MotionCapturePipeline.from_pretrained(args.model)
     min_cutoff, beta = args.smooth or (None, None)

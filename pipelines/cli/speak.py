@@ -23,11 +23,11 @@ def register(subparsers) -> None:
 
 
 def voice_from_args(args: argparse.Namespace):
-    from pipelines.speech import Voice
+    from pipelines.speech.pipeline import Voice
 
     data: dict = {}
     if args.voice and Path(args.voice).suffix.lower() in (".json", ".png"):
-        from pipelines.character_card import load_character
+        from pipelines.character.card import load_character
 
         data = dict(load_character(args.voice).studio.get("voice") or {})
     elif args.voice:
@@ -42,7 +42,7 @@ def voice_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import soundfile
 
-    from pipelines.speech import SpeechPipeline
+    from pipelines.speech.pipeline import SpeechPipeline
 
     voice = voice_from_args(args)
     output = SpeechPipeline.from_pretrained(voice.engine, device=getattr(args, "device", "auto"))(args.text, voice)

@@ -41,8 +41,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from pipelines.simmim.config import SimMIMFaceConfig
-    from pipelines.simmim.train import TrainConfig, train
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.train import TrainConfig, train
 
     steps = args.steps if (args.steps is not None or args.max_minutes) else 20000
     model = SimMIMFaceConfig(image_size=args.image_size, patch_size=args.patch_size, hidden_size=args.hidden_size,

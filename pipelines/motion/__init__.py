@@ -1,4 +1,8 @@
 """Building blocks of motion capture from video: reading, pose tracking, cleaning, retargeting, clips and files.
 
-Each module does one thing and none imports a UI; `pipelines/motion_capture.py` composes them.
+Each module does one thing and none imports a UI; `pipelines/motion/pipeline.py` composes them.
 """
+
+from pipelines.motion.pipeline import MotionCaptureConfig, MotionCaptureOutput, MotionCapturePipeline
+
+__all__ = ["MotionCaptureConfig", "MotionCaptureOutput", "MotionCapturePipeline"]

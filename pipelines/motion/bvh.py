@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from pipelines.errors import InputError
 from pipelines.motion.clip import MotionClip
 from pipelines.motion.skeleton import Skeleton
 
@@ -29,7 +30,7 @@ DECIMALS = 6  # 1e-6 degree and 1e-6 m: far below the 1e-4-of-height round-trip 
 def write_bvh(clip: MotionClip, path: str | Path, order: str = ROTATION_ORDER) -> Path:
     """Write `clip` to `path` with rotation channels in `order` (a permutation of "XYZ")."""
     if sorted(order) != ["X", "Y", "Z"]:
-        raise ValueError(f"rotation order must be a permutation of XYZ, got {order!r}")
+        raise InputError(f"rotation order must be a permutation of XYZ, got {order!r}")
     skeleton = clip.skeleton
     children: dict[int, list[int]] = {j: [] for j in range(len(skeleton.joints))}
     for j, parent in enumerate(skeleton.parents):
@@ -55,7 +56,7 @@ def write_bvh(clip: MotionClip, path: str | Path, order: str = ROTATION_ORDER) -
 
     roots = [j for j, parent in enumerate(skeleton.parents) if parent < 0]
     if len(roots) != 1:
-        raise ValueError(f"a BVH file has one root joint; this skeleton has {len(roots)}")
+        raise InputError(f"a BVH file has one root joint; this skeleton has {len(roots)}")
     emit(roots[0], 0)
     # BVH motion lines list joints in the order they appear in the hierarchy (depth first).
     file_order = _depth_first(roots[0], children)
@@ -77,7 +78,7 @@ def read_bvh(path: str | Path) -> MotionClip:
     """Parse a BVH file into a MotionClip (rotation channels in any order; position channels on the root)."""
     tokens = Path(path).read_text(encoding="utf-8", errors="replace").split()
     if not tokens or tokens[0].upper() != "HIERARCHY":
-        raise ValueError(f"{Path(path).name} is not a BVH file (it must start with HIERARCHY)")
+        raise InputError(f"{Path(path).name} is not a BVH file (it must start with HIERARCHY)")
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -110,15 +111,15 @@ def read_bvh(path: str | Path) -> MotionClip:
                 channels.append([c.lower() for c in tokens[i + 2 : i + 2 + count]])
                 i += 2 + count
             else:
-                raise ValueError(f"unexpected word {tokens[i]!r}")
+                raise InputError(f"unexpected word {tokens[i]!r}")
         frames = int(tokens[i + 2])
         frame_time = float(tokens[i + 5])
         data = np.array(tokens[i + 6 :], dtype=float)
     except (IndexError, ValueError) as err:
-        raise ValueError(f"{Path(path).name} is not a well-formed BVH file: {err}") from err
+        raise InputError(f"{Path(path).name} is not a well-formed BVH file: {err}") from err
     width = sum(len(c) for c in channels)
     if data.size != frames * width:
-        raise ValueError(
+        raise InputError(
             f"{Path(path).name}: {frames} frames of {width} channels need {frames * width} numbers, found {data.size}"
         )
     data = data.reshape(frames, width)
@@ -131,7 +132,7 @@ def read_bvh(path: str | Path) -> MotionClip:
         position = [k for k, c in enumerate(joint_channels) if c.endswith("position")]
         rotation = [k for k, c in enumerate(joint_channels) if c.endswith("rotation")]
         if position and parents[j] >= 0:
-            raise ValueError(f"{Path(path).name}: position channels on joint {names[j]} (not the root) are not supported")
+            raise InputError(f"{Path(path).name}: position channels on joint {names[j]} (not the root) are not supported")
         if position:  # root position channels are absolute (as Blender reads them); OFFSET is the rest place
             root_positions[:] = offsets[j]  # an axis without a channel keeps its rest place
             for k in position:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipelines.errors import InputError
+
 
 def long_runs(mask: np.ndarray, max_length: int) -> np.ndarray:
     """(T,) True inside runs of consecutive True in `mask` longer than `max_length` frames."""
@@ -61,7 +63,7 @@ def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_c
     keep the lag of a filter that has just started.
     """
     if min_cutoff <= 0 or beta < 0:
-        raise ValueError(f"One Euro needs min_cutoff > 0 and beta >= 0, got {min_cutoff} and {beta}")
+        raise InputError(f"One Euro needs min_cutoff > 0 and beta >= 0, got {min_cutoff} and {beta}")
     x = np.asarray(values, dtype=float)
     pad = min(len(x) - 1, int(round(fps / 2)))
     if pad > 0:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
+from pipelines.errors import InputError
 from pipelines.motion.skeleton import Skeleton, forward_kinematics
 
 
@@ -55,14 +56,6 @@ class MotionClip:
     def _with(self, root_positions: np.ndarray, rotations: np.ndarray) -> MotionClip:
         return replace(self, root_positions=np.asarray(root_positions), rotations=np.asarray(rotations))
 
-    def trim(self, start: float = 0.0, end: float | None = None) -> MotionClip:
-        """The frames from `start` to `end` seconds (end exclusive; None = to the end)."""
-        first = max(0, int(round(start * self.fps)))
-        last = self.num_frames if end is None else min(self.num_frames, int(round(end * self.fps)))
-        if last - first < 1:
-            raise ValueError(f"trim {start}-{end} s keeps no frames of a {self.duration:.2f} s clip")
-        return self._with(self.root_positions[first:last], self.rotations[first:last])
-
     def retime(self, speed: float) -> MotionClip:
         """Play `speed` times faster (2 = twice as fast, 0.5 = slow motion) at the same frame rate.
 
@@ -70,7 +63,7 @@ class MotionClip:
         linearly. Slowing down cannot add detail the video did not have; it only fills between.
         """
         if not 0.1 <= speed <= 10:
-            raise ValueError(f"speed must be between 0.1 and 10, got {speed}")
+            raise InputError(f"speed must be between 0.1 and 10, got {speed}")
         count = max(1, int(round((self.num_frames - 1) / speed)) + 1)
         source_times = np.arange(self.num_frames, dtype=float)
         times = np.minimum(np.arange(count) * speed, self.num_frames - 1)
@@ -104,7 +97,7 @@ class MotionClip:
         """
         frames = int(round(blend * self.fps))
         if frames < 1 or frames > self.num_frames // 2:
-            raise ValueError(
+            raise InputError(
                 f"loop blend must be between {1 / self.fps:.2f} s and half the clip ({self.duration / 2:.2f} s), got {blend} s"
             )
         keep = self.num_frames - frames
@@ -131,7 +124,7 @@ class MotionClip:
         and the arm swing; feet are not re-planted, so large factors make them slide a little.
         """
         if not 0.0 <= factor <= 3.0:
-            raise ValueError(f"amplitude factor must be between 0 and 3, got {factor}")
+            raise InputError(f"amplitude factor must be between 0 and 3, got {factor}")
         rotations = np.empty_like(self.rotations)
         for j in range(self.rotations.shape[1]):
             motion = Rotation.from_quat(self.rotations[:, j])

@@ -18,6 +18,8 @@ from typing import Iterator
 
 import numpy as np
 
+from pipelines.errors import InputError
+
 # Containers that hold a single still image; ffmpeg happily "plays" them as a one-frame video.
 IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif_pipe", "jpegls_pipe")
 MIN_FRAMES = 2  # fewer decoded frames than this is not motion
@@ -46,24 +48,24 @@ def probe(path: str | Path) -> VideoInfo:
     """Inspect `path` with ffmpeg, raising ValueError with a plain reason when it is not a usable video."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"Video file not found: {path}")
+        raise InputError(f"Video file not found: {path}")
     if path.stat().st_size == 0:
-        raise ValueError(f"The file {path.name} is empty (0 bytes); upload the video again.")
+        raise InputError(f"The file {path.name} is empty (0 bytes); upload the video again.")
     proc = subprocess.run([_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace")
     text = proc.stderr
     container = re.search(r"Input #0, (.+?), from", text)
     if container is None:
         reason = text.strip().splitlines()[-1] if text.strip() else "ffmpeg gave no reason"
-        raise ValueError(
+        raise InputError(
             f"{path.name} could not be read as a video: it may be damaged, cut off or not a video ({reason})."
         )
     container = container.group(1)
     video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5}).*", text)
     if video is None or "(attached pic)" in video.group(0):  # an mp3's cover art is not a video
         kind = "an audio-only file" if re.search(r"Stream #0:\d+.*?: Audio:", text) else "not a video"
-        raise ValueError(f"{path.name} has no video track ({kind}); upload a video of a person moving.")
+        raise InputError(f"{path.name} has no video track ({kind}); upload a video of a person moving.")
     if container in IMAGE_FORMATS:
-        raise ValueError(f"{path.name} is a still image, not a video; motion capture needs a video of a person moving.")
+        raise InputError(f"{path.name} is a still image, not a video; motion capture needs a video of a person moving.")
     codec, width, height = video.group(1), int(video.group(2)), int(video.group(3))
     rotation = re.search(r"rotation of (-?[\d.]+) degrees", text)
     if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
@@ -119,7 +121,7 @@ def read_frames(
     try:
         meta = next(frames)
     except OSError as err:
-        raise ValueError(f"{Path(path).name} could not be decoded: {str(err).strip().splitlines()[-1]}") from err
+        raise InputError(f"{Path(path).name} could not be decoded: {str(err).strip().splitlines()[-1]}") from err
     width, height = meta["size"]
     try:
         for raw in frames:

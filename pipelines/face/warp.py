@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 
-from pipelines import face_regions as fr
+from pipelines.face import landmarks as fr
 
 ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
 ANCHOR_RING_POINTS = 48
@@ -117,7 +117,7 @@ def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> t
 
 def _upper_teeth(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A soft band under the upper lip where the upper teeth show, fading into shadow towards the corners."""
-    from pipelines.expressions import face_frame
+    from pipelines.face.action_units import face_frame
 
     points = np.asarray(landmarks, dtype=np.float64)[:, :2]
     frame = face_frame(points)

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.simmim.conditioning import COND_CHANNELS
+from pipelines.errors import InputError
+from pipelines.face.simmim.conditioning import COND_CHANNELS
 
 
 @dataclass
@@ -19,7 +20,7 @@ class SimMIMFaceConfig:
     num_layers: int = 8  # ViT depth
     num_heads: int = 6  # attention heads (hidden_size must divide by it)
     mlp_ratio: int = 4  # ViT feed-forward width / hidden_size
-    cond_channels: int = COND_CHANNELS  # rendered target-landmark map channels (pipelines.simmim.conditioning)
+    cond_channels: int = COND_CHANNELS  # rendered target-landmark map channels (pipelines.face.simmim.conditioning)
     refine_channels: int = 32  # width of the 3x3-conv head that smooths patch seams; 0 turns it off
     # For backbone="swin": the transformers SwinConfig as a dict (a hub checkpoint's, when initialised from one).
     backbone_config: dict = field(default_factory=dict)
@@ -27,11 +28,11 @@ class SimMIMFaceConfig:
 
     def __post_init__(self):
         if self.backbone not in ("vit", "swin"):
-            raise ValueError(f"backbone must be 'vit' or 'swin', got {self.backbone!r}.")
+            raise InputError(f"backbone must be 'vit' or 'swin', got {self.backbone!r}.")
         if self.image_size % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}.")
+            raise InputError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}.")
         if self.backbone == "vit" and self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}.")
+            raise InputError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}.")
 
     @property
     def grid(self) -> int:
@@ -46,7 +47,7 @@ class SimMIMFaceConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known - {"model_type"})
         if unknown:
-            raise ValueError(f"config.json has settings this version does not know: {unknown}.")
+            raise InputError(f"config.json has settings this version does not know: {unknown}.")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def save(self, folder: Path | str) -> None:

@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gradio as gr
 
-from pipelines.character_card import (
+from pipelines.character.card import (
     Character,
-    character_to_json,
-    character_to_png,
     export_filename,
     expression_image,
     list_presets,
     load_character,
     placeholder_portrait,
     portrait_image,
+    save_character,
+    voice_of,
 )
+from pipelines.errors import InputError
+from pipelines.labels import LOOK
+from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, Voice
 from studio.errors import user_errors
 from studio.i18n import t
 from studio.runtime import SETTINGS, shared
+from studio.visitor import Visitor
 
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
-EMOTION_LOOK = {"joy": ("😊", "喜悦"), "sadness": ("😢", "悲伤"), "anger": ("😠", "愤怒"), "surprise": ("😮", "惊讶"),
-                "fear": ("😨", "害怕"), "disgust": ("🤢", "厌恶"), "neutral": ("🙂", "平静")}
 NO_CHARACTER = "Pick a preset or import a character card first."
 STREAM_AUDIO = shutil.which("ffmpeg") is not None  # Gradio encodes streamed audio with ffmpeg
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
@@ -128,7 +131,7 @@ def preset_names() -> list[str]:
 def emotion_label(emotion: str | None) -> str:
     if emotion is None:
         return ""
-    icon, chinese = EMOTION_LOOK.get(emotion, ("", emotion))
+    icon, chinese = LOOK.get(emotion, ("", emotion))
     return f"### {icon} {emotion} · {chinese}"
 
 
@@ -145,33 +148,63 @@ def portrait_for(character: Character | None, sprites: dict | None, emotion: str
     return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
 
 
-def voice_settings(character: Character) -> dict:
-    return dict(character.extensions.get("character_studio", {}).get("voice") or {})
-
-
 def _opening(character: Character, sprites: dict | None, user_name: str) -> tuple:
     """A fresh conversation: the greeting as the first message, the neutral face."""
-    from pipelines.persona_chat import greeting
+    from pipelines.chat.pipeline import greeting
 
     opening = greeting(character, 0, user_name or "User") if character.first_mes.strip() else ""
     history = [{"role": "assistant", "content": opening}] if opening else []
     return list(history), history, portrait_for(character, sprites, "neutral"), emotion_label("neutral")
 
 
+@dataclass
+class Loaded:
+    """Everything that changes when a character is loaded: the visitor's state, the edit form, a new conversation.
+
+    Handlers return `Loaded(...).outputs()`; `render` wires the components in the order of these fields, so the
+    order lives here only.
+    """
+
+    character: Character | None
+    sprites: dict
+    name: str
+    description: str
+    personality: str
+    scenario: str
+    first_mes: str
+    system_prompt: str
+    voice_engine: str
+    voice_variant: str
+    voice_pitch: int
+    voice_rate: int
+    chatbot: list
+    history: list
+    portrait: object
+    emotion: str
+
+    def outputs(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+FORM = tuple(f.name for f in fields(Loaded))[2:12]  # the edit form's fields, which `apply_edits` takes in this order
+
+
 def _loaded(character: Character, sprites: dict, user_name: str) -> tuple:
-    """Every output that changes when a character is loaded: state, the edit form and a new conversation."""
-    voice = voice_settings(character)
-    form = (character.name, character.description, character.personality, character.scenario, character.first_mes,
-            character.system_prompt, voice.get("engine", "espeak"), voice.get("variant", ""), voice.get("pitch", 50),
-            voice.get("rate", 170))
-    return (character, sprites, *form, *_opening(character, sprites, user_name))
+    try:
+        voice = voice_of(character)
+    except InputError:  # a card with a broken voice still loads; the form offers the default voice to fix it
+        voice = Voice()
+    chatbot, history, portrait, emotion = _opening(character, sprites, user_name)
+    return Loaded(character, sprites, character.name, character.description, character.personality,
+                  character.scenario, character.first_mes, character.system_prompt, voice.engine, voice.variant,
+                  voice.pitch, voice.rate, chatbot, history, portrait, emotion).outputs()
 
 
 @user_errors
 def load_preset(name: str, user_name: str = "User") -> tuple:
     presets = list_presets()
     if name not in presets:
-        raise ValueError(f"There is no preset called {name!r}.")
+        raise InputError(f"There is no preset called {name!r}.")
     return _loaded(load_character(presets[name]), {}, user_name)
 
 
@@ -179,16 +212,13 @@ def load_preset(name: str, user_name: str = "User") -> tuple:
 def import_card(file, user_name: str = "User") -> tuple:
     """A card (.json/.png) or a studio bundle (.zip, whose expression sprites drive the portrait)."""
     if file is None:
-        raise ValueError("Choose a card file to import.")
+        raise InputError("Choose a card file to import.")
     path = Path(file if isinstance(file, str) else file.name)
     if path.suffix.lower() == ".zip":
-        from pipelines.character_bundle import CharacterBundle
+        from pipelines.character.bundle import CharacterBundle
 
         bundle = CharacterBundle.load(path)
-        sprites = dict(bundle.expressions)
-        if bundle.portrait is not None:
-            sprites.setdefault("neutral", bundle.portrait)
-        return _loaded(bundle.character, sprites, user_name)
+        return _loaded(bundle.character, bundle.sprites(), user_name)
     return _loaded(load_character(path), {}, user_name)
 
 
@@ -196,16 +226,16 @@ def import_card(file, user_name: str = "User") -> tuple:
 def apply_edits(character, sprites, name, description, personality, scenario, first_mes, system_prompt, engine,
                 variant, pitch, rate, user_name: str = "User") -> tuple:
     """Write the form into a copy of the card (other fields and extensions untouched) and restart the chat."""
-    from pipelines.speech import Voice
+    from pipelines.speech.pipeline import Voice
 
     if character is None:
-        raise ValueError(NO_CHARACTER)
+        raise InputError(NO_CHARACTER)
     card = character.to_card()
     card["data"].update(name=name, description=description, personality=personality, scenario=scenario,
                         first_mes=first_mes, system_prompt=system_prompt)
     edited = Character.from_card(card)  # the same checks as an imported card
     edited.source_dir = character.source_dir  # a preset's sprites still resolve beside its file
-    voice = Voice.from_dict({**voice_settings(character), "engine": engine, "variant": variant or "", "pitch": int(pitch),
+    voice = Voice.from_dict({**character.studio.get("voice", {}), "engine": engine, "variant": variant or "", "pitch": int(pitch),
                              "rate": int(rate)})
     edited.studio["voice"] = voice.to_dict()
     return _loaded(edited, sprites or {}, user_name)
@@ -217,33 +247,27 @@ def export_card(character, sprites, kind: str) -> str:
     from PIL import Image
 
     if character is None:
-        raise ValueError(NO_CHARACTER)
-    folder = Path(tempfile.mkdtemp(prefix="card-"))
-    if kind == "json":
-        path = folder / export_filename(character, ".json")
-        path.write_text(character_to_json(character), encoding="utf-8")
-    elif kind == "png":
-        face = (sprites or {}).get("neutral")
-        path = folder / export_filename(character, ".png")
-        path.write_bytes(character_to_png(character, Image.fromarray(face) if face is not None else None))
-    else:
-        raise ValueError(f"Cards are exported as json or png, not {kind!r}.")
-    return str(path)
+        raise InputError(NO_CHARACTER)
+    if kind not in ("json", "png"):
+        raise InputError(f"Cards are exported as json or png, not {kind!r}.")
+    face = (sprites or {}).get("neutral")
+    path = Path(tempfile.mkdtemp(prefix="card-")) / export_filename(character, f".{kind}")
+    return str(save_character(character, path, Image.fromarray(face) if face is not None else None))
 
 
 @user_errors
 def restart(character, sprites, user_name: str = "User") -> tuple:
     if character is None:
-        raise ValueError(NO_CHARACTER)
+        raise InputError(NO_CHARACTER)
     return _opening(character, sprites, user_name)
 
 
 def _backend(kind: str, local_model: str, base_url: str, model: str, api_key: str, progress):
-    from pipelines.chat_backends import LocalTransformersBackend, OpenAICompatibleBackend
+    from pipelines.chat.backends import LocalTransformersBackend, OpenAICompatibleBackend
 
     if kind == "openai":
         if not (base_url or "").strip():
-            raise ValueError("Enter the server URL in Model settings (e.g. http://localhost:11434/v1 for Ollama).")
+            raise InputError("Enter the server URL in Model settings (e.g. http://localhost:11434/v1 for Ollama).")
         return OpenAICompatibleBackend(base_url, model or "", api_key=api_key or None)
     name = (local_model or "").strip()
     progress(0, desc="Loading the chat model (the first time only)…")
@@ -251,11 +275,11 @@ def _backend(kind: str, local_model: str, base_url: str, model: str, api_key: st
                   lambda: LocalTransformersBackend.from_pretrained(name or None, device=SETTINGS.device))
 
 
-def speech_for(settings: dict):
-    """The shared speech pipeline for a voice's engine, and the voice itself."""
-    from pipelines.speech import SpeechPipeline, Voice
+def speech_for(character: Character):
+    """The shared speech pipeline for the character's voice engine, and the voice itself."""
+    from pipelines.speech.pipeline import SpeechPipeline
 
-    voice = Voice.from_dict(settings)
+    voice = voice_of(character)
     pipe = shared(f"speech-{voice.engine}", lambda: SpeechPipeline.from_pretrained(voice.engine, device=SETTINGS.device))
     return pipe, voice
 
@@ -263,7 +287,7 @@ def speech_for(settings: dict):
 def _audio(chunks) -> tuple[int, "object"] | None:
     import numpy as np
 
-    from pipelines.speech import join_chunks
+    from pipelines.speech.pipeline import join_chunks
 
     if not chunks:
         return None
@@ -283,13 +307,13 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     otherwise the whole clip comes with the last step. If the backend fails, the conversation and the
     typed message are put back.
     """
-    from pipelines.persona_chat import PersonaChatConfig, PersonaChatPipeline, clean_message
-    from pipelines.speech import SentenceBuffer
+    from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline, clean_message
+    from pipelines.speech.pipeline import SentenceBuffer
     from pipelines.weights import WeightsNotFoundError
 
     stream_audio = STREAM_AUDIO if stream_audio is None else stream_audio
     if character is None:
-        raise ValueError(NO_CHARACTER)
+        raise InputError(NO_CHARACTER)
     history = list(history or [])
     config = PersonaChatConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
                                user_name=(user_name or "User").strip() or "User")
@@ -299,7 +323,7 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     speech = None
     if speak:
         try:
-            speech = speech_for(voice_settings(character))
+            speech = speech_for(character)
         except (ValueError, WeightsNotFoundError) as err:  # no voice is no reason to lose the reply
             gr.Warning(f"The reply will not be spoken: {err}")
     buffer, chunks, shown = SentenceBuffer(), [], ""
@@ -327,44 +351,47 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
 # --- layout --------------------------------------------------------------------------------------
 
 
-def render() -> tuple:
-    """Build the tab; return (character state, sprites state, follow) for the Character tab to share."""
+def first_character() -> Character | None:
+    """The preset that opens the tab, ready on arrival (a small JSON file; no model is loaded)."""
     names = preset_names()
-    # The first preset is ready on arrival (reading a small JSON file; no model is loaded here).
-    card, _, *form_values, chat_value, history_value, portrait_value, emotion_value = (
-        _loaded(load_character(list_presets()[names[0]]), {}, "User") if names else
-        (None, {}, "", "", "", "", "", "", "espeak", "", 50, 170, [], [], None, "")
-    )
-    character = gr.State(card)
-    sprites = gr.State({})
-    history = gr.State(history_value)
+    return load_character(list_presets()[names[0]]) if names else None
+
+
+def render(visitor: Visitor):
+    """Build the tab around the visitor's character; return `follow(event)`, which refreshes the tab after
+    another tab replaces the character."""
+    names = preset_names()
+    blank = Voice()
+    start = (Loaded(*_loaded(visitor.character.value, {}, "User")) if visitor.character.value is not None else
+             Loaded(None, {}, "", "", "", "", "", "", blank.engine, blank.variant, blank.pitch, blank.rate, [], [], None, ""))
+    character, sprites = visitor.character, visitor.sprites
+    history = gr.State(start.history)
     gr.Markdown(t("chat.intro"))
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             preset = gr.Dropdown(names, value=names[0] if names else None, label=t("chat.preset"))
             upload = gr.File(label=t("chat.import"), file_types=[".json", ".png", ".zip"], type="filepath")
-            portrait = gr.Image(portrait_value, label=t("chat.portrait"), type="pil", interactive=False, height=280)
-            emotion = gr.Markdown(emotion_value)
+            portrait = gr.Image(start.portrait, label=t("chat.portrait"), type="pil", interactive=False, height=280)
+            emotion = gr.Markdown(start.emotion)
             with gr.Accordion(t("chat.edit"), open=False):
-                v_name, v_description, v_personality, v_scenario, v_first, v_system, v_engine, v_variant, v_pitch, v_rate = form_values
-                name = gr.Textbox(v_name, label=t("chat.name"), max_lines=1)
-                description = gr.Textbox(v_description, label=t("chat.description"), lines=4)
-                personality = gr.Textbox(v_personality, label=t("chat.personality"), lines=1)
-                scenario = gr.Textbox(v_scenario, label=t("chat.scenario"), lines=2)
-                first_mes = gr.Textbox(v_first, label=t("chat.first_mes"), lines=2)
-                system_prompt = gr.Textbox(v_system, label=t("chat.system_prompt"), lines=2)
-                engine = gr.Dropdown(["espeak", "kokoro", "xtts"], value=v_engine, label=t("chat.voice_engine"))
-                variant = gr.Dropdown(list(ESPEAK_VARIANTS), value=v_variant, allow_custom_value=True,
+                name = gr.Textbox(start.name, label=t("chat.name"), max_lines=1)
+                description = gr.Textbox(start.description, label=t("chat.description"), lines=4)
+                personality = gr.Textbox(start.personality, label=t("chat.personality"), lines=1)
+                scenario = gr.Textbox(start.scenario, label=t("chat.scenario"), lines=2)
+                first_mes = gr.Textbox(start.first_mes, label=t("chat.first_mes"), lines=2)
+                system_prompt = gr.Textbox(start.system_prompt, label=t("chat.system_prompt"), lines=2)
+                engine = gr.Dropdown(list(ENGINES), value=start.voice_engine, label=t("chat.voice_engine"))
+                variant = gr.Dropdown(list(ESPEAK_VARIANTS), value=start.voice_variant, allow_custom_value=True,
                                       label=t("chat.voice_variant"))
-                pitch = gr.Slider(0, 100, value=v_pitch, step=1, label=t("chat.voice_pitch"))
-                rate = gr.Slider(80, 450, value=v_rate, step=5, label=t("chat.voice_rate"))
+                pitch = gr.Slider(*ESPEAK_PITCH_RANGE, value=start.voice_pitch, step=1, label=t("chat.voice_pitch"))
+                rate = gr.Slider(*ESPEAK_RATE_RANGE, value=start.voice_rate, step=5, label=t("chat.voice_rate"))
                 apply = gr.Button(t("chat.apply"), variant="primary")
                 with gr.Row():
                     export_json = gr.Button(t("chat.export_json"))
                     export_png = gr.Button(t("chat.export_png"))
                 download = gr.File(label=t("chat.download"), interactive=False)
         with gr.Column(scale=2):
-            chatbot = gr.Chatbot(chat_value, label=t("chat.chatbot"), height=460)
+            chatbot = gr.Chatbot(start.chatbot, label=t("chat.chatbot"), height=460)
             with gr.Row():
                 message = gr.Textbox(label=t("chat.message"), scale=4, max_lines=6, autofocus=True)
                 send = gr.Button(t("chat.send"), variant="primary", scale=1)
@@ -383,8 +410,12 @@ def render() -> tuple:
                 temperature = gr.Slider(0, 1.5, value=0.7, step=0.05, label=t("chat.temperature"))
                 user_name = gr.Textbox(value="User", label=t("chat.user_name"), max_lines=1)
 
-    form = [name, description, personality, scenario, first_mes, system_prompt, engine, variant, pitch, rate]
-    loaded = [character, sprites, *form, chatbot, history, portrait, emotion]
+    components = {"character": character, "sprites": sprites, "name": name, "description": description,
+                  "personality": personality, "scenario": scenario, "first_mes": first_mes,
+                  "system_prompt": system_prompt, "voice_engine": engine, "voice_variant": variant, "voice_pitch": pitch,
+                  "voice_rate": rate, "chatbot": chatbot, "history": history, "portrait": portrait, "emotion": emotion}
+    loaded = [components[f.name] for f in fields(Loaded)]
+    form = [components[name] for name in FORM]
     preset.change(load_preset, [preset, user_name], loaded)
     upload.upload(import_card, [upload, user_name], loaded)
     apply.click(apply_edits, [character, sprites, *form, user_name], loaded)
@@ -401,4 +432,4 @@ def render() -> tuple:
         """After another tab replaces the character (a bundle import), refresh the form and start a new chat."""
         event.then(_loaded, [character, sprites, user_name], loaded, api_visibility="undocumented")
 
-    return character, sprites, follow
+    return follow

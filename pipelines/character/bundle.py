@@ -23,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.character_card import Character, character_from_png, character_to_png, export_filename, load_character
+from pipelines.character.card import Character, character_from_png, character_to_png, export_filename, load_character
+from pipelines.errors import InputError
 from pipelines.image_io import load_image
+from pipelines.labels import NEUTRAL
 
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024  # the studio's upload limit
 MAX_ENTRY_BYTES = 25 * 1024 * 1024  # one sprite, clip or voice sample, uncompressed
@@ -45,16 +47,23 @@ class CharacterBundle:
     motions: dict[str, str] = field(default_factory=dict)  # clip name -> BVH text
     voice_sample: bytes | None = None  # a WAV file
 
+    def sprites(self) -> dict[str, np.ndarray]:
+        """The expression sprites by label, with the portrait standing in for a missing neutral one."""
+        sprites = dict(self.expressions)
+        if self.portrait is not None:
+            sprites.setdefault(NEUTRAL, self.portrait)
+        return sprites
+
     def save(self, folder: str | Path) -> tuple[Path, Path]:
         """Write `<name>.png` (the card) and `<name>.zip` (card + assets) into `folder`; return both paths."""
         from PIL import Image
 
         for label in self.expressions:
             if not re.fullmatch(LABEL, label):
-                raise ValueError(f"Expression label {label!r} must be lower-case letters, digits, '_' or '-'.")
+                raise InputError(f"Expression label {label!r} must be lower-case letters, digits, '_' or '-'.")
         for name in self.motions:
             if not re.fullmatch(CLIP, name):
-                raise ValueError(f"Motion clip name {name!r} must be letters, digits, '_' or '-' (at most 60).")
+                raise InputError(f"Motion clip name {name!r} must be letters, digits, '_' or '-' (at most 60).")
         character = self.character.copy()
         character.studio["bundle"] = {  # so the card alone tells which assets its ZIP carries
             "expressions": sorted(self.expressions),
@@ -84,18 +93,18 @@ class CharacterBundle:
         """Read a bundle ZIP, or just a card (.png/.json), which gives a bundle with no assets."""
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"No file at {path}.")
+            raise InputError(f"No file at {path}.")
         size = path.stat().st_size
         if size == 0:
-            raise ValueError(f"{path.name} is empty.")
+            raise InputError(f"{path.name} is empty.")
         if size > MAX_BUNDLE_BYTES:
-            raise ValueError(f"{path.name} is {size / 1e6:.0f} MB; a character bundle may be at most {MAX_BUNDLE_BYTES / 1e6:.0f} MB.")
+            raise InputError(f"{path.name} is {size / 1e6:.0f} MB; a character bundle may be at most {MAX_BUNDLE_BYTES / 1e6:.0f} MB.")
         if not zipfile.is_zipfile(path):
             return cls(load_character(path))
         with zipfile.ZipFile(path) as archive:
             entries = _checked_entries(archive)
             if "card.png" not in entries:
-                raise ValueError(f"{path.name} has no card.png: it is not a Character Studio bundle.")
+                raise InputError(f"{path.name} has no card.png: it is not a Character Studio bundle.")
             read = lambda name: archive.read(entries[name])  # noqa: E731 - sizes were checked above
             bundle = cls(character_from_png(read("card.png")))
             if "portrait.png" in entries:
@@ -115,16 +124,16 @@ def _checked_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """The archive's members that fit the layout, after refusing bombs, traversal and oversized files."""
     infos = archive.infolist()
     if len(infos) > MAX_ENTRIES:
-        raise ValueError(f"This bundle has {len(infos)} files; the limit is {MAX_ENTRIES}.")
+        raise InputError(f"This bundle has {len(infos)} files; the limit is {MAX_ENTRIES}.")
     if sum(info.file_size for info in infos) > MAX_TOTAL_BYTES:
-        raise ValueError(f"This bundle would unpack to more than {MAX_TOTAL_BYTES / 1e6:.0f} MB; refusing it.")
+        raise InputError(f"This bundle would unpack to more than {MAX_TOTAL_BYTES / 1e6:.0f} MB; refusing it.")
     entries = {}
     for info in infos:
         name = info.filename
         if name.startswith(("/", "\\")) or ".." in name.split("/") or "\\" in name or ":" in name:
-            raise ValueError(f"This bundle contains an unsafe file name: {name!r}.")
+            raise InputError(f"This bundle contains an unsafe file name: {name!r}.")
         if info.file_size > MAX_ENTRY_BYTES:
-            raise ValueError(f"{name} in this bundle is {info.file_size / 1e6:.0f} MB; the limit per file is {MAX_ENTRY_BYTES / 1e6:.0f} MB.")
+            raise InputError(f"{name} in this bundle is {info.file_size / 1e6:.0f} MB; the limit per file is {MAX_ENTRY_BYTES / 1e6:.0f} MB.")
         if LAYOUT.match(name):
             entries[name] = info
     return entries
@@ -134,9 +143,9 @@ def _bvh_text(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ValueError(f"{name} is not a text BVH file.") from None
+        raise InputError(f"{name} is not a text BVH file.") from None
     if not text.lstrip().startswith("HIERARCHY"):
-        raise ValueError(f"{name} is not a BVH file (it does not start with HIERARCHY).")
+        raise InputError(f"{name} is not a BVH file (it does not start with HIERARCHY).")
     return text
 
 

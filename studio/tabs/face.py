@@ -12,7 +12,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from pipelines.expressions import EXPRESSIONS, SLIDERS  # names only: numpy, no model
+from pipelines.errors import InputError
+from pipelines.face.action_units import EXPRESSIONS, SLIDER_RANGE, SLIDERS  # names only: numpy, no model
+from pipelines.weights import REPO_ROOT
 from studio.components import PhotoUpload
 from studio.errors import user_errors
 from studio.i18n import t
@@ -20,7 +22,7 @@ from studio.runtime import SETTINGS, shared
 
 NO_PHOTO = "Please upload a face photo first (or pick an example below)."
 NO_GPU = "Polishing with a diffusion model needs a CUDA GPU, and this machine has none; untick it."
-EXAMPLE_FACES = sorted(str(p) for p in (Path(__file__).resolve().parent.parent / "examples" / "faces").glob("*_neutral.jpg"))
+EXAMPLE_FACES = sorted(str(p) for p in (REPO_ROOT / "examples" / "faces").glob("*_neutral.jpg"))
 TEACH_VIEWS = ("patches", "mask", "warped", "reconstruction", "result")  # keys of FaceExpressionOutput.teach_panels()
 
 TEXT = {
@@ -92,38 +94,33 @@ TEXT = {
 }
 
 
-def pipeline():
-    """The shared FaceExpressionPipeline, loaded on the first click (never at import)."""
+def pipeline(refine: bool = False):
+    """The shared FaceExpressionPipeline, loaded on the first click (never at import).
 
-    def build():
-        from pipelines.face_expression import FaceExpressionPipeline
+    Polishing needs a diffusion model on a CUDA GPU; it is a second shared pipeline, loaded the first time
+    someone ticks the box, so the plain one every other visitor uses is never changed under them.
+    """
+    from pipelines.face.pipeline import FaceExpressionPipeline
 
-        return FaceExpressionPipeline.from_pretrained(device=SETTINGS.device)
+    if not refine:
+        return shared("face", lambda: FaceExpressionPipeline.from_pretrained(device=SETTINGS.device))
+    from pipelines.face.refine import DEFAULT_INPAINT_MODEL
 
-    return shared("face", build)
-
-
-def _attach_refiner(pipe) -> None:
-    """Load the diffusers inpainting model into the shared pipeline the first time someone asks for it."""
-    from pipelines.device import pick_device
-
-    device = pick_device(SETTINGS.device)
-    if device != "cuda":
-        raise ValueError(NO_GPU)
-    if pipe.refiner is None:
-        from pipelines.face_refine import DEFAULT_INPAINT_MODEL, FaceRefiner
-
-        pipe.refiner = shared("face-refiner", lambda: FaceRefiner.from_pretrained(DEFAULT_INPAINT_MODEL, device))
+    return shared("face-refined", lambda: FaceExpressionPipeline.from_pretrained(device="cuda",
+                                                                                refine=DEFAULT_INPAINT_MODEL))
 
 
 def _request(photo, face_index, refine):
     if not photo:
-        raise ValueError(NO_PHOTO)
-    pipe = pipeline()
-    if refine:
-        _attach_refiner(pipe)
+        raise InputError(NO_PHOTO)
     index = None if face_index in (None, "") else int(face_index)
-    return pipe, index
+    if refine:
+        from pipelines.device import pick_device
+
+        if pick_device(SETTINGS.device) != "cuda":
+            raise InputError(NO_GPU)
+        return pipeline(refine=True), index
+    return pipeline(), index
 
 
 def _notes(out) -> str:
@@ -173,7 +170,7 @@ def render() -> None:
             expression = gr.Radio(list(EXPRESSIONS), value="joy", label=t("face.expression"))
             intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label=t("face.intensity"))
             with gr.Accordion(t("face.sliders"), open=False):
-                sliders = [gr.Slider(-1.0, 1.0, value=0.0, step=0.05, label=t(f"face.{name}")) for name in SLIDERS]
+                sliders = [gr.Slider(*SLIDER_RANGE, value=0.0, step=0.05, label=t(f"face.{name}")) for name in SLIDERS]
             face_index = gr.Number(value=0, minimum=0, precision=0, label=t("face.face_index"))
             refine = gr.Checkbox(value=False, label=t("face.refine"))
             with gr.Row():

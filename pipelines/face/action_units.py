@@ -18,9 +18,11 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from pipelines import face_regions as fr
+from pipelines.errors import InputError
+from pipelines.face import landmarks as fr
+from pipelines.labels import LABELS
 
-EXPRESSIONS = ("joy", "sadness", "anger", "surprise", "fear", "disgust", "neutral")
+EXPRESSIONS = LABELS  # one sprite per label
 SLIDERS = ("smile", "brow_raise", "brow_furrow", "eye_open", "jaw_open")  # named, freely combined controls
 SLIDER_RANGE = (-1.0, 1.0)  # negative values reverse a move: smile -1 turns the corners down and in
 MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this faces tear
@@ -77,13 +79,13 @@ def face_frame(landmarks: np.ndarray) -> FaceFrame:
     """Build the face frame of `landmarks` ((478, 2) or (478, 3); z is ignored)."""
     points = np.asarray(landmarks, dtype=np.float64)
     if points.ndim != 2 or points.shape[0] != fr.NUM_LANDMARKS or points.shape[1] < 2:
-        raise ValueError(f"landmarks must be an array of shape ({fr.NUM_LANDMARKS}, 2); got {points.shape}.")
+        raise InputError(f"landmarks must be an array of shape ({fr.NUM_LANDMARKS}, 2); got {points.shape}.")
     points = points[:, :2]
     right_eye, left_eye = points[fr.RIGHT_EYE_CENTER], points[fr.LEFT_EYE_CENTER]
     across = left_eye - right_eye
     unit = float(np.hypot(*across))
     if not np.isfinite(unit) or unit < 1e-6:
-        raise ValueError("The two eye centres coincide; these landmarks do not describe a face.")
+        raise InputError("The two eye centres coincide; these landmarks do not describe a face.")
     x_axis = across / unit
     y_axis = np.array([-x_axis[1], x_axis[0]])  # x turned a quarter clockwise on screen: points down the face
     axes = np.stack([x_axis, y_axis]) * unit
@@ -289,9 +291,9 @@ def expression_amounts(
     a smiling photo gets a negative smile, an open mouth a negative jaw_open, and so on.
     """
     if expression not in PRESETS:
-        raise ValueError(f"Unknown expression {expression!r}; choose one of {', '.join(EXPRESSIONS)}.")
+        raise InputError(f"Unknown expression {expression!r}; choose one of {', '.join(EXPRESSIONS)}.")
     if not 0.0 <= float(intensity) <= 1.0:
-        raise ValueError(f"intensity must be between 0 and 1, got {intensity}.")
+        raise InputError(f"intensity must be between 0 and 1, got {intensity}.")
     amounts = {name: value * float(intensity) for name, value in PRESETS[expression].items()}
     if expression == "neutral" and blendshapes:
         for action, names in NEUTRAL_FROM_BLENDSHAPES.items():
@@ -300,10 +302,10 @@ def expression_amounts(
                 amounts[action] = amounts.get(action, 0.0) - (score - NEUTRAL_DEAD_ZONE) * float(intensity)
     for name, value in (sliders or {}).items():
         if name not in SLIDERS:
-            raise ValueError(f"Unknown slider {name!r}; the sliders are {', '.join(SLIDERS)}.")
+            raise InputError(f"Unknown slider {name!r}; the sliders are {', '.join(SLIDERS)}.")
         low, high = SLIDER_RANGE
         if not low <= float(value) <= high:
-            raise ValueError(f"slider {name} must be between {low} and {high}, got {value}.")
+            raise InputError(f"slider {name} must be between {low} and {high}, got {value}.")
         amounts[name] = amounts.get(name, 0.0) + float(value)
     return {name: float(np.clip(value, -MAX_AMOUNT, MAX_AMOUNT)) for name, value in amounts.items() if value != 0.0}
 
@@ -314,17 +316,6 @@ def move_landmarks(landmarks: np.ndarray, amounts: Mapping[str, float]) -> np.nd
     moves = np.zeros((fr.NUM_LANDMARKS, 2))
     for name, amount in amounts.items():
         if name not in ACTION_UNITS:
-            raise ValueError(f"Unknown action unit {name!r}; known: {', '.join(ACTION_UNITS)}.")
+            raise InputError(f"Unknown action unit {name!r}; known: {', '.join(ACTION_UNITS)}.")
         moves += ACTION_UNITS[name](frame) * amount
     return (frame.points + frame.to_pixels(moves)).astype(np.float32)
-
-
-def target_landmarks(
-    landmarks: np.ndarray,
-    expression: str = "neutral",
-    intensity: float = 1.0,
-    sliders: Mapping[str, float] | None = None,
-    blendshapes: Mapping[str, float] | None = None,
-) -> np.ndarray:
-    """Where the landmarks go for `expression` at `intensity`, plus any sliders: (478, 2) float32 pixels."""
-    return move_landmarks(landmarks, expression_amounts(expression, intensity, sliders, blendshapes))

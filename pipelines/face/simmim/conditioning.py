@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipelines.face_regions import (
+from pipelines.errors import InputError
+from pipelines.face.landmarks import (
     FACE_OVAL,
     LEFT_BROW,
     LEFT_EYE,
@@ -46,7 +47,7 @@ def render_condition(landmarks: np.ndarray, size: int) -> np.ndarray:
     """(COND_CHANNELS, size, size) float32 in [0, 1] from (478, 2) landmarks in crop pixels."""
     points = np.asarray(landmarks, dtype=np.float64)
     if points.ndim != 2 or points.shape[0] != NUM_LANDMARKS or not np.isfinite(points[:, :2]).all():
-        raise ValueError(f"render_condition needs ({NUM_LANDMARKS}, 2) finite landmarks, got shape {points.shape}.")
+        raise InputError(f"render_condition needs ({NUM_LANDMARKS}, 2) finite landmarks, got shape {points.shape}.")
     fixed = np.round(points[:, :2] * (1 << _SUBPIXEL_BITS)).astype(np.int32)
     thickness = max(1, round(size / _REFERENCE_SIZE))
     out = np.zeros((COND_CHANNELS, size, size), dtype=np.float32)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.errors import InputError
 from pipelines.weights import WeightSpec, resolve
 
 FACE_LANDMARKER = WeightSpec(
@@ -64,14 +65,14 @@ class FaceLandmarker:
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
         """Faces in an (H, W, 3) uint8 RGB image, largest first; an empty list when there is none."""
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8):
-            raise ValueError("detect() needs an (H, W, 3) uint8 RGB array; use pipelines.image_io.load_image first.")
+            raise InputError("detect() needs an (H, W, 3) uint8 RGB array; use pipelines.image_io.load_image first.")
         import mediapipe as mp
 
         height, width = image.shape[:2]
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
         with self._lock:
             if self._task is None:
-                raise ValueError("This FaceLandmarker was closed.")
+                raise InputError("This FaceLandmarker was closed.")
             result = self._task.detect(mp_image)
         faces = []
         for index, points in enumerate(result.face_landmarks):

@@ -23,7 +23,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from pipelines.weights import WeightSpec, WeightsNotFoundError, resolve
+from pipelines.errors import InputError
+from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve
 
 ENGINES = ("espeak", "kokoro", "xtts")
 MAX_SPEECH_CHARS = 4000  # one reply's worth; longer text is refused rather than read for minutes
@@ -81,17 +82,17 @@ class Voice:
 
     def check(self) -> None:
         if self.engine not in ENGINES:
-            raise ValueError(f"Unknown speech engine {self.engine!r}; choose one of {', '.join(ENGINES)}.")
+            raise InputError(f"Unknown speech engine {self.engine!r}; choose one of {', '.join(ENGINES)}.")
         if not isinstance(self.pitch, int) or not ESPEAK_PITCH_RANGE[0] <= self.pitch <= ESPEAK_PITCH_RANGE[1]:
-            raise ValueError(f"Voice pitch must be a whole number from {ESPEAK_PITCH_RANGE[0]} to {ESPEAK_PITCH_RANGE[1]}, got {self.pitch!r}.")
+            raise InputError(f"Voice pitch must be a whole number from {ESPEAK_PITCH_RANGE[0]} to {ESPEAK_PITCH_RANGE[1]}, got {self.pitch!r}.")
         if not isinstance(self.rate, int) or not ESPEAK_RATE_RANGE[0] <= self.rate <= ESPEAK_RATE_RANGE[1]:
-            raise ValueError(f"Voice rate must be {ESPEAK_RATE_RANGE[0]}-{ESPEAK_RATE_RANGE[1]} words per minute, got {self.rate!r}.")
+            raise InputError(f"Voice rate must be {ESPEAK_RATE_RANGE[0]}-{ESPEAK_RATE_RANGE[1]} words per minute, got {self.rate!r}.")
         if self.language not in ("auto", "en", "zh"):
-            raise ValueError(f"Voice language must be auto, en or zh, got {self.language!r}.")
+            raise InputError(f"Voice language must be auto, en or zh, got {self.language!r}.")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{0,32}", self.variant or ""):
-            raise ValueError(f"Voice variant {self.variant!r} is not a valid espeak variant name.")
+            raise InputError(f"Voice variant {self.variant!r} is not a valid espeak variant name.")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{0,40}", self.kokoro_voice or ""):
-            raise ValueError(f"Kokoro voice {self.kokoro_voice!r} is not a valid voice name.")
+            raise InputError(f"Kokoro voice {self.kokoro_voice!r} is not a valid voice name.")
 
 
 def detect_language(text: str) -> str:
@@ -187,13 +188,13 @@ class EspeakEngine:
 
     def synthesize(self, text: str, voice: Voice, language: str) -> np.ndarray:
         if voice.variant and voice.variant not in self.variants:
-            raise ValueError(f"espeak has no voice variant {voice.variant!r}; try f1-f5, m1-m7 or one of: "
+            raise InputError(f"espeak has no voice variant {voice.variant!r}; try f1-f5, m1-m7 or one of: "
                              f"{', '.join(self.variants[:12])}, ...")
         name = ESPEAK_VOICE_NAMES[language] + (f"+{voice.variant}" if voice.variant else "")
         data = text.encode("utf-8") + b"\0"
         with self._lock:
             if self._lib.espeak_SetVoiceByName(name.encode()) != 0:
-                raise ValueError(f"espeak has no voice {name!r} (check the variant name).")
+                raise InputError(f"espeak has no voice {name!r} (check the variant name).")
             self._lib.espeak_SetParameter(ESPEAK_RATE, voice.rate, 0)
             self._lib.espeak_SetParameter(ESPEAK_PITCH, voice.pitch, 0)
             self._chunks = []
@@ -230,14 +231,16 @@ class KokoroEngine:
                            for lang, code in KOKORO_LANG_CODES.items()}
 
     @classmethod
-    def from_pretrained(cls, device: str = "cpu") -> "KokoroEngine":
-        return cls(_package_and_weights("kokoro", "kokoro", KOKORO, cls.name), device=device)
+    def from_pretrained(cls, device: str = "auto") -> "KokoroEngine":
+        from pipelines.device import pick_device
+
+        return cls(_package_and_weights("kokoro", "kokoro", KOKORO, cls.name), device=pick_device(device))
 
     def synthesize(self, text: str, voice: Voice, language: str) -> np.ndarray:
         name = voice.kokoro_voice or KOKORO_DEFAULT_VOICES[language]
         path = self.folder / "voices" / f"{name}.pt"
         if not path.is_file():
-            raise ValueError(f"Kokoro voice {name!r} is not in {path.parent}.")
+            raise InputError(f"Kokoro voice {name!r} is not in {path.parent}.")
         results = self._pipelines[language](text, voice=str(path), speed=voice.rate / NORMAL_RATE)
         pieces = [audio.detach().cpu().numpy().astype(np.float32) for _, _, audio in results if audio is not None]
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
@@ -255,12 +258,14 @@ class XTTSEngine:
         self.sample_rate = int(self.tts.synthesizer.output_sample_rate)
 
     @classmethod
-    def from_pretrained(cls, device: str = "cpu") -> "XTTSEngine":
-        return cls(_package_and_weights("TTS", "coqui-tts", XTTS, cls.name), device=device)
+    def from_pretrained(cls, device: str = "auto") -> "XTTSEngine":
+        from pipelines.device import pick_device
+
+        return cls(_package_and_weights("TTS", "coqui-tts", XTTS, cls.name), device=pick_device(device))
 
     def synthesize(self, text: str, voice: Voice, language: str) -> np.ndarray:
         if not voice.reference_audio or not Path(voice.reference_audio).is_file():
-            raise ValueError("XTTS clones a voice: set the voice's reference_audio to a 6-30 s clip of the speaker.")
+            raise InputError("XTTS clones a voice: set the voice's reference_audio to a 6-30 s clip of the speaker.")
         wav = self.tts.tts(text=text, speaker_wav=voice.reference_audio, language=XTTS_LANGUAGES[language],
                            speed=voice.rate / NORMAL_RATE)
         return np.asarray(wav, dtype=np.float32)
@@ -270,14 +275,11 @@ def load_engine(name: str, device: str = "auto"):
     """Build (or reuse, for espeak) the engine called `name`."""
     if name == "espeak":
         return EspeakEngine.shared()
-    from pipelines.device import pick_device
-
-    device = pick_device(device)
     if name == "kokoro":
         return KokoroEngine.from_pretrained(device)
     if name == "xtts":
         return XTTSEngine.from_pretrained(device)
-    raise ValueError(f"Unknown speech engine {name!r}; choose one of {', '.join(ENGINES)}.")
+    raise InputError(f"Unknown speech engine {name!r}; choose one of {', '.join(ENGINES)}.")
 
 
 # --- pipeline ----------------------------------------------------------------------------------
@@ -325,12 +327,12 @@ class SpeechPipeline:
         voice = voice or Voice(engine=self.engine.name)
         voice.check()
         if not isinstance(text, str):
-            raise ValueError("Speech needs text.")
+            raise InputError("Speech needs text.")
         if len(text) > MAX_SPEECH_CHARS:
-            raise ValueError(f"The text is {len(text):,} characters long; speech is limited to {MAX_SPEECH_CHARS:,}.")
+            raise InputError(f"The text is {len(text):,} characters long; speech is limited to {MAX_SPEECH_CHARS:,}.")
         text = speakable(text)
         if not text:
-            raise ValueError("There is nothing to say: the text is empty (or only *stage directions*).")
+            raise InputError("There is nothing to say: the text is empty (or only *stage directions*).")
         return text, voice
 
     def speak_sentence(self, sentence: str, voice: Voice) -> SpeechChunk | None:
@@ -374,17 +376,3 @@ def join_chunks(chunks: list[SpeechChunk], sample_rate: int) -> SpeechOutput:
         parts.extend([pause, chunk.samples] if i else [chunk.samples])
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return SpeechOutput(sample_rate, samples, [c.sentence for c in chunks], sum(c.synth_s for c in chunks))
-
-
-_pipelines: dict[str, SpeechPipeline] = {}
-_pipelines_lock = threading.Lock()
-
-
-def speak(text: str, voice: Voice | None = None) -> tuple[int, np.ndarray]:
-    """`(sample_rate, float32 samples)` for `text` in `voice`, the engine loaded once per process."""
-    voice = voice or Voice()
-    with _pipelines_lock:
-        if voice.engine not in _pipelines:
-            _pipelines[voice.engine] = SpeechPipeline.from_pretrained(voice.engine)
-    output = _pipelines[voice.engine](text, voice)
-    return output.sample_rate, output.samples

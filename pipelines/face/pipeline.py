@@ -20,13 +20,14 @@ from typing import Callable, Mapping
 import cv2
 import numpy as np
 
-from pipelines import face_regions as fr
-from pipelines.expressions import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
-from pipelines.face_align import AlignedFace, align_face, invert, transform_points
-from pipelines.face_warp import shade_mouth_cavity, warp_image
+from pipelines.errors import InputError
+from pipelines.face import landmarks as fr
+from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
+from pipelines.face.align import AlignedFace, align_face, invert, transform_points
+from pipelines.face.simmim.conditioning import render_condition
+from pipelines.face.simmim.masks import REGION_NAMES, patches_to_pixels, pixels_to_patches, region_mask
+from pipelines.face.warp import shade_mouth_cavity, warp_image
 from pipelines.image_io import ImageSource, load_image
-from pipelines.simmim.conditioning import render_condition
-from pipelines.simmim.masks import REGION_NAMES, patches_to_pixels, pixels_to_patches, region_mask
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
 # "feather": alpha mix; "poisson": the stronger gradient of the two, cloned seamlessly (cv2 MIXED_CLONE);
@@ -55,9 +56,9 @@ class FaceExpressionConfig:
 
     def __post_init__(self):
         if self.blend not in BLENDS:
-            raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}.")
+            raise InputError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}.")
         if not 0.0 <= self.simmim_weight <= 1.0:
-            raise ValueError(f"simmim_weight must be in [0, 1], got {self.simmim_weight}.")
+            raise InputError(f"simmim_weight must be in [0, 1], got {self.simmim_weight}.")
 
 
 @dataclass
@@ -151,10 +152,10 @@ class FaceExpressionPipeline:
     """detect -> align -> target landmarks -> warp -> mask -> SimMIM -> blend -> (refine) -> paste back."""
 
     def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None):
-        self.landmarker = landmarker  # pipelines.face_landmarks.FaceLandmarker (or anything with .detect)
-        self.model = model.eval()  # pipelines.simmim.model.SimMIMFace
+        self.landmarker = landmarker  # pipelines.face.detector.FaceLandmarker (or anything with .detect)
+        self.model = model.eval()  # pipelines.face.simmim.model.SimMIMFace
         self.config = config or FaceExpressionConfig()
-        self.refiner = refiner  # pipelines.face_refine.FaceRefiner or None
+        self.refiner = refiner  # pipelines.face.refine.FaceRefiner or None
 
     @classmethod
     def from_pretrained(
@@ -167,14 +168,14 @@ class FaceExpressionPipeline:
     ) -> "FaceExpressionPipeline":
         """Load the landmarker and SimMIM model (weights/ by default); `refine` names a diffusers inpainting model."""
         from pipelines.device import pick_device
-        from pipelines.face_landmarks import FaceLandmarker
-        from pipelines.simmim.model import SimMIMFace
+        from pipelines.face.detector import FaceLandmarker
+        from pipelines.face.simmim.model import SimMIMFace
 
         device = pick_device(device)
         model = SimMIMFace.from_pretrained(simmim_path, device)
         refiner = None
         if refine:
-            from pipelines.face_refine import FaceRefiner
+            from pipelines.face.refine import FaceRefiner
 
             refiner = FaceRefiner.from_pretrained(refine, device=device)
         # The landmarker last: a MediaPipe task must be closed, so nothing that can fail comes after it.
@@ -196,9 +197,10 @@ class FaceExpressionPipeline:
         """Refuse bad requests before any work, with a sentence that says what to change."""
         expression_amounts(expression, intensity, sliders)  # raises on unknown names and out-of-range values
         if face_index is not None and (not isinstance(face_index, (int, np.integer)) or face_index < 0):
-            raise ValueError(f"face_index must be a whole number >= 0, got {face_index!r}.")
+            raise InputError(f"face_index must be a whole number >= 0, got {face_index!r}.")
         if refine and self.refiner is None:
-            raise ValueError("Refinement was asked for, but no diffusers inpainting model is loaded (--refine MODEL).")
+            raise InputError("Refinement was asked for, but this pipeline was loaded without a diffusers inpainting model "
+                             "(from_pretrained(refine=MODEL)).")
 
     # --- steps --------------------------------------------------------------------------------------------------
 
@@ -211,10 +213,10 @@ class FaceExpressionPipeline:
                                                       interpolation=cv2.INTER_AREA)  # fmt: skip
         faces = self.landmarker.detect(small)
         if not faces:
-            raise ValueError("no face found in the photo: use a photo where one face is clearly visible and lit.")
+            raise InputError("no face found in the photo: use a photo where one face is clearly visible and lit.")
         index = 0 if face_index is None else int(face_index)
         if index >= len(faces):
-            raise ValueError(f"face_index {index} is out of range: the photo has {len(faces)} face(s) "
+            raise InputError(f"face_index {index} is out of range: the photo has {len(faces)} face(s) "
                              f"(0 = largest, up to {len(faces) - 1}).")  # fmt: skip
         chosen = faces[index]
         landmarks = chosen.landmarks[:, :2].astype(np.float64) / scale

@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 import torch
 
-from pipelines.face_align import align_face
-from pipelines.face_regions import MIRROR
-from pipelines.simmim.conditioning import render_condition
-from pipelines.simmim.masks import REGION_NAMES, random_mask, region_mask
+from pipelines.errors import InputError
+from pipelines.face.align import align_face
+from pipelines.face.landmarks import MIRROR
+from pipelines.face.simmim.conditioning import render_condition
+from pipelines.face.simmim.masks import REGION_NAMES, random_mask, region_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CACHE_VERSION = 1
@@ -51,16 +52,16 @@ def research_only_files(folder: Path) -> set[str]:
 def list_photos(folder: Path, public_domain_only: bool = False) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"No folder of face photos at {folder}.")
+        raise InputError(f"No folder of face photos at {folder}.")
     photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if public_domain_only:
         manifest = folder / "MANIFEST.csv"
         if not manifest.is_file():
-            raise ValueError(f"--public-domain-only needs {manifest} with a research_only column to know which files are free.")
+            raise InputError(f"--public-domain-only needs {manifest} with a research_only column to know which files are free.")
         restricted = research_only_files(folder)
         photos = [p for p in photos if p.name not in restricted]
     if not photos:
-        raise ValueError(f"No photos ({', '.join(IMAGE_SUFFIXES)}) in {folder}.")
+        raise InputError(f"No photos ({', '.join(IMAGE_SUFFIXES)}) in {folder}.")
     return photos
 
 
@@ -89,7 +90,7 @@ def build_cache(
     progress: bool = True,
 ) -> dict:
     """Detect, align and store every face under `folder`; returns counts. `margin` px of context on each side."""
-    from pipelines.face_landmarks import FaceLandmarker
+    from pipelines.face.detector import FaceLandmarker
     from pipelines.image_io import load_image
 
     photos = list_photos(Path(folder), public_domain_only)[:limit]
@@ -129,7 +130,7 @@ def build_cache(
             names.append(str(path.relative_to(folder)))
             flags.append(path.name in restricted)
     if not blobs:
-        raise ValueError(f"No face was found in any of the {len(photos)} photos under {folder}.")
+        raise InputError(f"No face was found in any of the {len(photos)} photos under {folder}.")
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,7 @@ class FaceCache:
             raise FileNotFoundError(f"No face cache at {path}; build it with `train-simmim --data DIR --cache {path}`.")
         with np.load(path, allow_pickle=False) as data:
             if int(data["version"]) != CACHE_VERSION:
-                raise ValueError(f"{path} is a version {int(data['version'])} cache; rebuild it (delete the file).")
+                raise InputError(f"{path} is a version {int(data['version'])} cache; rebuild it (delete the file).")
             offsets = data["offsets"]
             jpeg = data["jpeg"]
             crops = np.stack([

@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-EMOTIONS = ("joy", "sadness", "anger", "surprise", "fear", "disgust", "neutral")
+from pipelines.errors import InputError
+from pipelines.labels import LABELS
+
+EMOTIONS = LABELS  # a reply gets the label of the sprite the portrait shows
 
 # English cues: whole words, or prefixes when they end with "*" (so "annoy*" covers annoyed/annoying).
 EN_CUES: dict[str, tuple[str, ...]] = {
@@ -173,12 +176,12 @@ class EmotionReport:
 def evaluate_emotion(samples: list[tuple[str, str]]) -> EmotionReport:
     """Classify each (text, true label) pair and count how often the label comes out right."""
     if not samples:
-        raise ValueError("The labelled set is empty.")
+        raise InputError("The labelled set is empty.")
     confusion = {true: {pred: 0 for pred in EMOTIONS} for true in EMOTIONS}
     errors = []
     for text, true in samples:
         if true not in EMOTIONS:
-            raise ValueError(f"Unknown emotion label {true!r}; expected one of {', '.join(EMOTIONS)}.")
+            raise InputError(f"Unknown emotion label {true!r}; expected one of {', '.join(EMOTIONS)}.")
         predicted = classify_emotion(text).label
         confusion[true][predicted] += 1
         if predicted != true:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipelines.face_regions import (
+from pipelines.errors import InputError
+from pipelines.face.landmarks import (
     LEFT_EYE_CENTER,
     LOWER_LIP_BOTTOM,
     MOUTH_LEFT_CORNER,
@@ -59,7 +60,7 @@ def similarity_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     w = dst[:, 0] + 1j * dst[:, 1]
     denom = float(np.sum(np.abs(z) ** 2))
     if denom < 1e-9:
-        raise ValueError("The face landmarks are degenerate (eyes and mouth at one point); cannot align the face.")
+        raise InputError("The face landmarks are degenerate (eyes and mouth at one point); cannot align the face.")
     a = np.sum(np.conj(z) * w) / denom
     linear = np.array([[a.real, -a.imag], [a.imag, a.real]])
     shift = dst_mean - linear @ src_mean

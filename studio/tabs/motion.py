@@ -12,13 +12,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipelines.errors import InputError
+from pipelines.weights import REPO_ROOT
 from studio.errors import user_errors
 from studio.i18n import t
 from studio.runtime import shared
 
 NO_VIDEO = "Please upload or record a video first (or pick an example below)."
 NO_CLIP = "Capture a clip first: press Capture motion, then edit it."
-VIDEOS = Path(__file__).resolve().parent.parent / "examples" / "videos"
+VIDEOS = REPO_ROOT / "examples" / "videos"
 EXAMPLES = [str(VIDEOS / "walking_side.mp4"), str(VIDEOS / "lunge_front.mp4")]
 EXAMPLE_LABELS = ["walking_side.mp4: a backflip and a walk (7.7 s)", "lunge_front.mp4: a lunge (1.7 s)"]
 
@@ -92,7 +94,7 @@ def pipeline():
     """The shared MotionCapturePipeline, built on the first click (never at import)."""
 
     def build():
-        from pipelines.motion_capture import MotionCapturePipeline
+        from pipelines.motion.pipeline import MotionCapturePipeline
 
         return MotionCapturePipeline.from_pretrained()  # MediaPipe's pose model runs on the CPU whatever --device says
 
@@ -129,7 +131,7 @@ def _notes(out) -> str:
 def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress()):
     """Video -> (preview MP4, BVH file, notes, captured clip for the edits)."""
     if not video:
-        raise ValueError(NO_VIDEO)
+        raise InputError(NO_VIDEO)
     from pipelines.motion.bvh import write_bvh
 
     folder = _folder()
@@ -152,7 +154,7 @@ def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress(
 def apply_edits(clip, speed, stride, mirror, loop, loop_blend, progress=gr.Progress()):
     """Captured clip + edits -> (skeleton preview MP4, BVH file, notes). Order: stride, mirror, loop, speed."""
     if clip is None:
-        raise ValueError(NO_CLIP)
+        raise InputError(NO_CLIP)
     from pipelines.motion.bvh import write_bvh
     from pipelines.motion.preview import render_preview
 

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 import torch
 
-from pipelines import face_regions as fr
-from pipelines.face_align import align_face, invert, transform_points
-from pipelines.simmim.conditioning import render_condition
-from pipelines.simmim.masks import patches_to_pixels, region_mask
+from pipelines.face import landmarks as fr
+from pipelines.face.align import align_face, invert, transform_points
+from pipelines.face.simmim.conditioning import render_condition
+from pipelines.face.simmim.masks import patches_to_pixels, region_mask
 
 REGION_POINTS = {  # landmarks whose detected position is compared with the condition, per masked region
     "mouth": fr.LIPS_OUTER + fr.LIPS_INNER,
@@ -63,7 +63,7 @@ def dev_faces(folder: Path | str, size: int, landmarker) -> list[EvalFace]:
 
 def held_out_faces(cache, limit: int | None = None) -> list[EvalFace]:
     """The cache's held-out split (never trained on): the canvas with its margin is the context."""
-    from pipelines.simmim.data import FaceCache
+    from pipelines.face.simmim.data import FaceCache
 
     cache: FaceCache
     size, margin = cache.image_size, cache.margin
@@ -114,7 +114,7 @@ def masked_l1_psnr(filled: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> t
 # --- obedience ----------------------------------------------------------------------------------------------
 def detect_in_crop(face: EvalFace, filled_crop: np.ndarray, pixel_mask: np.ndarray, landmarker) -> np.ndarray | None:
     """Paste the repainted pixels back into the face's photo, detect, and return landmarks in crop px."""
-    from pipelines.simmim.data import detect_largest_face
+    from pipelines.face.simmim.data import detect_largest_face
 
     height, width = face.context.shape[:2]
     back = invert(face.matrix)
@@ -208,7 +208,7 @@ def _obedience(group, filled, pixel_masks, wanted, idx, landmarker) -> dict:
 
 
 def _grid(crops, pixel_masks, fills, swapped, swap_cond, count) -> np.ndarray:
-    from pipelines.simmim.train import condition_picture, sample_grid
+    from pipelines.face.simmim.train import condition_picture, sample_grid
 
     n = min(count, len(crops))
     hole = crops[:n].copy()

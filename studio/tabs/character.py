@@ -13,12 +13,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipelines.character.card import STUDIO_KEY, safe_stem
+from pipelines.errors import InputError
 from studio.components import PhotoUpload
 from studio.errors import user_errors
-from studio.face_tab import EXAMPLE_FACES
 from studio.i18n import t
-from studio.motion_tab import EXAMPLE_LABELS as MOTION_LABELS
-from studio.motion_tab import EXAMPLES as MOTION_EXAMPLES
+from studio.tabs.face import EXAMPLE_FACES
+from studio.tabs.motion import EXAMPLE_LABELS as MOTION_LABELS
+from studio.tabs.motion import EXAMPLES as MOTION_EXAMPLES
+from studio.visitor import Visitor
 
 NO_CHARACTER = "Pick or import a character first (Chat tab, or import a bundle here)."
 NO_PORTRAIT = "Upload a portrait photo first: the expression sheet is made from it."
@@ -81,16 +84,18 @@ def summary(character) -> str:
     """A short card of who the character is, for the top of the tab."""
     if character is None:
         return NO_CHARACTER
-    from pipelines.persona_chat import greeting
-    from studio.chat_tab import voice_settings
+    from pipelines.character.card import voice_of
+    from pipelines.chat.pipeline import greeting
 
-    voice = voice_settings(character)
     lines = [f"### {character.name}", _shorten(character.description, 400)]
     if character.first_mes.strip():
         lines.append(f"> {_shorten(greeting(character, 0, 'you'), 200)}")
-    if voice:
-        lines.append(f"Voice: {voice.get('engine', 'espeak')} {voice.get('variant', '')} · pitch {voice.get('pitch', 50)}"
-                     f" · rate {voice.get('rate', 170)}")
+    if character.extensions.get(STUDIO_KEY, {}).get("voice"):
+        try:
+            voice = voice_of(character)
+            lines.append(f"Voice: {voice.engine} {voice.variant} · pitch {voice.pitch} · rate {voice.rate}")
+        except InputError as err:
+            lines.append(f"Voice: {err}")
     return "\n\n".join(line for line in lines if line)
 
 
@@ -103,8 +108,8 @@ def card_sprites(character) -> dict:
     """The sprites a card brings itself (a preset's expression sheet beside its file), as RGB arrays."""
     import numpy as np
 
-    from pipelines.character_card import expression_image
-    from pipelines.expressions import EXPRESSIONS
+    from pipelines.character.card import expression_image
+    from pipelines.face.action_units import EXPRESSIONS
 
     if character is None:
         return {}
@@ -142,10 +147,10 @@ def voice_audio(voice_sample: bytes | None):
 @user_errors
 def make_sheet(portrait, intensity, sprites, progress=gr.Progress()):
     """All seven expressions of the portrait, as sprites named by label (they replace earlier ones)."""
-    from studio.face_tab import pipeline
+    from studio.tabs.face import pipeline
 
     if portrait is None:
-        raise ValueError(NO_PORTRAIT)
+        raise InputError(NO_PORTRAIT)
     progress(0.05, desc="finding the face")
     sheet = pipeline().expression_sheet(portrait, float(intensity),
                                         progress=lambda done, what: progress(done, desc=what))  # fmt: skip
@@ -154,9 +159,7 @@ def make_sheet(portrait, intensity, sprites, progress=gr.Progress()):
 
 
 def _clip_name(video: str, motions: dict) -> str:
-    import re
-
-    stem = re.sub(r"[^\w\-]+", "_", Path(video).stem).strip("_")[:50] or "clip"
+    stem = safe_stem(Path(video).stem, limit=50, fallback="clip")
     name, n = stem, 2
     while name in motions:
         name, n = f"{stem}_{n}", n + 1
@@ -167,10 +170,10 @@ def _clip_name(video: str, motions: dict) -> str:
 def add_motion(video, start, end, motions, progress=gr.Progress()):
     """Capture the person in `video` (optionally a time range) and add the clip as BVH text."""
     from pipelines.motion.bvh import write_bvh
-    from studio.motion_tab import pipeline
+    from studio.tabs.motion import pipeline
 
     if not video:
-        raise ValueError("Upload or record a video first.")
+        raise InputError("Upload or record a video first.")
     progress(0.02, desc="reading the video")
     out = pipeline()(video, start=float(start) if start else None, end=float(end) if end else None,
                      progress=lambda done, what: progress(done, desc=what))  # fmt: skip
@@ -191,7 +194,7 @@ def add_bvh_files(files, motions):
         try:
             read_bvh(path)
         except Exception as err:  # any parse failure means the file is not a clip we can use
-            raise ValueError(f"{path.name} is not a BVH motion file we can read ({err}).") from err
+            raise InputError(f"{path.name} is not a BVH motion file we can read ({err}).") from err
         motions[_clip_name(str(path), motions)] = path.read_text(encoding="utf-8")
     return motions, motion_files(motions)
 
@@ -201,14 +204,14 @@ def make_voice(character, progress=gr.Progress()):
     """Speak the greeting (or the name) in the character's voice; keep it as a WAV for the bundle."""
     import soundfile
 
-    from pipelines.persona_chat import greeting
-    from studio.chat_tab import speech_for, voice_settings
+    from pipelines.chat.pipeline import greeting
+    from studio.tabs.chat import speech_for
 
     if character is None:
-        raise ValueError(NO_CHARACTER)
+        raise InputError(NO_CHARACTER)
     progress(0.1, desc="speaking")
     text = greeting(character, 0, "you") if character.first_mes.strip() else character.name
-    pipe, voice = speech_for(voice_settings(character))
+    pipe, voice = speech_for(character)
     out = pipe(text[:600], voice)
     buffer = io.BytesIO()
     soundfile.write(buffer, out.samples, out.sample_rate, format="WAV", subtype="PCM_16")
@@ -218,11 +221,11 @@ def make_voice(character, progress=gr.Progress()):
 @user_errors
 def export_bundle(character, portrait, sprites, motions, voice_sample):
     """Write the card PNG and the ZIP into a fresh folder for download."""
-    from pipelines.character_bundle import CharacterBundle
+    from pipelines.character.bundle import CharacterBundle
     from pipelines.image_io import load_image
 
     if character is None:
-        raise ValueError(NO_CHARACTER)
+        raise InputError(NO_CHARACTER)
     bundle = CharacterBundle(
         character,
         portrait=load_image(portrait) if portrait is not None else None,
@@ -238,26 +241,23 @@ def import_bundle(file):
     """Restore a character and all its assets from a bundle ZIP (or just a card)."""
     from PIL import Image
 
-    from pipelines.character_bundle import CharacterBundle
+    from pipelines.character.bundle import CharacterBundle
 
     if file is None:
-        raise ValueError("Choose a bundle (.zip) or a card (.png/.json) to import.")
+        raise InputError("Choose a bundle (.zip) or a card (.png/.json) to import.")
     bundle = CharacterBundle.load(file)
-    sprites = dict(bundle.expressions)
-    if bundle.portrait is not None:
-        sprites.setdefault("neutral", bundle.portrait)
     portrait = Image.fromarray(bundle.portrait) if bundle.portrait is not None else None
-    return bundle.character, sprites, portrait, bundle.motions, bundle.voice_sample
+    return bundle.character, bundle.sprites(), portrait, bundle.motions, bundle.voice_sample
 
 
 # --- layout --------------------------------------------------------------------------------------
 
 
-def render(character: gr.State | None = None, sprites: gr.State | None = None, on_import=None) -> None:
-    """Build the tab. `character` and `sprites` are the Chat tab's per-user states (shared, not copied);
+def render(visitor: Visitor | None = None, on_import=None) -> None:
+    """Build the tab around the visitor's character (shared with the Chat tab, not copied);
     `on_import(event)` lets the Chat tab refresh its form and conversation after a bundle is imported."""
-    character = character if character is not None else gr.State(None)
-    sprites = sprites if sprites is not None else gr.State({})
+    visitor = visitor or Visitor.create()
+    character, sprites = visitor.character, visitor.sprites
     motions = gr.State({})
     voice_sample = gr.State(None)
     gr.Markdown(t("character.intro"))

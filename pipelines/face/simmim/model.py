@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pipelines.simmim.config import SimMIMFaceConfig
+from pipelines.errors import InputError
+from pipelines.face.simmim.config import SimMIMFaceConfig
 
 RGB = 3
 WEIGHTS_FILE = "model.safetensors"
@@ -62,7 +63,7 @@ class SimMIMFace(nn.Module):
         base_config = backbone.config
         token_patch = base_config.patch_size
         if token_patch != config.patch_size:
-            raise ValueError(f"config.patch_size {config.patch_size} differs from the backbone's patch {token_patch}.")
+            raise InputError(f"config.patch_size {config.patch_size} differs from the backbone's patch {token_patch}.")
         width = base_config.hidden_size if config.backbone == "vit" else base_config.embed_dim
         self.backbone.embeddings = _ConditionedEmbeddings(
             backbone.embeddings, config.cond_channels, width, token_patch, has_cls_token=config.backbone == "vit"
@@ -84,11 +85,11 @@ class SimMIMFace(nn.Module):
         """(B,3,S,S) in [-1,1], (B,G*G) bool, (B,C,S,S) -> (B,3,S,S); clamped to [-1,1] outside training."""
         batch, size, grid = pixel_values.shape[0], self.config.image_size, self.config.grid
         if pixel_values.shape[1:] != (RGB, size, size):
-            raise ValueError(f"pixel_values must be (B, 3, {size}, {size}), got {tuple(pixel_values.shape)}.")
+            raise InputError(f"pixel_values must be (B, 3, {size}, {size}), got {tuple(pixel_values.shape)}.")
         if bool_masked_pos.shape != (batch, grid * grid):
-            raise ValueError(f"bool_masked_pos must be (B, {grid * grid}), got {tuple(bool_masked_pos.shape)}.")
+            raise InputError(f"bool_masked_pos must be (B, {grid * grid}), got {tuple(bool_masked_pos.shape)}.")
         if condition.shape != (batch, self.config.cond_channels, size, size):
-            raise ValueError(
+            raise InputError(
                 f"condition must be (B, {self.config.cond_channels}, {size}, {size}), got {tuple(condition.shape)}."
             )
         bool_masked_pos = bool_masked_pos.bool()
@@ -118,12 +119,12 @@ class SimMIMFace(nn.Module):
         save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt", "model_type": "simmim-face"})
 
     @classmethod
-    def from_pretrained(cls, folder: Path | str | None = None, device: str = "cpu") -> "SimMIMFace":
+    def from_pretrained(cls, folder: Path | str | None = None, device: str = "auto") -> "SimMIMFace":
         """Rebuild from a folder with config.json + model.safetensors (default: weights/simmim-face), in eval mode."""
         from safetensors.torch import load_file
 
         if folder is None:
-            from pipelines.simmim import SIMMIM_FACE
+            from pipelines.face.simmim import SIMMIM_FACE
             from pipelines.weights import resolve
 
             folder = resolve(SIMMIM_FACE)
@@ -136,7 +137,9 @@ class SimMIMFace(nn.Module):
         own = model.state_dict()
         state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
         model.load_state_dict(state, strict=True)
-        return model.to(device).eval()
+        from pipelines.device import pick_device
+
+        return model.to(pick_device(device)).eval()
 
     @classmethod
     def from_masked_image_model(cls, mim: nn.Module, cond_channels: int | None = None, refine_channels: int = 32,
@@ -145,7 +148,7 @@ class SimMIMFace(nn.Module):
         base_config = mim.config
         kind = base_config.model_type
         if kind not in ("vit", "swin"):
-            raise ValueError(f"Only ViT and Swin masked-image models can be wrapped, not {kind!r}.")
+            raise InputError(f"Only ViT and Swin masked-image models can be wrapped, not {kind!r}.")
         kwargs = {} if cond_channels is None else {"cond_channels": cond_channels}
         config = SimMIMFaceConfig(
             backbone=kind,
@@ -173,7 +176,7 @@ class SimMIMFace(nn.Module):
         elif base_config.model_type == "vit":
             from transformers import ViTForMaskedImageModeling as MIM
         else:
-            raise ValueError(f"{hub_id} is a {base_config.model_type!r} model; only ViT and Swin SimMIM checkpoints fit.")
+            raise InputError(f"{hub_id} is a {base_config.model_type!r} model; only ViT and Swin SimMIM checkpoints fit.")
         mim = MIM.from_pretrained(hub_id, revision=revision, trust_remote_code=False, use_safetensors=None)
         return cls.from_masked_image_model(mim, image_size=image_size, init_from=hub_id, **kwargs)
 
@@ -211,7 +214,7 @@ def _build_backbone(config: SimMIMFaceConfig) -> tuple[nn.Module, int, int]:
     from transformers import SwinConfig, SwinModel
 
     if not config.backbone_config:
-        raise ValueError("A Swin SimMIM face model needs config.backbone_config (a transformers SwinConfig dict).")
+        raise InputError("A Swin SimMIM face model needs config.backbone_config (a transformers SwinConfig dict).")
     swin_config = SwinConfig.from_dict({**config.backbone_config, "image_size": config.image_size})
     swin = SwinModel(swin_config, add_pooling_layer=False, use_mask_token=True)
     return swin, swin_config.encoder_stride, swin.num_features

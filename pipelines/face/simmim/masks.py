@@ -10,7 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipelines.face_regions import REGION_PARTS
+from pipelines.errors import InputError
+from pipelines.face.landmarks import REGION_PARTS
 
 REGION_NAMES = tuple(REGION_PARTS)
 DILATE_FRACTION = 0.03  # default growth of a region outline, as a fraction of the crop side (about 4 px at 128)
@@ -24,7 +25,7 @@ def region_pixel_mask(
     """(S, S) bool: the filled, dilated outlines of `regions` for every (478, 2) landmark set (their union)."""
     _check_regions(regions)
     if not len(landmark_sets):
-        raise ValueError("region_mask needs at least one landmark set.")
+        raise InputError("region_mask needs at least one landmark set.")
     canvas = np.zeros((image_size, image_size), dtype=np.uint8)
     for landmarks in landmark_sets:
         points = np.asarray(landmarks, dtype=np.float64)[:, :2]
@@ -42,14 +43,14 @@ def region_pixel_mask(
 def _check_regions(regions) -> None:
     unknown = [name for name in regions if name not in REGION_PARTS]
     if unknown or not len(regions):
-        raise ValueError(f"Unknown or no face region(s) {list(regions)}; choose from {list(REGION_NAMES)}.")
+        raise InputError(f"Unknown or no face region(s) {list(regions)}; choose from {list(REGION_NAMES)}.")
 
 
 def pixels_to_patches(pixel_mask: np.ndarray, patch_size: int) -> np.ndarray:
     """(S, S) bool -> (G, G) bool: a patch is masked when any of its pixels is."""
     size = pixel_mask.shape[0]
     if size % patch_size:
-        raise ValueError(f"image size {size} is not a multiple of the patch size {patch_size}.")
+        raise InputError(f"image size {size} is not a multiple of the patch size {patch_size}.")
     grid = size // patch_size
     return pixel_mask.reshape(grid, patch_size, grid, patch_size).any(axis=(1, 3))
 
@@ -77,9 +78,9 @@ def random_mask(grid: int, ratio: float, rng: np.random.Generator, block: int = 
     would give the answer away; the count is exact to the patch, so `ratio` is what the model sees.
     """
     if not 0.0 <= ratio <= 1.0:
-        raise ValueError(f"mask ratio must be in [0, 1], got {ratio}.")
+        raise InputError(f"mask ratio must be in [0, 1], got {ratio}.")
     if block < 1 or grid % block:
-        raise ValueError(f"block {block} must divide the grid {grid}.")
+        raise InputError(f"block {block} must divide the grid {grid}.")
     coarse = grid // block
     target = round(ratio * grid * grid)
     order = rng.permutation(coarse * coarse)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from pipelines.simmim.config import SimMIMFaceConfig
-from pipelines.simmim.data import Augment, FaceCache, batches, build_cache, fixed_batch
-from pipelines.simmim.model import SimMIMFace, patch_mask_to_pixels
+from pipelines.errors import InputError
+from pipelines.face.simmim.config import SimMIMFaceConfig
+from pipelines.face.simmim.data import Augment, FaceCache, batches, build_cache, fixed_batch
+from pipelines.face.simmim.model import SimMIMFace, patch_mask_to_pixels
 
 CHECKPOINT_DIR = "checkpoint"
 SAMPLES_DIR = "samples"
@@ -164,7 +164,7 @@ def resolve_cache(cfg: TrainConfig) -> Path:
     cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "faces.npz"
     if not cache.is_file():
         if not cfg.data:
-            raise ValueError(f"No face cache at {cache}; pass --data DIR (a folder of face photos) to build it.")
+            raise InputError(f"No face cache at {cache}; pass --data DIR (a folder of face photos) to build it.")
         print(f"building the face cache {cache} from {cfg.data} (MediaPipe, once) ...")
         report = build_cache(cfg.data, cache, image_size=cfg.model.image_size, public_domain_only=cfg.public_domain_only,
                              progress=cfg.progress)  # fmt: skip
@@ -177,7 +177,7 @@ def training_faces(cache: FaceCache, public_domain_only: bool) -> FaceCache:
     if public_domain_only:
         keep &= ~cache.research_only
     if not keep.any():
-        raise ValueError("No training faces left after removing the held-out split (and research-only files).")
+        raise InputError("No training faces left after removing the held-out split (and research-only files).")
     return cache.select(keep)
 
 
@@ -194,7 +194,7 @@ def train(cfg: TrainConfig) -> Path:
     device = pick_device(cfg.device)
     if world > 1:
         if device != "cuda":
-            raise ValueError("Multi-process training (torchrun) needs CUDA GPUs.")
+            raise InputError("Multi-process training (torchrun) needs CUDA GPUs.")
         torch.distributed.init_process_group("nccl")
         device = f"cuda:{local_rank}"
         torch.cuda.set_device(local_rank)
@@ -212,10 +212,10 @@ def train(cfg: TrainConfig) -> Path:
 
     cache_path = Path(cfg.cache) if cfg.cache else out / "faces.npz"
     if world > 1 and not cache_path.is_file():
-        raise ValueError(f"Build the face cache {cache_path} in one process first (train-simmim --steps 0), then launch torchrun.")
+        raise InputError(f"Build the face cache {cache_path} in one process first (train-simmim --steps 0), then launch torchrun.")
     cache = FaceCache.load(resolve_cache(cfg))
     if cache.image_size != cfg.model.image_size:
-        raise ValueError(f"The cache holds {cache.image_size} px faces but the model wants {cfg.model.image_size} px.")
+        raise InputError(f"The cache holds {cache.image_size} px faces but the model wants {cfg.model.image_size} px.")
     faces = training_faces(cache, cfg.public_domain_only)
     shown = cache.select(cache.held_out) if cache.held_out.any() else faces
 

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from pipelines.errors import InputError
 from pipelines.motion import cleaning, solvers
 from pipelines.motion.clip import MotionClip
 from pipelines.motion.landmarks import BODY, PoseLandmark, PoseTrack, world_to_character
@@ -105,11 +106,11 @@ class MotionCapturePipeline:
         self._landmarks: OrderedDict[tuple, tuple[list[PoseTrack], int]] = OrderedDict()
         self._cache_lock = threading.Lock()
         if self.config.proportions not in PROPORTIONS:
-            raise ValueError(f"proportions must be one of {', '.join(PROPORTIONS)}, got {self.config.proportions!r}")
+            raise InputError(f"proportions must be one of {', '.join(PROPORTIONS)}, got {self.config.proportions!r}")
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path | None = None, config: MotionCaptureConfig | None = None, device: str = "cpu"
+        cls, path: str | Path | None = None, config: MotionCaptureConfig | None = None, device: str = "auto"
     ) -> MotionCapturePipeline:
         """Load from a .task file or a folder holding pose_landmarker_full.task (default: weights/).
 
@@ -117,7 +118,7 @@ class MotionCapturePipeline:
         and must be "cpu" or "auto".
         """
         if device not in ("cpu", "auto"):
-            raise ValueError(f"the pose landmarker runs on the CPU; device {device!r} is not supported")
+            raise InputError(f"the pose landmarker runs on the CPU; device {device!r} is not supported")
         if path is None or Path(path).is_dir():
             model = resolve(POSE_MODEL, root=path)
         else:
@@ -131,24 +132,24 @@ class MotionCapturePipeline:
     ) -> tuple[VideoInfo, float, float]:
         """Validate the request; return the probed video and the (start, duration) range to read."""
         if person < 0:
-            raise ValueError(f"person must be 0 (the main person) or more, got {person}")
+            raise InputError(f"person must be 0 (the main person) or more, got {person}")
         if min_cutoff <= 0:
-            raise ValueError(f"smoothing min cutoff must be above 0 Hz, got {min_cutoff}")
+            raise InputError(f"smoothing min cutoff must be above 0 Hz, got {min_cutoff}")
         if beta < 0:
-            raise ValueError(f"smoothing beta must be 0 or more, got {beta}")
+            raise InputError(f"smoothing beta must be 0 or more, got {beta}")
         info = probe(video)
         start = float(start or 0.0)
         if start < 0:
-            raise ValueError(f"start must be 0 s or later, got {start} s")
+            raise InputError(f"start must be 0 s or later, got {start} s")
         if info.duration and start >= info.duration:
-            raise ValueError(f"start {start:.2f} s is past the end of the {info.duration:.2f} s video")
+            raise InputError(f"start {start:.2f} s is past the end of the {info.duration:.2f} s video")
         stop = float(end) if end is not None else (info.duration or start + self.config.max_seconds)
         if info.duration:
             stop = min(stop, info.duration)
         if stop <= start:
-            raise ValueError(f"end ({stop:.2f} s) must come after start ({start:.2f} s)")
+            raise InputError(f"end ({stop:.2f} s) must come after start ({start:.2f} s)")
         if stop - start > self.config.max_seconds + 1e-6:
-            raise ValueError(
+            raise InputError(
                 f"the selected range is {stop - start:.1f} s; one run handles at most {self.config.max_seconds:.0f} s: "
                 "set a start and end to pick a part of the video"
             )
@@ -201,14 +202,14 @@ class MotionCapturePipeline:
         people = [copy.copy(track) for track in people]  # callers may set fields; the cache keeps its own
         landmarks_seconds = time.perf_counter() - began
         if decoded < MIN_FRAMES:
-            raise ValueError(f"only {decoded} frame(s) could be decoded from {info.path.name}; it needs a real video")
+            raise InputError(f"only {decoded} frame(s) could be decoded from {info.path.name}; it needs a real video")
         if not people:
-            raise ValueError(
+            raise InputError(
                 f"no person was found in any of the {decoded} frames of {info.path.name}; "
                 "film one person, whole body in view if possible"
             )
         if person >= len(people):
-            raise ValueError(f"person {person} was asked for, but only {len(people)} found (0 is the main one)")
+            raise InputError(f"person {person} was asked for, but only {len(people)} found (0 is the main one)")
         track = people[person]
         track.start = start
         # Fewer frames than the container promised: cut off or damaged (browser recordings may promise nothing).

@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from pipelines.character_card import Character
-from pipelines.chat_backends import LocalTransformersBackend, OpenAICompatibleBackend
-from pipelines.emotion import classify_emotion
+from pipelines.character.card import Character
+from pipelines.chat.backends import LocalTransformersBackend, OpenAICompatibleBackend
+from pipelines.chat.emotion import classify_emotion
+from pipelines.errors import InputError
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are {{char}}. Write {{char}}'s next reply in a conversation with {{user}}. Stay in character at all "
@@ -81,12 +82,12 @@ def fill_macros(text: str, character: Character, user_name: str) -> str:
 def clean_message(text: str, max_chars: int) -> str:
     """Strip control and direction-override characters; refuse empty or oversized messages."""
     if not isinstance(text, str):
-        raise ValueError("The message must be text.")
+        raise InputError("The message must be text.")
     if len(text) > max_chars:
-        raise ValueError(f"Your message is {len(text):,} characters long; the limit is {max_chars:,}. Please shorten it.")
+        raise InputError(f"Your message is {len(text):,} characters long; the limit is {max_chars:,}. Please shorten it.")
     text = CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")).strip()
     if not text:
-        raise ValueError("The message is empty; type something to say.")
+        raise InputError("The message is empty; type something to say.")
     return text
 
 
@@ -94,7 +95,7 @@ def greeting(character: Character, index: int = 0, user_name: str = "User") -> s
     """The opening message: 0 is `first_mes`, 1.. the alternate greetings."""
     greetings = [character.first_mes, *character.alternate_greetings]
     if not 0 <= index < len(greetings):
-        raise ValueError(f"{character.name} has {len(greetings)} greeting(s); there is no number {index}.")
+        raise InputError(f"{character.name} has {len(greetings)} greeting(s); there is no number {index}.")
     return fill_macros(greetings[index], character, user_name).strip()
 
 
@@ -150,12 +151,12 @@ class PersonaChatPipeline:
     def check_inputs(self, character: Character, history: list[dict], message: str) -> str:
         """Validate the turn and return the cleaned message."""
         if not isinstance(character, Character):
-            raise ValueError("Choose or import a character first.")
+            raise InputError("There is no character to speak as: load a Character Card first.")
         if not isinstance(history, list) or any(
             not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or not isinstance(m.get("content"), str)
             for m in history
         ):
-            raise ValueError("The chat history must be a list of {'role': 'user'|'assistant', 'content': text} messages.")
+            raise InputError("The chat history must be a list of {'role': 'user'|'assistant', 'content': text} messages.")
         return clean_message(message, self.config.max_message_chars)
 
     def _system_message(self, character: Character, lore: list[str], with_examples: bool) -> str:
@@ -209,7 +210,7 @@ class PersonaChatPipeline:
             tokens = self.backend.count_tokens(messages)
             if tokens <= budget:
                 return ChatPrompt(messages, tokens, len(history), lore if with_lore else [], False)
-        raise ValueError(
+        raise InputError(
             f"The character's persona and your message need {tokens:,} tokens, but only {budget:,} fit this model's "
             "context with room for a reply. Shorten the message or the character's description."
         )
@@ -249,7 +250,7 @@ class PersonaChatPipeline:
         # 4. tidy the reply and read its emotion
         reply = name_prefix.sub("", text).strip()
         if not reply:
-            raise ValueError(f"{character.name} gave an empty reply; try again or rephrase.")
+            raise InputError(f"{character.name} gave an empty reply; try again or rephrase.")
         emotion = classify_emotion(reply)
         new_tokens = self.backend.count_text(reply)
         decode_s = elapsed - (first_token_s or 0.0)
