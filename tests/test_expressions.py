@@ -1,4 +1,4 @@
-"""Expression presets on a hand-made face: each action unit moves the named landmarks the way FACS says."""
+"""Expressions on a hand-made face: the measured moves and the sliders move the named landmarks as real faces do."""
 
 from __future__ import annotations
 
@@ -86,48 +86,71 @@ def test_lip_split_uses_the_contour_order():
     assert fr.MOUTH_LEFT_CORNER not in frame.upper_lip and fr.MOUTH_LEFT_CORNER not in frame.lower_lip
 
 
-def test_joy_raises_and_widens_the_lip_corners_and_lifts_the_cheeks():
+IOD = float(np.linalg.norm(LEFT_EYE_AT - RIGHT_EYE_AT))  # one face unit in this frame, px
+EYES = list(fr.RIGHT_EYE + fr.LEFT_EYE)
+
+
+def test_joy_lifts_the_lip_corners_more_than_it_widens_them_and_raises_the_cheeks():
     d = moved("joy")
-    assert d[fr.MOUTH_RIGHT_CORNER, 1] < -1 and d[fr.MOUTH_LEFT_CORNER, 1] < -1  # up (y shrinks)
-    assert d[fr.MOUTH_RIGHT_CORNER, 0] < -1 and d[fr.MOUTH_LEFT_CORNER, 0] > 1  # outward on both sides
-    assert d[list(fr.RIGHT_CHEEK), 1].mean() < -0.5 and d[list(fr.LEFT_CHEEK), 1].mean() < -0.5
-    assert np.allclose(d[list(fr.RIGHT_BROW)], 0, atol=0.05)  # a smile leaves the brows alone
+    lift = -d[[fr.MOUTH_RIGHT_CORNER, fr.MOUTH_LEFT_CORNER], 1]
+    widen = np.array([-d[fr.MOUTH_RIGHT_CORNER, 0], d[fr.MOUTH_LEFT_CORNER, 0]])
+    assert (lift > 0.1 * IOD).all() and (widen > 0.05 * IOD).all() and (lift > 0.8 * widen).all()  # AU12: up, not flat
+    assert d[list(fr.RIGHT_CHEEK), 1].mean() < -0.03 * IOD and d[list(fr.LEFT_CHEEK), 1].mean() < -0.03 * IOD  # AU6
+    assert d[[fr.RIGHT_EYE_LOWER_LID, fr.LEFT_EYE_LOWER_LID], 1].max() < 0  # the lower lids push up
+    assert np.abs(d[list(fr.RIGHT_BROW + fr.LEFT_BROW)]).max() < 0.25 * lift.min()  # the brows stay
+    assert mouth_gap(FACE + d) > mouth_gap(FACE) + 0.1 * IOD  # lips part: the teeth show
 
 
 def test_sadness_lifts_inner_brows_and_pulls_the_corners_down():
     d = moved("sadness")
-    assert d[fr.MOUTH_RIGHT_CORNER, 1] > 1 and d[fr.MOUTH_LEFT_CORNER, 1] > 1
-    assert d[fr.RIGHT_BROW_INNER, 1] < -1 and d[fr.LEFT_BROW_INNER, 1] < -1
+    assert d[fr.MOUTH_RIGHT_CORNER, 1] > 0.03 * IOD and d[fr.MOUTH_LEFT_CORNER, 1] > 0.03 * IOD
+    assert d[fr.RIGHT_BROW_INNER, 1] < -0.02 * IOD and d[fr.LEFT_BROW_INNER, 1] < -0.02 * IOD
     assert d[fr.RIGHT_BROW_INNER, 1] < d[fr.RIGHT_BROW_OUTER, 1]  # the inner end rises more
 
 
-def test_anger_lowers_and_draws_the_brows_together_and_presses_the_lips():
+def test_anger_lowers_the_brows_without_reshaping_the_eyes():
     d = moved("anger")
-    assert d[fr.RIGHT_BROW_INNER, 1] > 1 and d[fr.LEFT_BROW_INNER, 1] > 1  # down
-    assert d[fr.RIGHT_BROW_INNER, 0] > 0.5 and d[fr.LEFT_BROW_INNER, 0] < -0.5  # towards the midline
-    assert d[fr.UPPER_LIP_TOP, 1] > 0.5 and d[fr.LOWER_LIP_BOTTOM, 1] < -0.5  # the red of the lips thins
+    assert d[fr.RIGHT_BROW_INNER, 1] > 0.05 * IOD and d[fr.LEFT_BROW_INNER, 1] > 0.05 * IOD  # down
+    assert d[fr.RIGHT_BROW_INNER, 1] > d[fr.RIGHT_BROW_OUTER, 1]  # the inner end most: the brows knit
+    assert np.linalg.norm(d[EYES], axis=1).max() < 0.03 * IOD  # the eye outlines barely move: same person
 
 
-def test_surprise_raises_the_brows_widens_the_eyes_and_drops_the_jaw():
+def test_surprise_raises_the_brows_opens_the_lids_and_drops_the_jaw():
     d = moved("surprise")
     target = FACE + d
-    assert d[list(fr.RIGHT_BROW + fr.LEFT_BROW), 1].max() < -1
-    assert d[fr.RIGHT_EYE_UPPER_LID, 1] < -0.8 and d[fr.LEFT_EYE_UPPER_LID, 1] < -0.8
-    assert d[fr.CHIN, 1] > 5
-    assert mouth_gap(target) > mouth_gap(FACE) + 5
-    assert abs(d[fr.UPPER_LIP_TOP, 1]) < 0.5  # the upper lip stays with the skull
+    assert d[list(fr.RIGHT_BROW + fr.LEFT_BROW), 1].max() < -0.02 * IOD
+    opening = (target[fr.RIGHT_EYE_LOWER_LID, 1] - target[fr.RIGHT_EYE_UPPER_LID, 1]) - 8  # lids 8 px apart before
+    assert opening > 0.02 * IOD
+    assert d[fr.CHIN, 1] > 0.1 * IOD
+    assert mouth_gap(target) > mouth_gap(FACE) + 0.2 * IOD
+    assert abs(d[fr.UPPER_LIP_TOP, 1]) < 0.02 * IOD  # the upper lip stays with the skull
 
 
-def test_fear_stretches_the_lips_and_raises_the_inner_brows():
+def test_fear_raises_the_inner_brows_and_parts_the_lips():
     d = moved("fear")
-    assert d[fr.MOUTH_RIGHT_CORNER, 0] < -1 and d[fr.MOUTH_LEFT_CORNER, 0] > 1
-    assert d[fr.RIGHT_BROW_INNER, 1] < -1 and d[fr.RIGHT_EYE_UPPER_LID, 1] < -0.8
+    assert d[fr.RIGHT_BROW_INNER, 1] < -0.05 * IOD and d[fr.LEFT_BROW_INNER, 1] < -0.05 * IOD
+    assert mouth_gap(FACE + d) > mouth_gap(FACE) + 0.05 * IOD
 
 
-def test_disgust_raises_the_upper_lip():
+def test_disgust_raises_the_upper_lip_and_the_nose_wings_and_lowers_the_brows():
     d = moved("disgust")
-    assert d[fr.UPPER_LIP_TOP, 1] < -1.5 and d[fr.UPPER_LIP_INNER, 1] < -1.5
-    assert d[fr.RIGHT_BROW_INNER, 1] > 0.5
+    assert d[fr.UPPER_LIP_TOP, 1] < -0.1 * IOD  # AU10
+    assert d[[98, 327], 1].mean() < -0.05 * IOD  # AU9: the nostril wings rise (the nose wrinkles)
+    assert d[fr.RIGHT_BROW_INNER, 1] > 0.03 * IOD
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_no_expression_or_slider_moves_the_irises(expression):
+    """Eyes open by their lids: a moved iris ring would scale the iris in the warp ("doll eyes")."""
+    d = moved(expression, sliders={"eye_open": 1.0, "brow_raise": 1.0})
+    np.testing.assert_array_equal(d[fr.NUM_MESH_POINTS :], 0.0)
+
+
+def test_neutral_leaves_a_face_that_only_looks_squinting_or_frowning_alone():
+    """MediaPipe scores 0.2-0.7 eyeSquint/browDown on neutral photos: anatomy, not an expression to undo."""
+    scores = {"eyeSquintLeft": 0.6, "eyeSquintRight": 0.6, "browDownLeft": 0.7, "browDownRight": 0.7,
+              "mouthSmileLeft": 0.45, "mouthSmileRight": 0.4}  # fmt: skip
+    assert expression_amounts("neutral", blendshapes=scores) == {}
 
 
 def test_intensity_scales_the_move_and_zero_moves_nothing():
@@ -147,9 +170,9 @@ def test_sliders_combine_with_a_preset():
 
 
 def test_neutral_relaxes_a_smile_read_from_blendshapes():
-    d = moved("neutral", blendshapes={"mouthSmileLeft": 0.8, "mouthSmileRight": 0.7})
+    d = moved("neutral", blendshapes={"mouthSmileLeft": 0.95, "mouthSmileRight": 0.9})
     assert d[fr.MOUTH_RIGHT_CORNER, 1] > 1  # corners come down
-    np.testing.assert_allclose(moved("neutral", blendshapes={"mouthSmileLeft": 0.1}), 0, atol=1e-6)  # dead zone
+    np.testing.assert_allclose(moved("neutral", blendshapes={"mouthSmileLeft": 0.4}), 0, atol=1e-6)  # dead zone
 
 
 def test_moves_turn_with_the_head():
@@ -179,3 +202,34 @@ def test_bad_requests_are_refused(kwargs, message):
 def test_landmarks_of_the_wrong_shape_are_refused():
     with pytest.raises(ValueError, match="shape"):
         move_landmarks(np.zeros((68, 2)), expression_amounts("joy"))
+
+
+def test_a_measured_move_ignores_where_the_head_was_and_how_big_it_was():
+    """The expressive photo may be shifted, turned and scaled: only the face's own change is measured."""
+    from pipelines.face.expression_moves import landmark_move
+
+    smiling = FACE.astype(np.float64).copy()
+    smiling[fr.MOUTH_LEFT_CORNER] += (3.0, -4.0)  # the left corner goes out and up by 5 px = 0.125 face units
+    angle, scale, shift = np.deg2rad(12), 1.7, np.array([40.0, -25.0])
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    photo_of_smile = smiling @ rotation.T + shift
+    move = landmark_move(FACE, photo_of_smile)
+    np.testing.assert_allclose(move[fr.MOUTH_LEFT_CORNER], np.array([3.0, -4.0]) / IOD, atol=1e-9)
+    np.testing.assert_allclose(np.delete(move, fr.MOUTH_LEFT_CORNER, axis=0), 0.0, atol=1e-9)
+
+
+def test_the_mean_move_keeps_the_irises_still_and_drops_jitter():
+    from pipelines.face.expression_moves import NOISE_FLOOR, mean_move
+
+    rng = np.random.default_rng(1)
+    pairs = []
+    for _ in range(4):
+        expressive = FACE.astype(np.float64).copy()
+        expressive += rng.normal(0, 0.2 * NOISE_FLOOR * IOD, expressive.shape)  # MediaPipe-sized jitter
+        expressive[fr.UPPER_LIP_TOP, 1] -= 0.1 * IOD  # one real move
+        expressive[fr.NUM_MESH_POINTS :] += (2.0, 0.0)  # a glance to the side
+        pairs.append((FACE, expressive))
+    move = mean_move(pairs)
+    assert move[fr.UPPER_LIP_TOP, 1] < -0.08
+    np.testing.assert_array_equal(move[fr.NUM_MESH_POINTS :], 0.0)
+    assert (np.linalg.norm(np.delete(move, fr.UPPER_LIP_TOP, axis=0), axis=1) == 0).mean() > 0.95

@@ -5,10 +5,11 @@ it can be tested with hand-placed points and reused by any renderer. Moves are e
 frame — x from the person's right eye to their left eye, y down the face, one unit = the distance
 between the iris centres — so a preset does the same thing to a tilted, small or large face.
 
-Each action unit (AU) moves a few handle points and lets the move fall off smoothly (Gaussian) over
-nearby landmarks, gated so that, e.g., raising the brows never drags the eyelids along. Amplitudes
-at amount 1 were set from the London set: aligning each person's neutral and smiling landmarks,
-the mouth corners move about 0.12 units outward and 0.08 up, the cheeks 0.04 up.
+The expressions are measured, not designed: each is the mean landmark move of real people from
+their neutral face to that expression (`expression_moves`). The named sliders are FACS action units
+(AU): each moves a few handle points and lets the move fall off smoothly (Gaussian) over nearby
+landmarks, gated so that, e.g., raising the brows never drags the eyelids along. Nothing moves the
+irises: a widened eye must show more of the eye, not a bigger iris.
 """
 
 from __future__ import annotations
@@ -20,40 +21,24 @@ import numpy as np
 
 from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
-from pipelines.labels import LABELS
+from pipelines.labels import LABELS, NEUTRAL
 
 EXPRESSIONS = LABELS  # one sprite per label
 SLIDERS = ("smile", "brow_raise", "brow_furrow", "eye_open", "jaw_open")  # named, freely combined controls
 SLIDER_RANGE = (-1.0, 1.0)  # negative values reverse a move: smile -1 turns the corners down and in
 MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this faces tear
 
-# Which action units make each expression, at intensity 1 (after Ekman & Friesen's FACS prototypes).
-PRESETS: dict[str, dict[str, float]] = {
-    "joy": {"smile": 1.0, "lid_tighten": 0.3, "jaw_open": 0.12},  # AU6+12 (+25: lips part a little)
-    "sadness": {"brow_inner_raise": 0.9, "brow_furrow": 0.3, "lip_corner_down": 1.0, "eye_open": -0.25},  # AU1+4+15
-    "anger": {"brow_furrow": 1.0, "brow_raise": -0.4, "lid_tighten": 0.7, "eye_open": 0.25,
-              "lip_press": 1.0},  # AU4 (the whole brow comes down, the inner end most) +5+7+23/24
-    "surprise": {"brow_raise": 1.0, "eye_open": 1.0, "jaw_open": 0.8},  # AU1+2+5+26
-    "fear": {"brow_inner_raise": 0.8, "brow_raise": 0.4, "brow_furrow": 0.4, "eye_open": 1.0, "lip_stretch": 1.0,
-             "jaw_open": 0.3},  # AU1+2+4+5+20+26
-    "disgust": {"nose_wrinkle": 1.0, "brow_furrow": 0.5, "lip_corner_down": 0.4, "lid_tighten": 0.4},  # AU9+10+15
-    "neutral": {},  # relaxes what the photo already shows when blendshapes are given (see expression_amounts)
-}  # fmt: skip
+# Each expression (but neutral) is one measured move (`expression_moves`): the mean landmark move from neutral
+# to that expression over real same-person pairs, scaled by the intensity.
+PRESETS: dict[str, dict[str, float]] = {label: ({} if label == NEUTRAL else {label: 1.0}) for label in EXPRESSIONS}
 
-# Neutral undoes the source's own expression, read from MediaPipe blendshapes. Scores below the dead zone are
-# how the person's face simply looks (a resting smile of 0.1), not an expression to remove.
-NEUTRAL_DEAD_ZONE = 0.15
+# Neutral undoes the source's own smile or open mouth, read from MediaPipe blendshapes. Only the mouth: on neutral
+# photos MediaPipe scores eyeSquint, browDown and browOuterUp at 0.2-0.7 (the person's anatomy, not an
+# expression), and mouthSmile up to 0.65, so scores below the dead zone are how the face simply looks.
+NEUTRAL_DEAD_ZONE = 0.5
 NEUTRAL_FROM_BLENDSHAPES: dict[str, tuple[str, ...]] = {
     "smile": ("mouthSmileLeft", "mouthSmileRight"),
     "jaw_open": ("jawOpen",),
-    "brow_raise": ("browOuterUpLeft", "browOuterUpRight"),
-    "brow_inner_raise": ("browInnerUp",),
-    "brow_furrow": ("browDownLeft", "browDownRight"),
-    "eye_open": ("eyeWideLeft", "eyeWideRight"),
-    "lip_corner_down": ("mouthFrownLeft", "mouthFrownRight"),
-    "nose_wrinkle": ("noseSneerLeft", "noseSneerRight"),
-    "lip_stretch": ("mouthStretchLeft", "mouthStretchRight"),
-    "lid_tighten": ("eyeSquintLeft", "eyeSquintRight"),
 }
 
 
@@ -172,29 +157,11 @@ def _corner_move(f: FaceFrame, out: float, down: float, sigma: float) -> np.ndar
 
 
 def smile(f: FaceFrame) -> np.ndarray:
-    """AU12 lip corner puller + AU6 cheek raiser: corners up and out, cheeks lifted."""
-    moves = _corner_move(f, out=0.12, down=-0.09, sigma=0.22)
+    """AU12 lip corner puller + AU6 cheek raiser: corners up more than out (as measured), cheeks lifted."""
+    moves = _corner_move(f, out=0.10, down=-0.11, sigma=0.22)
     for side, _eye, _up, _low, _brow, _inner, cheek, _corner in _sides(f):
         centre = f.uv[list(cheek)].mean(axis=0)
         moves += _gauss(f.uv, centre, 0.3)[:, None] * (side * 0.015, -0.05)
-    return moves
-
-
-def lip_corner_down(f: FaceFrame) -> np.ndarray:
-    """AU15 lip corner depressor: corners pulled down."""
-    return _corner_move(f, out=0.03, down=0.11, sigma=0.15)
-
-
-def lip_stretch(f: FaceFrame) -> np.ndarray:
-    """AU20 lip stretcher: corners pulled sideways, a little down (fear)."""
-    return _corner_move(f, out=0.10, down=0.02, sigma=0.2)
-
-
-def lip_press(f: FaceFrame) -> np.ndarray:
-    """AU23/24 lip tightener and pressor: the red of the lips thins, the mouth narrows."""
-    moves = _corner_move(f, out=-0.035, down=0.0, sigma=0.12)
-    along = _along_lip(f)
-    moves[:, 1] += _on(f.upper_lip_outer, along) * 0.035 - _on(f.lower_lip_outer, along) * 0.035
     return moves
 
 
@@ -229,11 +196,6 @@ def brow_raise(f: FaceFrame) -> np.ndarray:
     return _brow_move(f, at_inner=False, sigma_u=0.45, move=(0.0, -0.12))
 
 
-def brow_inner_raise(f: FaceFrame) -> np.ndarray:
-    """AU1 inner brow raiser: the inner ends go up (sadness, fear)."""
-    return _brow_move(f, at_inner=True, sigma_u=0.25, move=(0.01, -0.10))
-
-
 def brow_furrow(f: FaceFrame) -> np.ndarray:
     """AU4 brow lowerer: brows down and drawn together."""
     return _brow_move(f, at_inner=True, sigma_u=0.5, move=(0.06, 0.12))
@@ -256,24 +218,24 @@ def eye_open(f: FaceFrame) -> np.ndarray:
     return _lid_move(f, upper=-0.09, lower=0.02)
 
 
-def lid_tighten(f: FaceFrame) -> np.ndarray:
-    """AU7 lid tightener: the lower lid rises (anger, disgust, a real smile)."""
-    return _lid_move(f, upper=0.01, lower=-0.035)
+def _measured(label: str) -> Callable[[FaceFrame], np.ndarray]:
+    """The measured move of `label` (face units, see expression_moves) as an action unit."""
+    def move(f: FaceFrame) -> np.ndarray:
+        from pipelines.face.expression_moves import measured_moves  # it measures with face_frame from here
 
+        return measured_moves()[label]
 
-def nose_wrinkle(f: FaceFrame) -> np.ndarray:
-    """AU9 nose wrinkler + AU10 upper lip raiser: nose wings and upper lip pulled up (disgust)."""
-    nose_base = f.uv[fr.NOSE_TIP]
-    moves = _gauss(f.uv, nose_base, 0.3, 0.15)[:, None] * (0.0, -0.05)
-    moves[:, 1] += _on(f.upper_lip, 0.3 + 0.7 * _along_lip(f)) * -0.12
-    return moves
+    move.__name__ = label
+    move.__doc__ = f"The mean real {label} move, measured on same-person neutral/{label} pairs."
+    return move
 
 
 ACTION_UNITS: dict[str, Callable[[FaceFrame], np.ndarray]] = {
     fn.__name__: fn
-    for fn in (smile, lip_corner_down, lip_stretch, lip_press, jaw_open, brow_raise, brow_inner_raise, brow_furrow,
-               eye_open, lid_tighten, nose_wrinkle)
+    for fn in (smile, jaw_open, brow_raise, brow_furrow, eye_open,
+               *(_measured(label) for label in EXPRESSIONS if label != NEUTRAL))
 }  # fmt: skip
+IRISES = tuple(range(fr.NUM_MESH_POINTS, fr.NUM_LANDMARKS))  # never moved: eyes open by their lids, not a bigger iris
 
 
 # --- public API -----------------------------------------------------------------------------------------------------
@@ -318,4 +280,5 @@ def move_landmarks(landmarks: np.ndarray, amounts: Mapping[str, float]) -> np.nd
         if name not in ACTION_UNITS:
             raise InputError(f"Unknown action unit {name!r}; known: {', '.join(ACTION_UNITS)}.")
         moves += ACTION_UNITS[name](frame) * amount
+    moves[list(IRISES)] = 0.0
     return (frame.points + frame.to_pixels(moves)).astype(np.float32)
