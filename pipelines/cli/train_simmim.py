@@ -4,13 +4,20 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
+    from pipelines.face.align import REGION_BOXES
+
     parser = subparsers.add_parser(
         "train-simmim",
         help="train the SimMIM face inpainting model",
         description="Find and align the faces under --data (cached once), then train a landmark-conditioned SimMIM "
         "model. Multi-GPU: torchrun --nproc_per_node N -m pipelines train-simmim ...",
     )
-    parser.add_argument("--data", help="folder of face photos (MANIFEST.csv with a research_only column is honoured)")
+    parser.add_argument("--data", action="append", metavar="DIR",
+                        help="folder of face photos, repeatable (MANIFEST.csv with a research_only column is honoured)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave out files whose name matches, repeatable (e.g. people kept for evaluation)")
+    parser.add_argument("--region", default="face", choices=tuple(REGION_BOXES),
+                        help="the window of the aligned face the model paints (default: the whole face)")
     parser.add_argument("--out", default="weights/simmim-face", help="output folder (model, checkpoint/, samples/)")
     parser.add_argument("--cache", help="face cache .npz (default OUT/faces.npz; built from --data when missing)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
@@ -45,10 +52,10 @@ def run(args) -> int:
     from pipelines.face.simmim.train import TrainConfig, train
 
     steps = args.steps if (args.steps is not None or args.max_minutes) else 20000
-    model = SimMIMFaceConfig(image_size=args.image_size, patch_size=args.patch_size, hidden_size=args.hidden_size,
+    model = SimMIMFaceConfig(region=args.region, image_size=args.image_size, patch_size=args.patch_size, hidden_size=args.hidden_size,
                              num_layers=args.layers, num_heads=args.heads, refine_channels=args.refine_channels)  # fmt: skip
     cfg = TrainConfig(
-        out=args.out, data=args.data, cache=args.cache, public_domain_only=args.public_domain_only, model=model,
+        out=args.out, data=args.data, exclude=tuple(args.exclude), cache=args.cache, public_domain_only=args.public_domain_only, model=model,
         init_from=args.init_from, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
         steps=steps, max_minutes=args.max_minutes, edge_loss=args.edge_loss, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device, compile=not args.no_compile,

@@ -4,6 +4,10 @@ The inpainting model is trained on, and applied to, crops made by this one funct
 the same to the model in training and in use: same scale, same position, upright. A similarity
 transform (rotation, uniform scale, shift; no shear) is fitted in the least-squares sense to three
 anchors: the two iris centres and the mouth centre.
+
+A *region* is a fixed window of that canonical face frame (`REGION_BOXES`): the mouth model reads
+the same aligned face, only cut closer, so one alignment serves every model and the pipeline can cut
+a region out of the face crop it already has.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from pipelines.face.landmarks import (
 CANONICAL_RIGHT_EYE = (0.365, 0.40)  # the person's right eye, on the image left
 CANONICAL_LEFT_EYE = (0.635, 0.40)
 CANONICAL_MOUTH = (0.50, 0.70)
+# Windows of the canonical face crop, as (left, top, side) fractions of its side. The mouth window holds
+# the widest measured smile (corners 1.15 eye distances apart) and a dropped jaw (lower lip 0.3 eye
+# distances down), with the nose's base above for context.
+REGION_BOXES: dict[str, tuple[float, float, float]] = {"face": (0.0, 0.0, 1.0), "mouth": (0.30, 0.53, 0.40)}
 
 
 @dataclass
@@ -47,8 +55,25 @@ def anchor_points(landmarks_xy: np.ndarray) -> np.ndarray:
     return np.stack([points[RIGHT_EYE_CENTER], points[LEFT_EYE_CENTER], mouth])
 
 
-def canonical_points(size: int) -> np.ndarray:
-    return np.array([CANONICAL_RIGHT_EYE, CANONICAL_LEFT_EYE, CANONICAL_MOUTH], dtype=np.float64) * size
+def canonical_points(size: int, region: str = "face") -> np.ndarray:
+    """Where the three anchors land in a `size` px crop of `region` (outside the crop for a small region)."""
+    left, top, side = region_box(region)
+    anchors = np.array([CANONICAL_RIGHT_EYE, CANONICAL_LEFT_EYE, CANONICAL_MOUTH], dtype=np.float64)
+    return (anchors - (left, top)) / side * size
+
+
+def region_box(region: str) -> tuple[float, float, float]:
+    """(left, top, side) of `region` as fractions of the face crop's side."""
+    if region not in REGION_BOXES:
+        raise InputError(f"Unknown face region {region!r}; choose one of {', '.join(REGION_BOXES)}.")
+    return REGION_BOXES[region]
+
+
+def region_slice(region: str, face_size: int) -> tuple[slice, slice]:
+    """The (rows, columns) of `region` in a `face_size` px face crop (rounded to whole pixels)."""
+    left, top, side = region_box(region)
+    x0, y0, width = round(left * face_size), round(top * face_size), round(side * face_size)
+    return slice(y0, y0 + width), slice(x0, x0 + width)
 
 
 def similarity_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -67,10 +92,10 @@ def similarity_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.hstack([linear, shift[:, None]])
 
 
-def align_face(image: np.ndarray, landmarks_xy: np.ndarray, size: int) -> AlignedFace:
-    """Warp `image` so the face's eyes and mouth sit at the canonical spots of a `size` x `size` crop."""
+def align_face(image: np.ndarray, landmarks_xy: np.ndarray, size: int, region: str = "face") -> AlignedFace:
+    """Warp `image` so the face's eyes and mouth sit at the canonical spots of a `size` x `size` crop of `region`."""
     landmarks = np.asarray(landmarks_xy, dtype=np.float64)[:, :2]
-    matrix = similarity_matrix(anchor_points(landmarks), canonical_points(size))
+    matrix = similarity_matrix(anchor_points(landmarks), canonical_points(size, region))
     crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA if _scale(matrix) < 1 else cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     inside = np.full(image.shape[:2], 255, dtype=np.uint8)

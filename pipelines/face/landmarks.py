@@ -62,6 +62,7 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "eyes": RIGHT_EYE + LEFT_EYE + RIGHT_IRIS + LEFT_IRIS + (RIGHT_EYE_CENTER, LEFT_EYE_CENTER),
     "brows": RIGHT_BROW + LEFT_BROW,
     "cheeks": RIGHT_CHEEK + LEFT_CHEEK,
+    "mouth_interior": LIPS_INNER,  # the opening between the lips: teeth, tongue, the dark cavity
 }
 # The same regions as separate closed outlines (each eye, each brow on its own), for filling masks.
 REGION_PARTS: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -69,6 +70,7 @@ REGION_PARTS: dict[str, tuple[tuple[int, ...], ...]] = {
     "eyes": (RIGHT_EYE, LEFT_EYE),  # the irises sit inside the lids (and inside the dilation)
     "brows": (RIGHT_BROW, LEFT_BROW),
     "cheeks": (RIGHT_CHEEK, LEFT_CHEEK),
+    "mouth_interior": (LIPS_INNER,),
 }
 
 # --- left/right mirror ------------------------------------------------------------------------------------------

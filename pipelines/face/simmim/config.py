@@ -1,4 +1,4 @@
-"""Settings of a SimMIM face model; saved as config.json beside model.safetensors so a folder rebuilds it."""
+"""Settings of a SimMIM face (or face-region) model; saved as config.json beside model.safetensors so a folder rebuilds it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pipelines.face.simmim.conditioning import COND_CHANNELS
 
 @dataclass
 class SimMIMFaceConfig:
+    region: str = "face"  # which window of the aligned face it paints (pipelines.face.align.REGION_BOXES)
     backbone: str = "vit"  # "vit" (transformers ViT, trained here from scratch) or "swin" (e.g. a public SimMIM Swin)
     image_size: int = 128  # side of the aligned face crop the model reads and writes
     patch_size: int = 8  # token patch; 8 px at 128 gives a 16x16 grid, fine enough for lips and eyelids
@@ -27,6 +28,9 @@ class SimMIMFaceConfig:
     init_from: str | None = None  # hub id the weights started from, kept for the record
 
     def __post_init__(self):
+        from pipelines.face.align import region_box
+
+        region_box(self.region)  # raises on an unknown region
         if self.backbone not in ("vit", "swin"):
             raise InputError(f"backbone must be 'vit' or 'swin', got {self.backbone!r}.")
         if self.image_size % self.patch_size:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from fnmatch import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from pipelines.errors import InputError
 from pipelines.face.align import align_face
 from pipelines.face.landmarks import MIRROR
 from pipelines.face.simmim.conditioning import render_condition
-from pipelines.face.simmim.masks import REGION_NAMES, random_mask, region_mask
+from pipelines.face.simmim.masks import random_mask, region_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CACHE_VERSION = 1
@@ -49,11 +50,13 @@ def research_only_files(folder: Path) -> set[str]:
         return {row["file"] for row in rows if row.get("research_only", "").strip().lower() in ("yes", "true", "1")}
 
 
-def list_photos(folder: Path, public_domain_only: bool = False) -> list[Path]:
+def list_photos(folder: Path, public_domain_only: bool = False, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """The photos under `folder`, minus research-only files (when asked) and names matching an `exclude` glob."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"No folder of face photos at {folder}.")
-    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                    and not any(fnmatch(p.name, pattern) for pattern in exclude))  # fmt: skip
     if public_domain_only:
         manifest = folder / "MANIFEST.csv"
         if not manifest.is_file():
@@ -81,31 +84,40 @@ def detect_largest_face(landmarker, image: np.ndarray):
 
 
 def build_cache(
-    folder: Path | str,
+    folders: Path | str | list[Path | str],
     out_path: Path | str,
     image_size: int = 128,
     margin: int = 16,
     public_domain_only: bool = False,
     limit: int | None = None,
     progress: bool = True,
+    region: str = "face",
+    exclude: tuple[str, ...] = (),
 ) -> dict:
-    """Detect, align and store every face under `folder`; returns counts. `margin` px of context on each side."""
+    """Detect, align (to `region`'s window) and store every face under `folders`; returns counts.
+
+    `margin` px of context on each side; `exclude` holds file-name globs to leave out (people kept for
+    evaluation, e.g. "P008_*").
+    """
     from pipelines.face.detector import FaceLandmarker
     from pipelines.image_io import load_image
 
-    photos = list_photos(Path(folder), public_domain_only)[:limit]
-    restricted = research_only_files(Path(folder))
+    folders = [Path(f) for f in (folders if isinstance(folders, (list, tuple)) else [folders])]
+    listed = [(folder, path) for folder in folders for path in list_photos(folder, public_domain_only, exclude)]
+    listed = listed[:limit]
+    photos = [path for _, path in listed]
+    restricted = set().union(*(research_only_files(folder) for folder in folders))
     canvas = image_size + 2 * margin
     shift = np.array([[0, 0, margin], [0, 0, margin]], dtype=np.float64)
     blobs, landmarks, quads, names, flags = [], [], [], [], []
     skipped = []
-    iterator = photos
+    iterator = listed
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(photos, desc="finding faces", unit="photo")
+        iterator = tqdm(listed, desc="finding faces", unit="photo")
     with FaceLandmarker.from_pretrained(num_faces=1) as landmarker:
-        for path in iterator:
+        for folder, path in iterator:
             try:
                 image = load_image(path)
             except ValueError as err:
@@ -115,7 +127,7 @@ def build_cache(
             if points is None:
                 skipped.append(f"{path.name}: no face found")
                 continue
-            aligned = align_face(image, points, image_size)
+            aligned = align_face(image, points, image_size, region)
             matrix = aligned.matrix + shift  # the same alignment, with `margin` px more on every side
             crop = cv2.warpAffine(image, matrix, (canvas, canvas), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
             ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -127,16 +139,17 @@ def build_cache(
             blobs.append(jpeg.reshape(-1))
             landmarks.append((aligned.landmarks + margin).astype(np.float32))
             quads.append(corners @ matrix[:, :2].T + matrix[:, 2])
-            names.append(str(path.relative_to(folder)))
+            names.append(f"{folder.name}/{path.relative_to(folder)}")
             flags.append(path.name in restricted)
     if not blobs:
-        raise InputError(f"No face was found in any of the {len(photos)} photos under {folder}.")
+        raise InputError(f"No face was found in any of the {len(photos)} photos under {', '.join(map(str, folders))}.")
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         out_path,
         version=np.array(CACHE_VERSION),
+        region=np.array(region),
         image_size=np.array(image_size),
         margin=np.array(margin),
         jpeg=np.concatenate(blobs),
@@ -162,6 +175,7 @@ class FaceCache:
     held_out: np.ndarray
     image_size: int
     margin: int
+    region: str = "face"  # the window of the aligned face the crops show (pipelines.face.align.REGION_BOXES)
 
     @classmethod
     def load(cls, path: Path | str) -> "FaceCache":
@@ -186,11 +200,12 @@ class FaceCache:
                 held_out=data["held_out"],
                 image_size=int(data["image_size"]),
                 margin=int(data["margin"]),
+                region=str(data["region"]) if "region" in data.files else "face",
             )
 
     def select(self, keep: np.ndarray) -> "FaceCache":
         return FaceCache(self.crops[keep], self.landmarks[keep], self.quads[keep], self.names[keep],
-                         self.research_only[keep], self.held_out[keep], self.image_size, self.margin)  # fmt: skip
+                         self.research_only[keep], self.held_out[keep], self.image_size, self.margin, self.region)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -208,13 +223,20 @@ class Augment:
     contrast: float = 0.2
     saturation: float = 0.25
     channel_gain: float = 0.06  # white balance
-    region_mask_share: float = 0.5  # batches mix random patch masks and face-region masks half and half
+    region_mask_share: float | None = None  # share of face-region masks (the rest random); None: REGION_MASK_SHARE
     random_ratio: tuple[float, float] = (0.10, 0.75)
     random_block: int = 2  # random masks come in 2x2-patch squares (16 px at patch 8)
     condition_dropout: float = 0.1  # sometimes train without a condition, so the model also works unsteered
 
 
-REGION_CHANCE = {"mouth": 0.6, "eyes": 0.5, "brows": 0.3, "cheeks": 0.25}  # per region, when a region mask is drawn
+# Per model region: the face regions a region mask hides, each drawn with this chance (the first if none is).
+REGION_CHANCE = {
+    "face": {"mouth": 0.6, "eyes": 0.5, "brows": 0.3, "cheeks": 0.25},
+    # The mouth model must paint a whole mouth interior (teeth, cavity) from the lip drawing, often the lips too.
+    "mouth": {"mouth_interior": 0.7, "mouth": 0.3},
+}
+REGION_MASK_SHARE = {"face": 0.5, "mouth": 0.8}  # the rest of the batches get random patch squares
+SAMPLE_REGIONS = {"face": ("mouth", "eyes"), "mouth": ("mouth_interior",)}  # what the sample grids hide
 
 
 def augment_face(crop: np.ndarray, landmarks: np.ndarray, quad: np.ndarray, size: int, margin: int,
@@ -253,13 +275,16 @@ def _jitter(image: np.ndarray, a: Augment, rng: np.random.Generator) -> np.ndarr
     return np.clip(image, 0.0, 1.0)
 
 
-def training_mask(landmarks: np.ndarray, size: int, patch: int, augment: Augment, rng: np.random.Generator) -> np.ndarray:
-    """(G*G,) bool: random patch squares or, as often, a mix of face regions drawn from the landmarks."""
+def training_mask(landmarks: np.ndarray, size: int, patch: int, augment: Augment, rng: np.random.Generator,
+                  region: str = "face") -> np.ndarray:  # fmt: skip
+    """(G*G,) bool: random patch squares or a mix of face regions drawn from the landmarks (`region`'s model)."""
     grid = size // patch
-    if rng.random() >= augment.region_mask_share:
+    share = REGION_MASK_SHARE[region] if augment.region_mask_share is None else augment.region_mask_share
+    if rng.random() >= share:
         ratio = rng.uniform(*augment.random_ratio)
         return random_mask(grid, ratio, rng, block=augment.random_block).reshape(-1)
-    regions = [name for name in REGION_NAMES if rng.random() < REGION_CHANCE[name]] or ["mouth"]
+    chances = REGION_CHANCE[region]
+    regions = [name for name, chance in chances.items() if rng.random() < chance] or [next(iter(chances))]
     return region_mask([landmarks], regions, size, patch).reshape(-1)
 
 
@@ -281,7 +306,7 @@ class FaceSamples(torch.utils.data.Dataset):
         c = self.cache
         image, points, valid = augment_face(c.crops[index], c.landmarks[index], c.quads[index], self.size, c.margin,
                                             self.augment, rng)  # fmt: skip
-        mask = training_mask(points, self.size, self.patch, self.augment, rng)
+        mask = training_mask(points, self.size, self.patch, self.augment, rng, c.region)
         condition = render_condition(points, self.size)
         if rng.random() < self.augment.condition_dropout:
             condition[:] = 0.0
@@ -317,8 +342,9 @@ def batches(cache: FaceCache, patch_size: int, batch_size: int, augment: Augment
     return iter(loader)
 
 
-def fixed_batch(cache: FaceCache, patch_size: int, count: int, regions: tuple[str, ...] = ("mouth", "eyes")) -> dict:
+def fixed_batch(cache: FaceCache, patch_size: int, count: int, regions: tuple[str, ...] | None = None) -> dict:
     """`count` un-augmented faces with a region mask, for sample grids that are comparable across steps."""
+    regions = SAMPLE_REGIONS[cache.region] if regions is None else regions
     size = cache.image_size
     crop = slice(cache.margin, cache.margin + size)
     items = []

@@ -33,7 +33,8 @@ SAMPLE_FACES = 8  # faces per sample grid
 @dataclass
 class TrainConfig:
     out: str  # folder for the final model, checkpoint/ and samples/
-    data: str | None = None  # folder of face photos (only needed to build the cache)
+    data: list[str] | None = None  # folders of face photos (only needed to build the cache)
+    exclude: tuple[str, ...] = ()  # file-name globs never trained on (people kept for evaluation, e.g. "P008_*")
     cache: str | None = None  # the .npz face cache (built from `data` when missing); default <out>/faces.npz
     public_domain_only: bool = False  # skip files MANIFEST.csv marks research_only
     model: SimMIMFaceConfig = field(default_factory=SimMIMFaceConfig)
@@ -165,9 +166,9 @@ def resolve_cache(cfg: TrainConfig) -> Path:
     if not cache.is_file():
         if not cfg.data:
             raise InputError(f"No face cache at {cache}; pass --data DIR (a folder of face photos) to build it.")
-        print(f"building the face cache {cache} from {cfg.data} (MediaPipe, once) ...")
+        print(f"building the {cfg.model.region} cache {cache} from {', '.join(cfg.data)} (MediaPipe, once) ...")
         report = build_cache(cfg.data, cache, image_size=cfg.model.image_size, public_domain_only=cfg.public_domain_only,
-                             progress=cfg.progress)  # fmt: skip
+                             progress=cfg.progress, region=cfg.model.region, exclude=tuple(cfg.exclude))  # fmt: skip
         print(f"cached {report['faces']} faces from {report['photos']} photos ({len(report['skipped'])} skipped)")
     return cache
 
@@ -216,6 +217,9 @@ def train(cfg: TrainConfig) -> Path:
     cache = FaceCache.load(resolve_cache(cfg))
     if cache.image_size != cfg.model.image_size:
         raise InputError(f"The cache holds {cache.image_size} px faces but the model wants {cfg.model.image_size} px.")
+    if cache.region != cfg.model.region:
+        raise InputError(f"The cache holds {cache.region} crops but the model paints the {cfg.model.region}; "
+                         "use another --cache.")  # fmt: skip
     faces = training_faces(cache, cfg.public_domain_only)
     shown = cache.select(cache.held_out) if cache.held_out.any() else faces
 
