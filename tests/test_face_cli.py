@@ -18,7 +18,8 @@ def tiny_model_dir(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("simmim")
     torch.manual_seed(0)
-    SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2)).save_pretrained(folder)
+    config = SimMIMFaceConfig(region="mouth", image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2)
+    SimMIMFace(config).save_pretrained(folder)
     return folder
 
 

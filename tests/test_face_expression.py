@@ -14,19 +14,18 @@ from conftest import EXAMPLES, WEIGHTS  # noqa: E402
 
 from pipelines.face.action_units import EXPRESSIONS  # noqa: E402
 from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline  # noqa: E402
-from pipelines.face.simmim.masks import region_mask  # noqa: E402
 from pipelines.image_io import load_image  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
 
 
-def tiny_simmim():
+def tiny_simmim(region: str = "mouth", seed: int = 0):
     from pipelines.face.simmim.config import SimMIMFaceConfig
     from pipelines.face.simmim.model import SimMIMFace
 
-    torch.manual_seed(0)
-    return SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2,
-                                       refine_channels=8))  # fmt: skip
+    torch.manual_seed(seed)
+    return SimMIMFace(SimMIMFaceConfig(region=region, image_size=32, patch_size=8, hidden_size=32, num_layers=1,
+                                       num_heads=2, refine_channels=8))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +64,19 @@ def test_pixels_outside_the_dilated_mask_are_unchanged_exactly(joy, face_rgb):
     assert not np.array_equal(joy.image, face_rgb)  # and the face did change
 
 
-def test_mask_covers_the_mouth_where_it_is_and_where_it_goes(joy, pipe):
-    from pipelines.face.align import align_face, transform_points
+def test_the_mouth_model_repaints_the_whole_new_mouth_opening(joy):
+    import cv2
 
-    aligned = align_face(np.zeros((8, 8, 3), np.uint8), joy.source_landmarks, 32)
-    source = aligned.landmarks
-    target = transform_points(joy.target_landmarks, aligned.matrix)
-    for landmarks in (source, target):
-        mouth = region_mask([landmarks], ["mouth"], 32, 8)
-        assert (joy.mask | ~mouth).all()
+    from pipelines.face.align import align_face, transform_points
+    from pipelines.face.simmim.masks import patches_to_pixels, region_pixel_mask
+
+    window = align_face(np.zeros((8, 8, 3), np.uint8), joy.source_landmarks, 32, region="mouth")
+    target = transform_points(joy.target_landmarks, window.matrix)
+    opening = region_pixel_mask([target], ["mouth_interior"], 32, dilate_px=0).astype(np.uint8)
+    opening = cv2.erode(opening, np.ones((3, 3), np.uint8)).astype(bool)  # a pixel of slack for rounding
+    assert opening.sum() > 20  # joy parts the lips
+    assert patches_to_pixels(joy.mask, 8)[opening].all()
+    assert not joy.mask.all()  # the mouth, not the whole window
 
 
 def test_the_smile_moves_the_mouth_corners_up_in_the_photo(joy):
@@ -148,7 +151,7 @@ def test_large_photo_is_detected_at_working_size_and_pasted_at_full_size(face_rg
     from pipelines.face.detector import FaceLandmarker
 
     big = np.asarray(Image.fromarray(face_rgb).resize((2400, 2400), Image.BICUBIC))
-    config = FaceExpressionConfig(detect_max_side=640, max_edit_size=256)
+    config = FaceExpressionConfig(detect_max_side=640, min_edit_size=128, max_edit_size=256)
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
         out = pipe(big, "joy")
     assert out.image.shape == big.shape and out.face.shape == (256, 256, 3)
@@ -177,36 +180,98 @@ def test_expression_sheet_gives_seven_labelled_images(pipe, face_rgb, tmp_path):
 
 
 def test_refine_without_a_refiner_is_refused(pipe, face_rgb):
-    with pytest.raises(ValueError, match="no diffusers"):
+    with pytest.raises(ValueError, match="without a diffusers"):
         pipe(face_rgb, "joy", refine=True)
 
 
-@pytest.mark.parametrize("blend", ["poisson", "lowpass"])
-def test_other_blends_keep_the_outside_exact(blend, face_rgb):
+@pytest.mark.parametrize(
+    "overrides", [{"variant": "warp"}, {"variant": "simmim"}, {"variant": "legacy", "blend": "poisson"},
+                  {"variant": "legacy", "blend": "lowpass"}],
+)  # fmt: skip
+def test_every_variant_keeps_the_outside_exact(overrides, face_rgb):
     from pipelines.face.detector import FaceLandmarker
 
-    config = FaceExpressionConfig(blend=blend, simmim_weight=1.0)
-    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
+    config = FaceExpressionConfig(**overrides)
+    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config,
+                                face_model=tiny_simmim("face")) as pipe:  # fmt: skip
         out = pipe(face_rgb, "surprise")
     untouched = out.mask_image == 0
-    assert np.array_equal(out.image[untouched], face_rgb[untouched])
+    assert untouched.mean() > 0.5 and np.array_equal(out.image[untouched], face_rgb[untouched])
+    assert not np.array_equal(out.image, face_rgb)
+
+
+def test_the_model_paints_only_the_mouth_opening(face_rgb):
+    """Two different mouth models give different mouths, and nothing else differs: the paint is the model's."""
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.landmarks import LIPS_INNER
+
+    outs = []
+    for seed in (0, 1):
+        with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(seed=seed)) as pipe:
+            outs.append(pipe(face_rgb, "surprise"))
+    changed = np.abs(outs[0].image.astype(int) - outs[1].image.astype(int)).max(axis=2) > 0
+    assert changed.sum() > 100
+    inner = outs[0].target_landmarks[list(LIPS_INNER)]
+    ys, xs = np.nonzero(changed)
+    from pipelines.face.align import align_face
+
+    window = align_face(np.zeros((8, 8, 3), np.uint8), outs[0].source_landmarks, 32, region="mouth")
+    margin = 5 / np.sqrt(abs(np.linalg.det(window.matrix[:, :2])))  # 5 model px: the paint's soft edge, resampled
+    assert xs.min() >= inner[:, 0].min() - margin and xs.max() <= inner[:, 0].max() + margin
+    assert ys.min() >= inner[:, 1].min() - margin and ys.max() <= inner[:, 1].max() + margin
+
+
+def test_simmim_only_leaves_the_eyes_and_brows_where_they_were(face_rgb):
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.landmarks import LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
+
+    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(),
+                                FaceExpressionConfig(variant="simmim")) as pipe:  # fmt: skip
+        out = pipe(face_rgb, "surprise")
+    upper = out.source_landmarks[list(RIGHT_EYE + LEFT_EYE + RIGHT_BROW + LEFT_BROW)]
+    assert (out.mask_image[: int(upper[:, 1].max()) + 5] == 0).all()  # no warp: nothing above the eyes changes
+
+
+def test_the_pipeline_needs_a_mouth_model_and_legacy_a_face_model():
+    from pipelines.face.detector import FaceLandmarker
+
+    with FaceLandmarker.from_pretrained() as landmarker:
+        with pytest.raises(ValueError, match="must paint the mouth"):
+            FaceExpressionPipeline(landmarker, tiny_simmim("face"))
+        with pytest.raises(ValueError, match="legacy"):
+            FaceExpressionPipeline(landmarker, tiny_simmim(), FaceExpressionConfig(variant="legacy"))
+    with pytest.raises(ValueError, match="variant must be one of"):
+        FaceExpressionConfig(variant="best")
 
 
 @pytest.mark.parametrize(
-    "expression, names",
-    [("joy", ("mouthSmileLeft", "mouthSmileRight")), ("surprise", ("browInnerUp", "jawOpen")),
-     ("anger", ("browDownLeft", "browDownRight"))],
+    "expression, names", [("joy", ("mouthSmileLeft", "mouthSmileRight")), ("surprise", ("browInnerUp", "jawOpen"))],
 )  # fmt: skip
 def test_blendshapes_of_the_result_move_toward_the_target(expression, names, face_rgb):
     """MediaPipe reads the edited photo: the expression's own blendshapes rise (warp alone: the model is random)."""
     from pipelines.face.detector import FaceLandmarker
 
-    config = FaceExpressionConfig(simmim_weight=0.0)
+    config = FaceExpressionConfig(variant="warp")
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), config) as pipe:
         out = pipe(face_rgb, expression, 1.0)
         after = pipe.landmarker.detect(out.image)[0].blendshapes
     for name in names:
         assert after[name] > out.blendshapes[name] + 0.1, (name, out.blendshapes[name], after[name])
+
+
+def test_mediapipe_finds_the_angry_brows_lower_and_the_eyes_unchanged(face_rgb):
+    """The warp carries the measured anger into pixels a detector sees, without reshaping the eyes."""
+    from pipelines.face import landmarks as fr
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.expression_moves import landmark_move
+
+    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(),
+                                FaceExpressionConfig(variant="warp")) as pipe:  # fmt: skip
+        out = pipe(face_rgb, "anger", 1.0)
+        found = pipe.landmarker.detect(out.image)[0].landmarks
+    seen = landmark_move(out.source_landmarks, found)  # face units: one unit = the eye distance
+    assert seen[[fr.RIGHT_BROW_INNER, fr.LEFT_BROW_INNER], 1].min() > 0.03
+    assert np.linalg.norm(seen[list(fr.RIGHT_EYE + fr.LEFT_EYE)], axis=1).mean() < 0.02
 
 
 def test_unknown_blend_is_refused():
@@ -230,9 +295,9 @@ def test_a_turned_head_gets_a_warning():
 
 
 @pytest.mark.weights
-@pytest.mark.skipif(not (WEIGHTS / "simmim-face" / "model.safetensors").is_file(), reason="weights/simmim-face missing")
+@pytest.mark.skipif(not (WEIGHTS / "simmim-mouth" / "model.safetensors").is_file(), reason="weights/simmim-mouth missing")
 def test_shipped_model_makes_a_smile_mediapipe_reads(face_rgb):
-    """The default pipeline with the shipped SimMIM model: joy raises mouthSmile on a real neutral photo."""
+    """The default pipeline with the shipped mouth model: joy raises mouthSmile on a real neutral photo."""
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
         out = pipe(face_rgb, "joy", 1.0)
         after = pipe.landmarker.detect(out.image)[0].blendshapes

@@ -26,7 +26,8 @@ def tiny_pipe():
     from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
-    model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))
+    model = SimMIMFace(SimMIMFaceConfig(region="mouth", image_size=32, patch_size=8, hidden_size=32, num_layers=1,
+                                        num_heads=2))
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), model) as pipe:
         yield pipe
 

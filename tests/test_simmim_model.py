@@ -132,15 +132,15 @@ def test_default_model_missing_names_the_folder(tmp_path, monkeypatch):
     from pipelines.weights import WEIGHTS_ENV, WeightsNotFoundError
 
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
-    with pytest.raises(WeightsNotFoundError, match="simmim-face"):
+    with pytest.raises(WeightsNotFoundError, match="simmim-mouth"):  # the default: the mouth model
         SimMIMFace.from_pretrained()
 
 
 @pytest.mark.weights
 @pytest.mark.skipif(not (SHIPPED / "model.safetensors").is_file(), reason="weights/simmim-face is not in this checkout")
 @pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
-def test_shipped_model_loads_by_default_and_its_condition_helps(neutral_face):
-    """The shipped face model repaints a masked mouth closer to the truth with its landmark map than without."""
+def test_shipped_face_model_loads_and_its_condition_helps(neutral_face):
+    """The previous whole-face model repaints a masked mouth closer to the truth with its landmark map than without."""
     import numpy as np
 
     from pipelines.face.align import align_face
@@ -150,7 +150,9 @@ def test_shipped_model_loads_by_default_and_its_condition_helps(neutral_face):
     from pipelines.face.simmim.masks import patches_to_pixels, region_mask
     from pipelines.image_io import load_image
 
-    model = SimMIMFace.from_pretrained()
+    from pipelines.face.simmim import SIMMIM_FACE
+
+    model = SimMIMFace.from_pretrained(weights=SIMMIM_FACE)
     size, patch = model.config.image_size, model.config.patch_size
     image = load_image(neutral_face)
     with FaceLandmarker.from_pretrained() as landmarker:

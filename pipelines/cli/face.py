@@ -8,6 +8,7 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     from pipelines.face.action_units import EXPRESSIONS, SLIDERS
+    from pipelines.face.pipeline import VARIANTS, FaceExpressionConfig
 
     parser = subparsers.add_parser(
         "face",
@@ -28,7 +29,12 @@ def register(subparsers) -> None:
     parser.add_argument("--show-mask", type=Path, help="write the paste-back mask (white = changed pixels)")
     parser.add_argument("--teach", type=Path, help="write crop | masked patches | SimMIM raw output | SimMIM in the "
                         "masked patches | result side by side")
-    parser.add_argument("--simmim", type=Path, help="SimMIM face model folder (default weights/simmim-face)")
+    parser.add_argument("--simmim", type=Path, help="SimMIM mouth model folder (default weights/simmim-mouth)")
+    parser.add_argument("--variant", default=FaceExpressionConfig.variant, choices=VARIANTS,
+                        help="which parts run: default, warp (no learned model), simmim (no warp), legacy (the "
+                        "previous whole-face model, research-only weights)")
+    parser.add_argument("--face-simmim", type=Path, help="whole-face SimMIM folder for --variant legacy "
+                        "(default weights/simmim-face)")
     parser.add_argument("--refine", metavar="MODEL", help="diffusers inpainting model (folder or hub id) to polish with")
     parser.set_defaults(run=run)
 
@@ -38,10 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from pipelines.face.action_units import SLIDERS
-    from pipelines.face.pipeline import FaceExpressionPipeline
+    from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline
 
     sliders = {name: getattr(args, name) for name in SLIDERS if getattr(args, name)}
-    with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, refine=args.refine) as pipe:
+    config = FaceExpressionConfig(variant=args.variant)
+    with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, config=config, refine=args.refine,
+                                                face_simmim_path=args.face_simmim) as pipe:  # fmt: skip
         out = pipe(args.photo, args.expression, args.intensity, sliders, args.face_index, refine=bool(args.refine))
         target = args.out or Path(f"{args.photo.stem}_{args.expression}.png")
         Image.fromarray(out.image).save(target)

@@ -1,11 +1,11 @@
-"""Give the person in one photo a new expression: landmarks -> warp -> patch mask -> SimMIM inpainting -> blend.
+"""Give the person in one photo a new expression: landmarks -> warp -> mouth mask -> SimMIM paints -> paste back.
 
 `FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and a
-`SimMIMFace` masked-image model (plus an optional diffusers inpainting pass on a GPU). Why a warp
-before the inpainting: a masked-image model trained for a few minutes on a CPU paints blurry skin,
-while carrying the person's own lips and eyes along the landmark moves keeps them recognisable. The
-model then repaints the masked patches of the warped crop, steered by a drawing of the target
-landmarks, and its prediction is mixed in where it helps (`simmim_weight`, picked in bench/face.py).
+mouth-region `SimMIMFace` masked-image model (plus an optional diffusers inpainting pass on a GPU).
+The split of work: the landmark warp carries the person's own skin, lips, lids and brows along the
+measured expression moves (what keeps them recognisable), and the learned model paints what a warp
+has no pixels for — the inside of a mouth that opens (dark cavity, teeth), steered by a drawing of
+the target lips. `FaceExpressionConfig.variant` switches the parts off for ablations (`ABLATIONS`).
 
 Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
 photo is returned bit for bit, at the photo's own size.
@@ -23,13 +23,27 @@ import numpy as np
 from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
-from pipelines.face.align import AlignedFace, align_face, invert, transform_points
+from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
 from pipelines.face.simmim.conditioning import render_condition
-from pipelines.face.simmim.masks import REGION_NAMES, patches_to_pixels, pixels_to_patches, region_mask
-from pipelines.face.warp import shade_mouth_cavity, warp_image
+from pipelines.face.simmim.masks import (
+    REGION_NAMES,
+    patches_to_pixels,
+    pixels_to_patches,
+    region_mask,
+    region_pixel_mask,
+)
+from pipelines.face.warp import CAVITY_MIN_GAP, mouth_gap, shade_mouth_cavity, warp_image
 from pipelines.image_io import ImageSource, load_image
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
+# "default": warp + the mouth model paints a newly opened mouth; "warp": warp + a drawn (procedural) mouth
+# cavity, no learned model; "simmim": no warp, the mouth model repaints the whole mouth from the target drawing;
+# "legacy": the previous design, warp + drawn cavity + the whole-face model's coarse colour (research-only weights).
+VARIANTS = ("default", "warp", "simmim", "legacy")
+PAINT_ALPHA_FLOOR = 0.02  # the soft edge of the mouth paint below this is dropped (it would mask whole patches)
+# The configurations the bench compares with the default (config overrides by name).
+ABLATIONS: dict[str, dict[str, str]] = {"warp only": {"variant": "warp"}, "SimMIM only": {"variant": "simmim"},
+                                        "previous model": {"variant": "legacy"}}  # fmt: skip
 # "feather": alpha mix; "poisson": the stronger gradient of the two, cloned seamlessly (cv2 MIXED_CLONE);
 # "lowpass": SimMIM's coarse colour and shading under the warp's fine detail.
 BLENDS = ("feather", "poisson", "lowpass")
@@ -37,24 +51,28 @@ BLENDS = ("feather", "poisson", "lowpass")
 
 @dataclass
 class FaceExpressionConfig:
+    variant: str = "default"  # which parts run (one of VARIANTS); the others exist for the ablation table
     detect_max_side: int = 1920  # faces are searched on a copy at most this large (MediaPipe shrinks it anyway)
-    max_edit_size: int = 768  # side of the aligned crop the warp edits; bigger faces are edited here, pasted back up
+    min_edit_size: int = 320  # side of the aligned crop the warp edits: at least this (small faces are upscaled) ...
+    max_edit_size: int = 768  # ... and at most this; bigger faces are edited here and pasted back up
     min_face_px: int = 64  # faces narrower than this get a warning: too few pixels for a clean edit
     max_turn: float = 0.35  # nose offset from the eye midline, in half face widths, above which the head is "turned"
     region_threshold: float = 0.006  # a region is repainted when a landmark of it moves this fraction of the crop side
     move_threshold: float = 0.002  # warp moves below this fraction of the crop side are too faint to paste back
-    # How SimMIM's prediction enters the warp (one of BLENDS) and its share in the masked patches. bench/face.py
-    # compares the choices: the coarse colour of SimMIM under the warp's detail moved the blendshapes as far as
-    # the warp alone and kept the most detail; SimMIM's own pixels (feather) blur the face.
+    mouth_edge_px: float = 1.0  # the mouth model's paint reaches this far (model px) past the target inner lip line
+    # variant "legacy" only: how the whole-face model's prediction enters the warp (one of BLENDS) and its share in
+    # the masked patches; its coarse colour under the warp's detail kept the most detail, its own pixels blur.
     simmim_weight: float = 1.0
     blend: str = "lowpass"
     feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
-    warp: bool = True  # move the photo's pixels along the landmark moves before inpainting (off: SimMIM alone)
-    mouth_cavity: bool = True  # shade a newly opened mouth dark before inpainting (the warp has no pixels for it)
     refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
     refine_steps: int = 25
 
     def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise InputError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}.")
+        if not 0 < self.min_edit_size <= self.max_edit_size:
+            raise InputError(f"min_edit_size {self.min_edit_size} must be between 1 and max_edit_size {self.max_edit_size}.")
         if self.blend not in BLENDS:
             raise InputError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}.")
         if not 0.0 <= self.simmim_weight <= 1.0:
@@ -63,17 +81,21 @@ class FaceExpressionConfig:
 
 @dataclass
 class FaceExpressionOutput:
-    """The edited photo plus every intermediate the Teach view shows (crops are the model's S x S frame)."""
+    """The edited photo plus every intermediate the Teach view shows.
+
+    The S x S crops are the painting model's frame: the mouth window for the mouth model (variants default,
+    warp, simmim), the whole face for the previous face model (legacy).
+    """
 
     image: np.ndarray  # (H, W, 3) uint8, same size as the input
     expression: str
     intensity: float
     mask: np.ndarray  # (G, G) bool, True = patch the model repainted
     mask_image: np.ndarray  # (H, W) uint8 paste-back alpha on the photo: 0 = pixel untouched
-    crop: np.ndarray  # (S, S, 3) the aligned source face the model sees
-    warped: np.ndarray  # (S, S, 3) the crop after the landmark warp (and mouth shading)
+    crop: np.ndarray  # (S, S, 3) the aligned source the model sees
+    warped: np.ndarray  # (S, S, 3) the crop after the landmark warp: the model's input
     reconstruction: np.ndarray  # (S, S, 3) SimMIM's raw output (masked patches are its prediction)
-    blended: np.ndarray  # (S, S, 3) the final face crop
+    blended: np.ndarray  # (S, S, 3) the final crop
     face: np.ndarray  # (E, E, 3) the final face crop at edit resolution, for sheets and previews
     source_landmarks: np.ndarray  # (478, 2) in photo pixels
     target_landmarks: np.ndarray  # (478, 2) in photo pixels
@@ -136,6 +158,27 @@ class ExpressionSheet:
 
 
 @dataclass
+class _ModelView:
+    """What a painting model saw and made, in its S x S frame: the Teach view's panels."""
+
+    crop: np.ndarray  # (S, S, 3) the source
+    warped: np.ndarray  # (S, S, 3) the model's input
+    mask: np.ndarray  # (G, G) bool, the patches it repainted
+    patch_size: int
+    window: tuple[slice, slice]  # where the frame sits in the edit crop
+    reconstruction: np.ndarray | None = None  # (S, S, 3) its output; the input when it had nothing to paint
+
+    def __post_init__(self):
+        if self.reconstruction is None:
+            self.reconstruction = self.warped
+
+    def blended_from(self, result: np.ndarray) -> np.ndarray:
+        """The frame's window of the final edit crop, at S x S."""
+        size = self.crop.shape[0]
+        return cv2.resize(result[self.window], (size, size), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
 class _Face:
     """A photo with its chosen face found and aligned: what every expression of a sheet shares."""
 
@@ -149,13 +192,18 @@ class _Face:
 
 
 class FaceExpressionPipeline:
-    """detect -> align -> target landmarks -> warp -> mask -> SimMIM -> blend -> (refine) -> paste back."""
+    """detect -> align -> target landmarks -> warp -> mask -> SimMIM paints -> (refine) -> paste back."""
 
-    def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None):
+    def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None, face_model=None):
         self.landmarker = landmarker  # pipelines.face.detector.FaceLandmarker (or anything with .detect)
-        self.model = model.eval()  # pipelines.face.simmim.model.SimMIMFace
+        self.model = model.eval()  # the mouth SimMIMFace (config.region == "mouth")
         self.config = config or FaceExpressionConfig()
         self.refiner = refiner  # pipelines.face.refine.FaceRefiner or None
+        self.face_model = face_model.eval() if face_model is not None else None  # whole-face SimMIM, variant legacy
+        if model.config.region != "mouth":
+            raise InputError(f"The pipeline's model must paint the mouth; this one paints the {model.config.region}.")
+        if self.config.variant == "legacy" and self.face_model is None:
+            raise InputError("variant 'legacy' needs the previous whole-face model (face_model / face_simmim_path).")
 
     @classmethod
     def from_pretrained(
@@ -165,21 +213,31 @@ class FaceExpressionPipeline:
         device: str = "auto",
         config: FaceExpressionConfig | None = None,
         refine: str | Path | None = None,
+        face_simmim_path: Path | str | None = None,
     ) -> "FaceExpressionPipeline":
-        """Load the landmarker and SimMIM model (weights/ by default); `refine` names a diffusers inpainting model."""
+        """Load the landmarker and the mouth model (weights/ by default); `refine` names a diffusers inpainting model.
+
+        The previous whole-face model (research-only weights) is loaded only for `config.variant == "legacy"`.
+        """
         from pipelines.device import pick_device
         from pipelines.face.detector import FaceLandmarker
+        from pipelines.face.simmim import SIMMIM_FACE, SIMMIM_MOUTH
         from pipelines.face.simmim.model import SimMIMFace
 
         device = pick_device(device)
-        model = SimMIMFace.from_pretrained(simmim_path, device)
+        config = config or FaceExpressionConfig()
+        model = SimMIMFace.from_pretrained(simmim_path, device, weights=SIMMIM_MOUTH)
+        face_model = None
+        if config.variant == "legacy":
+            face_model = SimMIMFace.from_pretrained(face_simmim_path, device, weights=SIMMIM_FACE)
         refiner = None
         if refine:
             from pipelines.face.refine import FaceRefiner
 
             refiner = FaceRefiner.from_pretrained(refine, device=device)
         # The landmarker last: a MediaPipe task must be closed, so nothing that can fail comes after it.
-        return cls(FaceLandmarker.from_pretrained(landmarker_path), model, config=config, refiner=refiner)
+        return cls(FaceLandmarker.from_pretrained(landmarker_path), model, config=config, refiner=refiner,
+                   face_model=face_model)  # fmt: skip
 
     def close(self) -> None:
         self.landmarker.close()
@@ -223,8 +281,8 @@ class FaceExpressionPipeline:
         warnings = _quality_warnings(landmarks, self.config)
         if len(faces) > 1 and face_index is None:
             warnings.append(f"{len(faces)} faces found; editing the largest (choose another with face_index).")
-        size = self.model.config.image_size
-        probe = align_face(image, landmarks, size)  # the model-size crop tells the face's native resolution
+        size = self.config.min_edit_size
+        probe = align_face(image, landmarks, size)  # a crop of known size tells the face's native resolution
         native = size / np.sqrt(abs(np.linalg.det(probe.matrix[:, :2])))
         edit_size = int(np.clip(round(native), size, self.config.max_edit_size))
         aligned = probe if edit_size == size else align_face(image, landmarks, edit_size)
@@ -232,26 +290,26 @@ class FaceExpressionPipeline:
             warnings.append("Part of the face is outside the photo; the missing edge was filled by repeating pixels.")
         return _Face(image, landmarks, dict(chosen.blendshapes), aligned, index, len(faces), warnings)
 
-    def inpaint(self, crop: np.ndarray, patch_mask: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """SimMIM: masked patches of `crop` (S,S,3 uint8) repainted to follow `target` landmarks (crop px)."""
+    @staticmethod
+    def inpaint(model, crop: np.ndarray, patch_mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """SimMIM: masked patches of `crop` (S,S,3 uint8) repainted by `model` to follow `target` landmarks (crop px)."""
         import torch
 
-        size = self.model.config.image_size
-        device = next(self.model.parameters()).device
+        size = model.config.image_size
+        device = next(model.parameters()).device
         pixels = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
         condition = torch.from_numpy(render_condition(target, size))[None]
         masked = torch.from_numpy(patch_mask.reshape(1, -1))
         with torch.inference_mode():
-            out = self.model(pixels.to(device), masked.to(device), condition.to(device))
+            out = model(pixels.to(device), masked.to(device), condition.to(device))
         return ((out[0].permute(1, 2, 0).float().cpu().numpy() + 1.0) * 127.5).clip(0, 255).round().astype(np.uint8)
 
     def edit(self, face: _Face, expression: str = "joy", intensity: float = 1.0,
              sliders: Mapping[str, float] | None = None, refine: bool = False) -> FaceExpressionOutput:  # fmt: skip
-        """Steps 3-7 for an already found face (the sheet reuses one `find_face` for every expression)."""
-        cfg, size, patch = self.config, self.model.config.image_size, self.model.config.patch_size
+        """Steps 3-8 for an already found face (the sheet reuses one `find_face` for every expression)."""
+        cfg = self.config
         crop = face.aligned.crop
         edit_size = crop.shape[0]
-        to_model = size / edit_size
 
         # 3. Target expression: move the landmarks (in the photo frame, where the face is not resized).
         amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
@@ -259,40 +317,29 @@ class FaceExpressionPipeline:
         source_crop = face.aligned.landmarks.astype(np.float64)
         target_crop = transform_points(target, face.aligned.matrix)
 
-        # 4. Warp the crop along the moves; shade a mouth that opens wider than in the photo.
-        warped, moved = (warp_image(crop, source_crop, target_crop) if cfg.warp
-                         else (crop, np.zeros(crop.shape[:2], np.float32)))  # fmt: skip
-        cavity = np.zeros(crop.shape[:2], np.float32)
-        if cfg.warp and cfg.mouth_cavity:
-            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
-
-        # 5. Mask, on the model's patch grid: the regions whose landmarks move visibly (where they are and where
-        #    they go) and a newly opened mouth. The faint tail of the warp around them is pasted, not repainted.
-        travel = np.linalg.norm(target_crop - source_crop, axis=1)
-        regions = [n for n in REGION_NAMES if travel[list(fr.REGIONS[n])].max() > cfg.region_threshold * edit_size]
-        source_model, target_model = source_crop * to_model, target_crop * to_model
-        patch_mask = np.zeros((size // patch, size // patch), dtype=bool)
-        if regions:
-            patch_mask |= region_mask([source_model, target_model], regions, size, patch)
-        if cavity.any():
-            patch_mask |= pixels_to_patches(cv2.resize(cavity, (size, size), interpolation=cv2.INTER_AREA) > 0, patch)
+        # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
+        if cfg.variant == "simmim":
+            warped, moved = crop, np.zeros(crop.shape[:2], np.float32)
+        else:
+            warped, moved = warp_image(crop, source_crop, target_crop)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
-        # 6. SimMIM sees the warped crop's visible patches and the drawing of the target landmarks.
-        crop_model = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-        warped_model = cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA)
-        reconstruction = self.inpaint(warped_model, patch_mask, target_model)
+        # 5-6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
+        #      and the previous whole-face model).
+        if cfg.variant in ("warp", "legacy"):
+            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
+            moved_mask |= (cavity > 0).astype(np.uint8)
+        if cfg.variant == "legacy":
+            painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)
+        else:
+            painted, paint_mask, view = self._paint_mouth(crop, warped, source_crop, target_crop)
 
-        # 7. Blend the prediction into the warp inside the mask, then the result into the untouched crop.
-        mask_edit = cv2.resize(patches_to_pixels(patch_mask, patch).astype(np.uint8), (edit_size, edit_size),
-                               interpolation=cv2.INTER_NEAREST)  # fmt: skip
-        prediction = cv2.resize(reconstruction, (edit_size, edit_size), interpolation=cv2.INTER_CUBIC)
-        mixed = self._mix(warped, prediction, mask_edit, patch / to_model, _skin(target_crop, edit_size, patch / to_model))
-        paste_alpha = _feather(mask_edit | moved_mask, max(1.0, cfg.feather * edit_size))
-        result = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + mixed * paste_alpha[..., None]
+        # 7. The painted crop into the untouched crop, through a feathered alpha.
+        paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
+        result = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + painted * paste_alpha[..., None]
         result = np.clip(result + 0.5, 0, 255).astype(np.uint8)
         refined = False
-        if refine and patch_mask.any():
+        if refine and paste_alpha.any():
             prompt = _refine_prompt(expression)
             result = self.refiner(result, paste_alpha > 0, prompt, strength=cfg.refine_strength, steps=cfg.refine_steps)
             refined = True
@@ -300,13 +347,74 @@ class FaceExpressionPipeline:
         # 8. Paste back into the photo: outside the alpha's support every pixel is the input's own.
         image, alpha_image = _paste_back(face.image, result, paste_alpha, face.aligned.matrix)
         return FaceExpressionOutput(
-            image=image, expression=expression, intensity=float(intensity), mask=patch_mask, mask_image=alpha_image,
-            crop=crop_model, warped=warped_model, reconstruction=reconstruction,
-            blended=cv2.resize(result, (size, size), interpolation=cv2.INTER_AREA), face=result,
+            image=image, expression=expression, intensity=float(intensity), mask=view.mask, mask_image=alpha_image,
+            crop=view.crop, warped=view.warped, reconstruction=view.reconstruction,
+            blended=view.blended_from(result), face=result,
             source_landmarks=face.landmarks.astype(np.float32), target_landmarks=target.astype(np.float32),
-            amounts=amounts, blendshapes=face.blendshapes, patch_size=patch, face_index=face.face_index,
+            amounts=amounts, blendshapes=face.blendshapes, patch_size=view.patch_size, face_index=face.face_index,
             num_faces=face.num_faces, refined=refined, warnings=list(face.warnings),
         )  # fmt: skip
+
+    def _paint_mouth(self, crop: np.ndarray, warped: np.ndarray, source: np.ndarray,
+                     target: np.ndarray) -> tuple[np.ndarray, np.ndarray, "_ModelView"]:  # fmt: skip
+        """The mouth model paints the mouth window of the warped crop; returns (crop float32, paint alpha, view).
+
+        Default: only where the target mouth opens wider than the photo's (the inside of the target inner lip
+        line): the warp keeps the person's own lips. SimMIM only: the whole mouth, where it is and where it goes.
+        """
+        model, cfg = self.model, self.config
+        size, patch = model.config.image_size, model.config.patch_size
+        rows, cols = region_slice("mouth", crop.shape[0])
+        side = rows.stop - rows.start
+        to_model = size / side
+        offset = np.array([cols.start, rows.start], np.float64)
+        source_m, target_m = (source - offset) * to_model, (target - offset) * to_model
+        window = cv2.resize(warped[rows, cols], (size, size), interpolation=cv2.INTER_AREA)
+        view = _ModelView(cv2.resize(crop[rows, cols], (size, size), interpolation=cv2.INTER_AREA), window,
+                          np.zeros((size // patch, size // patch), bool), patch, (rows, cols))  # fmt: skip
+        if cfg.variant == "simmim":
+            travel = np.linalg.norm(target_m - source_m, axis=1)[list(fr.REGIONS["mouth"])].max()
+            pixels = (region_pixel_mask([source_m, target_m], ["mouth"], size) if travel > cfg.region_threshold * size
+                      else np.zeros((size, size), bool))  # fmt: skip
+            alpha = pixels.astype(np.float32)
+        else:
+            alpha = _opening(target_m, size, cfg.mouth_edge_px) if mouth_gap(target) - mouth_gap(source) >= CAVITY_MIN_GAP \
+                else np.zeros((size, size), np.float32)  # fmt: skip
+        painted = warped.astype(np.float32)
+        if not alpha.any():
+            return painted, np.zeros(crop.shape[:2], np.float32), view
+        view.mask = pixels_to_patches(alpha > PAINT_ALPHA_FLOOR, patch)
+        view.reconstruction = self.inpaint(model, window, view.mask, target_m)
+        # Inside the patches the model painted, its pixels through the soft alpha; the warp everywhere else.
+        alpha *= patches_to_pixels(view.mask, patch)
+        back = cv2.resize(view.reconstruction, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        alpha_edit = cv2.resize(alpha, (side, side), interpolation=cv2.INTER_LINEAR)[..., None]
+        painted[rows, cols] = painted[rows, cols] * (1 - alpha_edit) + back * alpha_edit
+        paint_mask = np.zeros(crop.shape[:2], np.float32)
+        paint_mask[rows, cols] = alpha_edit[..., 0]
+        return painted, paint_mask, view
+
+    def _paint_face(self, crop: np.ndarray, warped: np.ndarray, source: np.ndarray,
+                    target: np.ndarray) -> tuple[np.ndarray, np.ndarray, "_ModelView"]:  # fmt: skip
+        """The previous design (variant legacy): the whole-face model repaints every region whose landmarks move."""
+        model, cfg = self.face_model, self.config
+        size, patch, edit_size = model.config.image_size, model.config.patch_size, crop.shape[0]
+        to_model = size / edit_size
+        travel = np.linalg.norm(target - source, axis=1)
+        regions = [n for n in REGION_NAMES if travel[list(fr.REGIONS[n])].max() > cfg.region_threshold * edit_size]
+        source_model, target_model = source * to_model, target * to_model
+        patch_mask = np.zeros((size // patch, size // patch), dtype=bool)
+        if regions:
+            patch_mask |= region_mask([source_model, target_model], regions, size, patch)
+        everything = (slice(0, edit_size), slice(0, edit_size))
+        view = _ModelView(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA),
+                          cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA), patch_mask, patch, everything)
+        view.reconstruction = self.inpaint(model, view.warped, patch_mask, target_model)
+        mask_edit = cv2.resize(patches_to_pixels(patch_mask, patch).astype(np.uint8), (edit_size, edit_size),
+                               interpolation=cv2.INTER_NEAREST)  # fmt: skip
+        prediction = cv2.resize(view.reconstruction, (edit_size, edit_size), interpolation=cv2.INTER_CUBIC)
+        mixed = self._mix(warped, prediction, mask_edit, patch / to_model, _skin(target, edit_size, patch / to_model))
+        return mixed, mask_edit.astype(np.float32), view
 
     def _mix(self, warped: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_px: float,
              skin: np.ndarray) -> np.ndarray:  # fmt: skip
@@ -390,6 +498,17 @@ def _face_hull(landmarks: np.ndarray, size: int) -> np.ndarray:
     hull = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(np.round(landmarks[list(fr.FACE_OVAL)]).astype(np.int32)), 1)
     return hull.astype(bool)
+
+
+def _opening(landmarks: np.ndarray, size: int, edge_px: float) -> np.ndarray:
+    """(size, size) float32 alpha: 1 inside the inner lip line (grown by `edge_px`), soft at its edge."""
+    canvas = np.zeros((size, size), np.uint8)
+    fixed = np.round(np.asarray(landmarks)[list(fr.LIPS_INNER), :2] * 16).astype(np.int32)  # 4 fractional bits
+    cv2.fillPoly(canvas, [fixed], 255, lineType=cv2.LINE_AA, shift=4)
+    grow = int(np.ceil(edge_px))
+    if grow > 0:
+        canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return cv2.GaussianBlur(canvas.astype(np.float32) / 255, (0, 0), 0.7)
 
 
 def _skin(landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:

@@ -119,15 +119,18 @@ class SimMIMFace(nn.Module):
         save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt", "model_type": "simmim-face"})
 
     @classmethod
-    def from_pretrained(cls, folder: Path | str | None = None, device: str = "auto") -> "SimMIMFace":
-        """Rebuild from a folder with config.json + model.safetensors (default: weights/simmim-face), in eval mode."""
+    def from_pretrained(cls, folder: Path | str | None = None, device: str = "auto", weights=None) -> "SimMIMFace":
+        """Rebuild from a folder with config.json + model.safetensors, in eval mode.
+
+        Without `folder`, the shipped model `weights` names (a WeightSpec; default the mouth model) is resolved.
+        """
         from safetensors.torch import load_file
 
         if folder is None:
-            from pipelines.face.simmim import SIMMIM_FACE
+            from pipelines.face.simmim import SIMMIM_MOUTH
             from pipelines.weights import resolve
 
-            folder = resolve(SIMMIM_FACE)
+            folder = resolve(weights or SIMMIM_MOUTH)
         folder = Path(folder)
         config = SimMIMFaceConfig.load(folder)
         if not (folder / WEIGHTS_FILE).is_file():
