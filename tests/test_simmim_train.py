@@ -208,3 +208,20 @@ def test_training_refuses_a_cache_of_another_region(mouth_cache, tmp_path):
 
     args = ["--device", "cpu", "train-simmim", "--cache", str(mouth_cache), "--out", str(tmp_path), *TINY, "--steps", "1"]
     assert main(args) == 2  # a face model on mouth crops: refused with a message, not trained
+
+
+def test_mouth_batches_favour_wide_open_mouths():
+    from pipelines.face.simmim.data import WIDE_OPEN_WEIGHT, RandomKeys, sample_chances
+
+    landmarks = np.zeros((4, 478, 2), np.float32)
+    landmarks[0, fr.LOWER_LIP_INNER, 1] = 0.3 * 32  # one face shouting, three with closed lips
+    cache = FaceCache(np.zeros((4, 40, 40, 3), np.uint8), landmarks, np.zeros((4, 4, 2), np.float32),
+                      np.array(["a", "b", "c", "d"]), np.zeros(4, bool), np.zeros(4, bool), 32, 4, "mouth")  # fmt: skip
+    chances = sample_chances(cache)
+    assert chances[0] == pytest.approx(WIDE_OPEN_WEIGHT * chances[1]) and chances.sum() == pytest.approx(1.0)
+    keys = iter(RandomKeys(4, seed=0, chances=chances))
+    drawn = np.bincount([next(keys)[0] for _ in range(2000)], minlength=4)
+    assert drawn[0] > 2.5 * drawn[1:].mean()
+    assert sample_chances(FaceCache(*(getattr(cache, f) for f in ("crops", "landmarks", "quads", "names",
+                                                                  "research_only", "held_out", "image_size", "margin")),
+                                    "face")) is None  # fmt: skip

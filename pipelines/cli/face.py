@@ -31,8 +31,9 @@ def register(subparsers) -> None:
                         "masked patches | result side by side")
     parser.add_argument("--simmim", type=Path, help="SimMIM mouth model folder (default weights/simmim-mouth)")
     parser.add_argument("--variant", default=FaceExpressionConfig.variant, choices=VARIANTS,
-                        help="which parts run: default, warp (no learned model), simmim (no warp), legacy (the "
-                        "previous whole-face model, research-only weights)")
+                        help="which parts run: mouth-model (warp + the mouth SimMIM), warp (no learned model), "
+                        "simmim (no warp), legacy (the previous whole-face model, research-only weights); default "
+                        f"{FaceExpressionConfig.variant}")
     parser.add_argument("--face-simmim", type=Path, help="whole-face SimMIM folder for --variant legacy "
                         "(default weights/simmim-face)")
     parser.add_argument("--refine", metavar="MODEL", help="diffusers inpainting model (folder or hub id) to polish with")

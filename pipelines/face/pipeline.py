@@ -5,7 +5,8 @@ mouth-region `SimMIMFace` masked-image model (plus an optional diffusers inpaint
 The split of work: the landmark warp carries the person's own skin, lips, lids and brows along the
 measured expression moves (what keeps them recognisable), and the learned model paints what a warp
 has no pixels for — the inside of a mouth that opens (dark cavity, teeth), steered by a drawing of
-the target lips. `FaceExpressionConfig.variant` switches the parts off for ablations (`ABLATIONS`).
+the target lips. `FaceExpressionConfig.variant` picks which parts run (`VARIANTS`; the bench compares
+them through `ABLATIONS`).
 
 Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
 photo is returned bit for bit, at the photo's own size.
@@ -36,14 +37,19 @@ from pipelines.face.warp import CAVITY_MIN_GAP, mouth_gap, shade_mouth_cavity, w
 from pipelines.image_io import ImageSource, load_image
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
-# "default": warp + the mouth model paints a newly opened mouth; "warp": warp + a drawn (procedural) mouth
-# cavity, no learned model; "simmim": no warp, the mouth model repaints the whole mouth from the target drawing;
-# "legacy": the previous design, warp + drawn cavity + the whole-face model's coarse colour (research-only weights).
-VARIANTS = ("default", "warp", "simmim", "legacy")
+# Which parts run, by name, and how the bench labels each:
+VARIANTS: dict[str, str] = {
+    "mouth-model": "warp + mouth SimMIM",  # the mouth model paints a newly opened mouth inside the target lips
+    "warp": "warp only",  # a drawn (procedural) dark cavity with soft upper teeth, no learned model
+    "simmim": "SimMIM only",  # no warp: the mouth model repaints the whole mouth from the target drawing
+    "legacy": "previous model",  # warp + drawn cavity + the whole-face model's coarse colour (research-only weights)
+}
+# The shipped default, chosen by measurement (weights/simmim-mouth/README.md): see the note on FaceExpressionConfig.
+DEFAULT_VARIANT = "warp"
 PAINT_ALPHA_FLOOR = 0.02  # the soft edge of the mouth paint below this is dropped (it would mask whole patches)
 # The configurations the bench compares with the default (config overrides by name).
-ABLATIONS: dict[str, dict[str, str]] = {"warp only": {"variant": "warp"}, "SimMIM only": {"variant": "simmim"},
-                                        "previous model": {"variant": "legacy"}}  # fmt: skip
+ABLATIONS: dict[str, dict[str, str]] = {label: {"variant": name} for name, label in VARIANTS.items()
+                                        if name != DEFAULT_VARIANT}  # fmt: skip
 # "feather": alpha mix; "poisson": the stronger gradient of the two, cloned seamlessly (cv2 MIXED_CLONE);
 # "lowpass": SimMIM's coarse colour and shading under the warp's fine detail.
 BLENDS = ("feather", "poisson", "lowpass")
@@ -51,7 +57,7 @@ BLENDS = ("feather", "poisson", "lowpass")
 
 @dataclass
 class FaceExpressionConfig:
-    variant: str = "default"  # which parts run (one of VARIANTS); the others exist for the ablation table
+    variant: str = DEFAULT_VARIANT  # which parts run (a key of VARIANTS); the others exist for the ablation table
     detect_max_side: int = 1920  # faces are searched on a copy at most this large (MediaPipe shrinks it anyway)
     min_edit_size: int = 320  # side of the aligned crop the warp edits: at least this (small faces are upscaled) ...
     max_edit_size: int = 768  # ... and at most this; bigger faces are edited here and pasted back up
@@ -83,7 +89,7 @@ class FaceExpressionConfig:
 class FaceExpressionOutput:
     """The edited photo plus every intermediate the Teach view shows.
 
-    The S x S crops are the painting model's frame: the mouth window for the mouth model (variants default,
+    The S x S crops are the painting model's frame: the mouth window for the mouth model (variants mouth-model,
     warp, simmim), the whole face for the previous face model (legacy).
     """
 
@@ -359,8 +365,9 @@ class FaceExpressionPipeline:
                      target: np.ndarray) -> tuple[np.ndarray, np.ndarray, "_ModelView"]:  # fmt: skip
         """The mouth model paints the mouth window of the warped crop; returns (crop float32, paint alpha, view).
 
-        Default: only where the target mouth opens wider than the photo's (the inside of the target inner lip
-        line): the warp keeps the person's own lips. SimMIM only: the whole mouth, where it is and where it goes.
+        mouth-model: only where the target mouth opens wider than the photo's (inside the target inner lip line):
+        the warp keeps the person's own lips. simmim: the whole mouth, where it is and where it goes. warp: nothing
+        (the view still shows the mouth window).
         """
         model, cfg = self.model, self.config
         size, patch = model.config.image_size, model.config.patch_size
@@ -372,7 +379,9 @@ class FaceExpressionPipeline:
         window = cv2.resize(warped[rows, cols], (size, size), interpolation=cv2.INTER_AREA)
         view = _ModelView(cv2.resize(crop[rows, cols], (size, size), interpolation=cv2.INTER_AREA), window,
                           np.zeros((size // patch, size // patch), bool), patch, (rows, cols))  # fmt: skip
-        if cfg.variant == "simmim":
+        if cfg.variant == "warp":  # no learned paint: the view shows the mouth window untouched
+            alpha = np.zeros((size, size), np.float32)
+        elif cfg.variant == "simmim":
             travel = np.linalg.norm(target_m - source_m, axis=1)[list(fr.REGIONS["mouth"])].max()
             pixels = (region_pixel_mask([source_m, target_m], ["mouth"], size) if travel > cfg.region_threshold * size
                       else np.zeros((size, size), bool))  # fmt: skip

@@ -106,7 +106,8 @@ def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> t
     alpha = cv2.GaussianBlur(coverage.astype(np.float32) / 255, (0, 0), max(0.5, 0.05 * mouth_gap(dst)))
     lips = np.zeros(image.shape[:2], dtype=np.uint8)
     cv2.fillPoly(lips, [np.round(np.asarray(dst)[list(fr.LIPS_OUTER), :2]).astype(np.int32)], 1)
-    lip_tone = image[lips.astype(bool) & (alpha == 0)].mean(axis=0) if lips.any() else CAVITY_COLOUR
+    rim = lips.astype(bool) & (alpha == 0)  # lip pixels the cavity does not cover (none on a tiny, wide-open mouth)
+    lip_tone = image[rim].mean(axis=0) if rim.any() else CAVITY_COLOUR
     interior = np.empty(image.shape, np.float32)
     interior[:] = 0.7 * CAVITY_COLOUR + 0.3 * 0.35 * lip_tone
     teeth = _upper_teeth(dst, image.shape[:2])

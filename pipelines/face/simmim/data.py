@@ -21,7 +21,7 @@ import torch
 
 from pipelines.errors import InputError
 from pipelines.face.align import align_face
-from pipelines.face.landmarks import MIRROR
+from pipelines.face.landmarks import LOWER_LIP_INNER, MIRROR, UPPER_LIP_INNER
 from pipelines.face.simmim.conditioning import render_condition
 from pipelines.face.simmim.masks import random_mask, region_mask
 
@@ -322,13 +322,28 @@ class FaceSamples(torch.utils.data.Dataset):
 class RandomKeys(torch.utils.data.Sampler):
     """Endless (face index, seed) keys, drawn from one seeded generator: a run is reproducible."""
 
-    def __init__(self, count: int, seed: int, start: int = 0):
-        self.count, self.seed, self.start = count, seed, start
+    def __init__(self, count: int, seed: int, start: int = 0, chances: np.ndarray | None = None):
+        self.count, self.seed, self.start, self.chances = count, seed, start, chances
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.start])
         while True:
-            yield int(rng.integers(self.count)), int(rng.integers(2**62))
+            yield int(rng.choice(self.count, p=self.chances)), int(rng.integers(2**62))
+
+
+# Mouth models: a wide-open mouth (the dark cavity, both rows of teeth) is rare in portraits, so faces whose lips
+# stand this far apart (a fraction of the crop side) are drawn this many times as often.
+WIDE_OPEN_GAP = 0.15
+WIDE_OPEN_WEIGHT = 4.0
+
+
+def sample_chances(cache: FaceCache) -> np.ndarray | None:
+    """How often each face is drawn (None: uniformly); mouth caches favour wide-open mouths."""
+    if cache.region != "mouth":
+        return None
+    gap = np.linalg.norm(cache.landmarks[:, LOWER_LIP_INNER] - cache.landmarks[:, UPPER_LIP_INNER], axis=1)
+    weights = np.where(gap > WIDE_OPEN_GAP * cache.image_size, WIDE_OPEN_WEIGHT, 1.0)
+    return weights / weights.sum()
 
 
 def batches(cache: FaceCache, patch_size: int, batch_size: int, augment: Augment | None = None, seed: int = 0,
@@ -336,7 +351,8 @@ def batches(cache: FaceCache, patch_size: int, batch_size: int, augment: Augment
     """An endless iterator of augmented batches (dicts of CPU tensors)."""
     samples = FaceSamples(cache, patch_size, augment)
     loader = torch.utils.data.DataLoader(
-        samples, batch_size=batch_size, sampler=RandomKeys(len(cache), seed, start), num_workers=workers,
+        samples, batch_size=batch_size, sampler=RandomKeys(len(cache), seed, start, sample_chances(cache)),
+        num_workers=workers,
         persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
     )  # fmt: skip
     return iter(loader)
