@@ -164,3 +164,31 @@ def test_shipped_face_model_loads_and_its_condition_helps(neutral_face):
     steered = masked_l1_psnr(model_fill(model, crops, mask, condition)[0], aligned.crop, pixels)[0]
     blind = masked_l1_psnr(model_fill(model, crops, mask, np.zeros_like(condition))[0], aligned.crop, pixels)[0]
     assert steered < blind
+
+
+@pytest.mark.weights
+@pytest.mark.skipif(not (WEIGHTS / "simmim-mouth" / "model.safetensors").is_file(), reason="weights/simmim-mouth missing")
+@pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
+def test_shipped_mouth_model_loads_by_default_and_follows_its_lip_drawing(neutral_face):
+    """The default model paints a hidden mouth closer to the truth with the lip drawing than with it blanked."""
+    import numpy as np
+
+    from pipelines.face.align import align_face
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim.conditioning import render_condition
+    from pipelines.face.simmim.evaluate import masked_l1_psnr, model_fill
+    from pipelines.face.simmim.masks import patches_to_pixels, region_mask
+    from pipelines.image_io import load_image
+
+    model = SimMIMFace.from_pretrained()
+    assert model.config.region == "mouth"
+    size, patch = model.config.image_size, model.config.patch_size
+    image = load_image(neutral_face)
+    with FaceLandmarker.from_pretrained() as landmarker:
+        window = align_face(image, landmarker.detect(image)[0].landmarks, size, region="mouth")
+    mask = region_mask([window.landmarks], ["mouth"], size, patch)[None]
+    condition = render_condition(window.landmarks, size)[None]
+    pixels = patches_to_pixels(mask[0], patch)
+    steered = masked_l1_psnr(model_fill(model, window.crop[None], mask, condition)[0], window.crop, pixels)[0]
+    blind = masked_l1_psnr(model_fill(model, window.crop[None], mask, np.zeros_like(condition))[0], window.crop, pixels)[0]
+    assert steered < blind
