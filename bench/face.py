@@ -15,7 +15,8 @@ embedding (bench/judges.py, run in its own environment: bench/requirements-judge
 
 The people the face model may be tuned on are openpeople P001-P007; faces-dev and P008-P010 are held out, and
 the goals are judged on them. Variants of the pipeline (its `ABLATIONS`, or the config switches below, and the
-previous model) are compared on the held-out people. Writes bench/results/<name>.md and docs/images/face_grid.png.
+previous model) are compared on the held-out people. Writes bench/results/<name>.md, docs/images/face_grid.png and
+the README's sample sheet docs/images/face_sheet.png.
 
     python -m venv .venv-judges && .venv-judges/bin/pip install ... (see bench/requirements-judges.txt)
     python bench/face.py [--repo PATH] [--previous-simmim DIR] [--name face]
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -42,6 +43,8 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from bench.face_scores import (  # noqa: E402
+    RISE_EPSILON,
+    emotion_verdict,
     identity_distance,
     judge_can_tell,
     rank1,
@@ -252,16 +255,27 @@ def recognition_table(summaries, judges: list[str]) -> str:
     """Rows = emotions; per judge 'mean rise / share rising / ratio to real'; last column: the goal."""
     rows = []
     for emotion in EMOTIONS:
-        cells, passing, able = [], 0, 0
-        for judge in judges:
-            s = summaries[emotion, judge]
-            mark = "" if s.judge_can_tell else " (judge blind)"
-            cells.append(f"{_num(s.mean)} / {_pct(s.share)} / {_pct(s.ratio)}{mark}")
-            able += s.judge_can_tell
-            passing += s.passes(GOAL_RATIO, GOAL_SHARE)
-        verdict = "PASS" if passing >= 2 else "fail"
-        rows.append([emotion, *cells, f"{verdict} ({passing} of {able} judges)"])
+        row = [summaries[emotion, judge] for judge in judges]
+        cells = [f"{_num(s.mean)} / {_pct(s.share)} / {_pct(s.ratio)}{'' if s.judge_can_tell else ' (blind)'}"
+                 for s in row]  # fmt: skip
+        passing = sum(s.passes(GOAL_RATIO, GOAL_SHARE) for s in row)
+        able = sum(s.judge_can_tell for s in row)
+        rows.append([emotion, *cells, f"{emotion_verdict(row, GOAL_RATIO, GOAL_SHARE)} ({passing} of {able} pass)"])
     return table(["emotion", *[f"{j}: rise / share / ratio" for j in judges], "goal (>= 2 judges)"], rows)
+
+
+def reference_table(scores: Scores, people: list[Person]) -> str:
+    """What each judge sees on the REAL expressions: the scale every ratio is taken against."""
+    rows = []
+    for emotion in EMOTIONS:
+        cells = []
+        for judge in scores.judges:
+            real = list(real_rises(scores, people, emotion, judge).values())
+            share = np.mean(np.asarray(real) > RISE_EPSILON) if real else float("nan")
+            blind = "" if judge_can_tell(real) else " (blind)"
+            cells.append(f"{np.mean(real):+.2f} / {_pct(share)}{blind}" if real else "n/a")
+        rows.append([emotion, len(real), *cells])
+    return table(["emotion", "real pairs", *[f"{j}: rise / share" for j in scores.judges]], rows)
 
 
 def identity_table(rows) -> str:
@@ -356,17 +370,31 @@ class PipelineRun:
     stats: dict[str, dict[tuple[str, str], EditStats]]
     failed: dict[str, str]  # variant -> why it could not run
     timings: dict[str, dict[str, float]]  # task -> wall and CPU p50 seconds, runs
-    load: tuple[float, float]  # 1-minute load average before and after the timed runs
+    load_average: tuple[float, float]  # 1-minute load average before and after the timed runs
     ablation_source: str
     code: str  # which checkout and commit was measured
 
+    def save(self, path: Path) -> None:
+        stats = {v: {f"{pid}|{label}": asdict(st) for (pid, label), st in by.items()} for v, by in self.stats.items()}
+        path.write_text(json.dumps({**asdict(self), "stats": stats}))
+
+    @classmethod
+    def load(cls, path: Path) -> PipelineRun:
+        data = json.loads(path.read_text())
+        stats = {v: {tuple(key.split("|")): EditStats(**st) for key, st in by.items()} for v, by in data.pop("stats").items()}
+        return cls(stats=stats, **data)
+
 
 def run_pipeline(args, people: list[Person], folder: Path) -> PipelineRun:
-    """Make every edit (default on everyone, each ablation variant on the held-out people) and time the pipeline."""
+    """Make every edit (default on everyone, each ablation variant on the held-out people) and time the pipeline.
+
+    Each variant gets a pipeline of its own, built from its config overrides, so a variant that needs other
+    weights (the previous model) loads them the way the product would.
+    """
     import torch
 
     import pipelines.face.pipeline as face_module
-    from pipelines.face.pipeline import FaceExpressionPipeline
+    from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline
     from pipelines.labels import LABELS
 
     if set(LABELS) != {*EMOTIONS, NEUTRAL}:
@@ -376,26 +404,27 @@ def run_pipeline(args, people: list[Person], folder: Path) -> PipelineRun:
     source = "the pipeline's `ABLATIONS`" if ablations else "the bench's fallback (today's config switches)"
     torch.set_num_threads(args.threads)
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
-        base = pipe.config
         stats = {DEFAULT: make_edits(pipe, people, DEFAULT, folder)}
-        if not args.no_ablation:
-            for variant, overrides in (ablations or FALLBACK_ABLATIONS).items():
-                pipe.config = replace(base, **overrides)
-                stats[variant] = make_edits(pipe, held_out, variant, folder)
-            pipe.config = base
         torch.set_num_threads(args.latency_threads)
         load_before = os.getloadavg()[0]
         portrait = args.data / "faces-expressive" / "openpeople" / "P008_portrait.jpg"
         timings = latency(pipe, held_out[0].neutral, portrait, folder, args.repeats)
         load = (load_before, os.getloadavg()[0])
         torch.set_num_threads(args.threads)
-    failed = {}
+        args.sheet_out.parent.mkdir(parents=True, exist_ok=True)  # the README's sample sheet
+        cv2.imwrite(str(args.sheet_out), cv2.cvtColor(pipe.expression_sheet(held_out[0].neutral).grid, cv2.COLOR_RGB2BGR))
+    variants = {} if args.no_ablation else {name: ({}, overrides) for name, overrides in
+                                            (ablations or FALLBACK_ABLATIONS).items()}  # fmt: skip
     if args.previous_simmim and not args.no_ablation:
+        variants[PREVIOUS] = ({"simmim_path": args.previous_simmim}, {})
+    failed = {}
+    for name, (load_args, overrides) in variants.items():
         try:
-            with FaceExpressionPipeline.from_pretrained(args.previous_simmim, device="cpu") as previous:
-                stats[PREVIOUS] = make_edits(previous, held_out, PREVIOUS, folder)
-        except Exception as err:  # noqa: BLE001 - an old model the new code cannot load: the table says so
-            failed[PREVIOUS] = f"{type(err).__name__}: {err}"
+            config = replace(FaceExpressionConfig(), **overrides)
+            with FaceExpressionPipeline.from_pretrained(device="cpu", config=config, **load_args) as variant:
+                stats[name] = make_edits(variant, held_out, name, folder)
+        except Exception as err:  # noqa: BLE001 - e.g. an old model the new code cannot load: the table says so
+            failed[name] = f"{type(err).__name__}: {err}"
     return PipelineRun(stats, failed, timings, load, source, _describe_checkout(args.repo))
 
 
@@ -436,7 +465,12 @@ Each recognition cell is `mean rise of the target probability / share of edits w
 (by > 0.01) / mean rise over the real expressions' mean rise` (real: the same person's photo of that emotion;
 people without one — faces-dev except joy — are compared with the openpeople mean). A judge is "blind" to an
 emotion when the real photos of it rise by less than 0.10 on average or in fewer than 80 % of the people; it is
-left out of that verdict. Goal: share >= 90 % and ratio >= 60 % for at least two judges.
+left out of that verdict. Goal: share >= 90 % and ratio >= 60 % for at least two judges; where fewer than two
+judges can tell an emotion at all, the verdict says so and needs every judge that can.
+
+### Real reference: neutral → real expression, every person who has one (faces-dev smiles, openpeople all six)
+
+{reference_table(scores, people)}
 
 {recognition}
 
@@ -463,8 +497,8 @@ Each emotion cell: the ratio to the real rise for each judge ({" / ".join(scores
 {not_run}
 ### Latency ({args.latency_threads} torch thread(s); {held_out[0].neutral.name} 512x512; P008's portrait at {PORTRAIT_SIDE} px)
 
-From the photo file to the result. The machine is shared: the 1-minute load average was {run.load[0]:.1f} before the
-timed runs and {run.load[1]:.1f} after; above the core count the wall times are inflated, so the goal is judged on
+From the photo file to the result. The machine is shared: the 1-minute load average was {run.load_average[0]:.1f} before the
+timed runs and {run.load_average[1]:.1f} after; above the core count the wall times are inflated, so the goal is judged on
 the process's CPU time (with one thread: what an idle core takes; more threads can only shorten the wall time).
 
 {table(["task", "wall p50 s", "CPU p50 s", "runs", "goal s", "goal (on CPU time)"], latency_rows)}
@@ -482,7 +516,7 @@ def ablation_table(scores: Scores, people: list[Person], run: PipelineRun) -> st
         identity = identity_rows(scores, held_out, _slug(variant), people)
         found = [f for label in EMOTIONS for f in identity[label][0]]
         distances = [d for label in EMOTIONS for d in identity[label][1]]
-        passing = sum(sum(summaries[e, j].passes(GOAL_RATIO, GOAL_SHARE) for j in scores.judges) >= 2
+        passing = sum(emotion_verdict([summaries[e, j] for j in scores.judges], GOAL_RATIO, GOAL_SHARE) != "fail"
                       for e in EMOTIONS)  # fmt: skip
         sharp = [s.sharpness for (pid, label), s in stats.items() if pid in ids and label != NEUTRAL]
         rows.append([variant, *[" / ".join(_pct(summaries[e, j].ratio) for j in scores.judges) for e in EMOTIONS],
@@ -510,10 +544,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads while making the edits to judge")
     parser.add_argument("--latency-threads", type=int, default=1, help="torch threads for the timed runs")
     parser.add_argument("--keep", type=Path, help="keep the edited images and judges' JSON in this folder")
+    parser.add_argument("--report-only", type=Path, metavar="KEPT", help="only re-write the tables of a --keep folder")
     parser.add_argument("--name", default="face", help="writes bench/results/<name>.md")
     parser.add_argument("--grid-out", type=Path, default=REPO / "docs" / "images" / "face_grid.png")
+    parser.add_argument("--sheet-out", type=Path, default=REPO / "docs" / "images" / "face_sheet.png",
+                        help="the default's expression sheet of the first held-out photo (the README's sample)")
     args = parser.parse_args(argv)
-    if not args.judges_python.is_file():
+    if not (args.judges_python.is_file() or args.report_only):
         parser.error(f"no judges environment at {args.judges_python}: see bench/requirements-judges.txt")
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -521,16 +558,21 @@ def main(argv=None) -> int:
     people = test_people(args.data)
     if args.only:
         people = [p for p in people if p.id in args.only.split(",")]
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="face-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    link_real_photos(people, folder)
-    run = run_pipeline(args, people, folder)
-    scores = Scores(run_judges(folder, args.judges_python, folder / "judges.json"))
+    if args.report_only:  # re-render the tables of a kept run (e.g. after changing them), nothing recomputed
+        folder = args.report_only
+        run, scores = PipelineRun.load(folder / "run.json"), Scores(json.loads((folder / "judges.json").read_text()))
+    else:
+        folder = args.keep or Path(tempfile.mkdtemp(prefix="face-bench-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        link_real_photos(people, folder)
+        run = run_pipeline(args, people, folder)
+        run.save(folder / "run.json")
+        scores = Scores(run_judges(folder, args.judges_python, folder / "judges.json"))
     grid_people = [p for pid in GRID_PEOPLE for p in people if p.id == pid]
     args.grid_out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.grid_out), cv2.cvtColor(face_grid(folder, grid_people, scores, DEFAULT), cv2.COLOR_RGB2BGR))
     write_result(args.name, "Face expressions (independent judges)", report(args, people, run, scores))
-    if not args.keep:
+    if not (args.keep or args.report_only):
         shutil.rmtree(folder)
     return 0
 

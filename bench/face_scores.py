@@ -63,6 +63,18 @@ def summarise_rises(edit_rises: list[float], reference_rises: list[float], can_t
     )
 
 
+def emotion_verdict(summaries: list[RiseSummary], min_ratio: float, min_share: float, judges_needed: int = 2) -> str:
+    """The goal for one emotion: at least `judges_needed` judges pass. When fewer judges can tell the emotion
+    at all (even real photos barely move them), it can only be shown with those: then every one must pass."""
+    able = [s for s in summaries if s.judge_can_tell]
+    passing = sum(s.passes(min_ratio, min_share) for s in summaries)
+    if passing >= judges_needed:
+        return "PASS"
+    if able and len(able) < judges_needed and passing == len(able):
+        return f"PASS ({len(able)} judge can tell)"
+    return "fail"
+
+
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
     """face_recognition's distance: Euclidean between 128-d dlib encodings (same person < 0.6 by its rule)."""
     return float(np.linalg.norm(np.asarray(a, float) - np.asarray(b, float)))

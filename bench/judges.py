@@ -148,7 +148,10 @@ def judge_folder(folder: Path) -> dict:
 
     judges = [cls() for cls in JUDGES]
     results = {}
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    for done, path in enumerate(paths):
+        if done % 50 == 0:
+            print(f"judges: {done} of {len(paths)} images", file=sys.stderr, flush=True)
         rgb = np.asarray(Image.open(path).convert("RGB"))
         box = find_face(rgb)
         if box is None:

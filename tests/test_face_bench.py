@@ -10,6 +10,7 @@ import numpy as np
 
 from bench.face import Person, Scores, identity_rows, recognition_rows
 from bench.face_scores import (
+    emotion_verdict,
     judge_can_tell,
     rank1,
     rise,
@@ -106,3 +107,14 @@ def test_bench_compares_each_edit_with_its_own_persons_real_expression():
     found, distances, real_distances, missed = identity_rows(scores, people, "default", people)["joy"]
     assert found == [False, True]  # P001's joy (0.6, 0) is nearer P002's neutral (1, 0) than its own (0, 0)
     assert np.allclose(distances, [0.6, 0.1]) and np.allclose(real_distances, [0.3, 0.2]) and missed == 0
+
+
+def test_an_emotion_passes_with_two_judges_or_with_every_judge_that_can_tell_it():
+    good = summarise_rises([0.5, 0.6], [0.8, 0.8], can_tell=True)
+    weak = summarise_rises([0.1, 0.6], [0.8, 0.8], can_tell=True)  # ratio 44 %
+    blind = summarise_rises([0.0, 0.0], [0.01, 0.01], can_tell=False)
+    assert emotion_verdict([good, good, weak], 0.6, 0.9) == "PASS"
+    assert emotion_verdict([good, weak, weak], 0.6, 0.9) == "fail"
+    assert emotion_verdict([good, blind, blind], 0.6, 0.9) == "PASS (1 judge can tell)"
+    assert emotion_verdict([weak, blind, blind], 0.6, 0.9) == "fail"
+    assert emotion_verdict([blind, blind], 0.6, 0.9) == "fail"
