@@ -285,10 +285,13 @@ def identity_table(rows) -> str:
         rank = np.mean(found) if found else float("nan")
         closer = bool(dist and real_dist and np.mean(dist) <= np.mean(real_dist))
         verdict = "PASS" if rank >= GOAL_RANK1 and (closer or not real_dist) else "fail"
-        out.append([label, _pct(rank), f"{np.mean(dist):.2f} / {np.max(dist):.2f}" if dist else "n/a",
-                    f"{np.mean(real_dist):.2f} / {np.max(real_dist):.2f}" if real_dist else "n/a", missed, verdict])  # fmt: skip
-    return table(["label", "rank-1 of edits", "edit→source distance mean / max", "real expression→source mean / max",
-                  "no face found", "goal"], out)  # fmt: skip
+        out.append([label, _pct(rank), _spread(dist), _spread(real_dist), missed, verdict])
+    return table(["label", "rank-1 of edits", "edit→source distance mean / max",
+                  "real expression→source mean / max", "no face found", "goal"], out)  # fmt: skip
+
+
+def _spread(distances: list[float]) -> str:
+    return f"{np.mean(distances):.2f} / {np.max(distances):.2f}" if distances else "n/a"
 
 
 def pixel_table(stats_by_variant: dict[str, dict], people: list[Person]) -> str:
@@ -381,7 +384,8 @@ class PipelineRun:
     @classmethod
     def load(cls, path: Path) -> PipelineRun:
         data = json.loads(path.read_text())
-        stats = {v: {tuple(key.split("|")): EditStats(**st) for key, st in by.items()} for v, by in data.pop("stats").items()}
+        stats = {v: {tuple(key.split("|")): EditStats(**st) for key, st in by.items()}
+                 for v, by in data.pop("stats").items()}  # fmt: skip
         return cls(stats=stats, **data)
 
 
@@ -412,7 +416,8 @@ def run_pipeline(args, people: list[Person], folder: Path) -> PipelineRun:
         load = (load_before, os.getloadavg()[0])
         torch.set_num_threads(args.threads)
         args.sheet_out.parent.mkdir(parents=True, exist_ok=True)  # the README's sample sheet
-        cv2.imwrite(str(args.sheet_out), cv2.cvtColor(pipe.expression_sheet(held_out[0].neutral).grid, cv2.COLOR_RGB2BGR))
+        sheet = pipe.expression_sheet(held_out[0].neutral).grid
+        cv2.imwrite(str(args.sheet_out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     variants = {} if args.no_ablation else {name: ({}, overrides) for name, overrides in
                                             (ablations or FALLBACK_ABLATIONS).items()}  # fmt: skip
     if args.previous_simmim and not args.no_ablation:
@@ -453,9 +458,11 @@ def report(args, people: list[Person], run: PipelineRun, scores: Scores) -> str:
                                f"{recognition_table(recognition_rows(scores, members, default, people), scores.judges)}"
                                for title, members in groups.items())  # fmt: skip
     latency_rows = [[name, f"{t['wall']:.2f}", f"{t['cpu']:.2f}", t["runs"], f"{GOAL_SECONDS[name]:.1f}",
-                     "PASS" if t["cpu"] <= GOAL_SECONDS[name] else "fail"] for name, t in run.timings.items()]  # fmt: skip
+                     "PASS" if t["cpu"] <= GOAL_SECONDS[name] else "fail"]
+                    for name, t in run.timings.items()]  # fmt: skip
     not_run = "".join(f"\n{variant} not run: {why}\n" for variant, why in run.failed.items())
     grid = args.grid_out.relative_to(REPO) if args.grid_out.is_relative_to(REPO) else args.grid_out
+    before, after = run.load_average
     return f"""
 Measured code: {run.code}. Judges: {", ".join(scores.judges)} (7-class expression classifiers trained on FER2013,
 three architectures) and dlib face_recognition (identity), run by bench/judges.py in its own environment.
@@ -495,10 +502,10 @@ Each emotion cell: the ratio to the real rise for each judge ({" / ".join(scores
 
 {ablation_table(scores, people, run)}
 {not_run}
-### Latency ({args.latency_threads} torch thread(s); {held_out[0].neutral.name} 512x512; P008's portrait at {PORTRAIT_SIDE} px)
+### Latency ({args.latency_threads} torch thread(s); {held_out[0].neutral.name}; P008's portrait at {PORTRAIT_SIDE} px)
 
-From the photo file to the result. The machine is shared: the 1-minute load average was {run.load_average[0]:.1f} before the
-timed runs and {run.load_average[1]:.1f} after; above the core count the wall times are inflated, so the goal is judged on
+From the photo file to the result. The machine is shared: the 1-minute load average was {before:.1f} before the
+timed runs and {after:.1f} after; above the core count the wall times are inflated, so the goal is judged on
 the process's CPU time (with one thread: what an idle core takes; more threads can only shorten the wall time).
 
 {table(["task", "wall p50 s", "CPU p50 s", "runs", "goal s", "goal (on CPU time)"], latency_rows)}
