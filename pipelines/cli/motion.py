@@ -41,21 +41,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.motion import ClipEdits, MotionCapturePipeline
     from pipelines.motion.bvh import write_bvh
-    from pipelines.motion.pipeline import MotionCapturePipeline
 
     pipe = MotionCapturePipeline.from_pretrained(args.model)
     min_cutoff, beta = args.smooth or (None, None)
     output = pipe(args.video, args.start, args.end, min_cutoff, beta, person=args.person, preview=args.preview)
-    clip = output.clip
-    if args.stride != 1.0:
-        clip = clip.scale_amplitude(args.stride)
-    if args.mirror:
-        clip = clip.mirror()
-    if args.loop is not None:
-        clip = clip.loop(args.loop)
-    if args.speed != 1.0:
-        clip = clip.retime(args.speed)
+    clip, _ = ClipEdits(args.speed, args.stride, args.mirror, args.loop).apply(output.clip)
     write_bvh(clip, args.out)
     s = output.stats
     print(

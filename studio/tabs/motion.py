@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.errors import InputError
+from pipelines.motion import ClipEdits
 from pipelines.weights import REPO_ROOT
 from studio.errors import user_errors
 from studio.i18n import t
@@ -152,26 +153,15 @@ def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress(
 
 @user_errors
 def apply_edits(clip, speed, stride, mirror, loop, loop_blend, progress=gr.Progress()):
-    """Captured clip + edits -> (skeleton preview MP4, BVH file, notes). Order: stride, mirror, loop, speed."""
+    """Captured clip + edits -> (skeleton preview MP4, BVH file, notes), in `ClipEdits`' order."""
     if clip is None:
         raise InputError(NO_CLIP)
     from pipelines.motion.bvh import write_bvh
     from pipelines.motion.preview import render_preview
 
     progress(0.1, desc="editing the clip")
-    edited, done = clip, []
-    if float(stride) != 1.0:
-        edited = edited.scale_amplitude(float(stride))
-        done.append(f"stride x{float(stride):g}")
-    if mirror:
-        edited = edited.mirror()
-        done.append("mirrored")
-    if loop:
-        edited = edited.loop(float(loop_blend))
-        done.append(f"looped with a {float(loop_blend):g} s blend")
-    if float(speed) != 1.0:
-        edited = edited.retime(float(speed))
-        done.append(f"speed x{float(speed):g}")
+    edits = ClipEdits(float(speed), float(stride), bool(mirror), float(loop_blend) if loop else None)
+    edited, done = edits.apply(clip)
     folder = _folder()
     progress(0.5, desc="rendering the preview")
     preview = render_preview(folder / "edited.mp4", edited)
