@@ -18,6 +18,9 @@ def _smooth(text: str) -> tuple[float, float]:
 
 
 def register(subparsers) -> None:
+    from pipelines.motion import DEFAULT_LOOP_BLEND, ClipEdits, MotionCaptureConfig
+
+    defaults, no_edits = MotionCaptureConfig(), ClipEdits()
     parser = subparsers.add_parser(
         "motion", help="video of a person -> retargeted motion clip (BVH + MP4 preview)", description=__doc__
     )
@@ -27,15 +30,17 @@ def register(subparsers) -> None:
     parser.add_argument("--start", type=float, help="first second of the video to use")
     parser.add_argument("--end", type=float, help="last second of the video to use")
     parser.add_argument(
-        "--smooth", type=_smooth, metavar="MINCUTOFF,BETA", help="One Euro filter settings (default 1.5,0.5)"
-    )
+        "--smooth", type=_smooth, metavar="MINCUTOFF,BETA",
+        help=f"One Euro filter settings (default {defaults.min_cutoff:g},{defaults.beta:g})",
+    )  # fmt: skip
     parser.add_argument("--person", type=int, default=0,
                         help="with several people: 0 = the largest, most central one (default), 1 = the next, ...")
-    parser.add_argument("--speed", type=float, default=1.0, help="play the motion X times faster (0.5 = slow motion)")
-    parser.add_argument("--stride", type=float, default=1.0, help="scale the motion's amplitude (stride, swing) by X")
+    parser.add_argument("--speed", type=float, default=no_edits.speed, help="play the motion X times faster (0.5 = slow motion)")
+    parser.add_argument("--stride", type=float, default=no_edits.stride, help="scale the motion's amplitude (stride, swing) by X")
     parser.add_argument("--mirror", action="store_true", help="swap left and right")
-    parser.add_argument("--loop", nargs="?", type=float, const=0.3, metavar="BLEND_S",
-                        help="make a seamless loop, cross-fading the last BLEND_S seconds (default 0.3) into the start")
+    parser.add_argument("--loop", nargs="?", type=float, const=DEFAULT_LOOP_BLEND, metavar="BLEND_S",
+                        help=f"make a seamless loop, cross-fading the last BLEND_S seconds (default {DEFAULT_LOOP_BLEND:g}) "
+                        "into the start")
     parser.add_argument("--model", help="pose_landmarker_full.task file or folder (default: weights/)")
     parser.set_defaults(run=run)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.errors import InputError
-from pipelines.motion import ClipEdits
+from pipelines.motion import DEFAULT_LOOP_BLEND, ClipEdits, MotionCaptureConfig
 from pipelines.weights import REPO_ROOT
 from studio.errors import user_errors
 from studio.i18n import t
@@ -24,6 +24,7 @@ NO_CLIP = "Capture a clip first: press Capture motion, then edit it."
 VIDEOS = REPO_ROOT / "examples" / "videos"
 EXAMPLES = [str(VIDEOS / "walking_side.mp4"), str(VIDEOS / "lunge_front.mp4")]
 EXAMPLE_LABELS = ["walking_side.mp4: a backflip and a walk (7.7 s)", "lunge_front.mp4: a lunge (1.7 s)"]
+DEFAULTS, NO_EDITS = MotionCaptureConfig(), ClipEdits()  # the sliders start at the pipeline's own defaults
 
 TEXT = {
     "en": {
@@ -181,8 +182,8 @@ def render() -> None:
                 end = gr.Number(value=0.0, minimum=0.0, label=t("motion.end"))
             person = gr.Number(value=0, minimum=0, precision=0, label=t("motion.person"))
             with gr.Accordion(t("motion.smoothing"), open=False):
-                min_cutoff = gr.Slider(0.1, 5.0, value=1.5, step=0.1, label=t("motion.min_cutoff"))
-                beta = gr.Slider(0.0, 3.0, value=0.5, step=0.05, label=t("motion.beta"))
+                min_cutoff = gr.Slider(0.1, 5.0, value=DEFAULTS.min_cutoff, step=0.1, label=t("motion.min_cutoff"))
+                beta = gr.Slider(0.0, 3.0, value=DEFAULTS.beta, step=0.05, label=t("motion.beta"))
             run = gr.Button(t("motion.run"), variant="primary")
         with gr.Column(scale=2):
             preview = gr.Video(label=t("motion.preview"), interactive=False, autoplay=True, loop=True, height=360)
@@ -192,12 +193,12 @@ def render() -> None:
         gr.Markdown(t("motion.edits_help"))
         with gr.Row():
             with gr.Column(scale=1):
-                speed = gr.Slider(0.25, 3.0, value=1.0, step=0.05, label=t("motion.speed"))
-                stride = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("motion.stride"))
-                mirror = gr.Checkbox(value=False, label=t("motion.mirror"))
+                speed = gr.Slider(0.25, 3.0, value=NO_EDITS.speed, step=0.05, label=t("motion.speed"))
+                stride = gr.Slider(0.0, 2.0, value=NO_EDITS.stride, step=0.05, label=t("motion.stride"))
+                mirror = gr.Checkbox(value=NO_EDITS.mirror, label=t("motion.mirror"))
                 with gr.Row():
                     loop = gr.Checkbox(value=False, label=t("motion.loop"))
-                    loop_blend = gr.Slider(0.1, 1.0, value=0.3, step=0.05, label=t("motion.loop_blend"))
+                    loop_blend = gr.Slider(0.1, 1.0, value=DEFAULT_LOOP_BLEND, step=0.05, label=t("motion.loop_blend"))
                 apply = gr.Button(t("motion.apply"))
             with gr.Column(scale=2):
                 edited_preview = gr.Video(label=t("motion.edited_preview"), interactive=False, autoplay=True, loop=True, height=300)
