@@ -268,3 +268,12 @@ def test_new_smoothing_or_another_person_reuses_the_landmarks(pipe, monkeypatch)
     before = len(calls)
     pipe(LUNGE, end=0.5)  # another range is another analysis
     assert len(calls) == before + 1
+
+
+def test_check_inputs_only_checks_and_opens_no_file(pipe, monkeypatch):
+    import pipelines.motion.pipeline as mc
+
+    monkeypatch.setattr(mc, "probe", lambda *a, **k: pytest.fail("check_inputs must not probe the video"))
+    assert pipe.check_inputs("nowhere.mp4", 0.0, 1.0, 1.5, 0.5, 0) is None
+    with pytest.raises(ValueError, match="after start"):
+        pipe.check_inputs("nowhere.mp4", 1.0, 0.5, 1.5, 0.5, 0)

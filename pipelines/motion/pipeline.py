@@ -129,18 +129,24 @@ class MotionCapturePipeline:
 
     def check_inputs(
         self, video: str | Path, start: float | None, end: float | None, min_cutoff: float, beta: float, person: int = 0
-    ) -> tuple[VideoInfo, float, float]:
-        """Validate the request; return the probed video and the (start, duration) range to read."""
+    ) -> None:
+        """Refuse a request that cannot work, before any file is opened; the video itself is probed in the call."""
+        if not video:
+            raise InputError("no video was given")
         if person < 0:
             raise InputError(f"person must be 0 (the main person) or more, got {person}")
         if min_cutoff <= 0:
             raise InputError(f"smoothing min cutoff must be above 0 Hz, got {min_cutoff}")
         if beta < 0:
             raise InputError(f"smoothing beta must be 0 or more, got {beta}")
-        info = probe(video)
-        start = float(start or 0.0)
-        if start < 0:
+        if start is not None and start < 0:
             raise InputError(f"start must be 0 s or later, got {start} s")
+        if start is not None and end is not None and end <= start:
+            raise InputError(f"end ({end:.2f} s) must come after start ({start:.2f} s)")
+
+    def _frame_range(self, info: VideoInfo, start: float | None, end: float | None) -> tuple[float, float]:
+        """The (start, duration) to read, once the probe has told the video's length."""
+        start = float(start or 0.0)
         if info.duration and start >= info.duration:
             raise InputError(f"start {start:.2f} s is past the end of the {info.duration:.2f} s video")
         stop = float(end) if end is not None else (info.duration or start + self.config.max_seconds)
@@ -153,7 +159,7 @@ class MotionCapturePipeline:
                 f"the selected range is {stop - start:.1f} s; one run handles at most {self.config.max_seconds:.0f} s: "
                 "set a start and end to pick a part of the video"
             )
-        return info, start, stop - start
+        return start, stop - start
 
     def __call__(
         self,
@@ -176,7 +182,9 @@ class MotionCapturePipeline:
 
         # 1. Check the request and decide the frame rate and size MediaPipe sees.
         person = int(person)
-        info, start, duration = self.check_inputs(video, start, end, min_cutoff, beta, person)
+        self.check_inputs(video, start, end, min_cutoff, beta, person)
+        info = probe(video)
+        start, duration = self._frame_range(info, start, end)
         fps = min(info.fps or cfg.max_fps, cfg.max_fps)
         size = output_size(info.width, info.height, cfg.max_side)
         expected = max(1, int(round(duration * fps)))
