@@ -26,8 +26,9 @@ def fill_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int) -> tuple[np.n
     values: (T, J, D); valid: (T, J) bool. Gaps of at most `max_gap` frames are short enough that a
     straight line is a fair guess; longer gaps are filled the same way (so the clip stays playable)
     but returned as `long_gap` (T, J) so callers can say where the motion is made up. Frames before
-    the first or after the last valid one hold that value. A joint never valid keeps its raw values
-    (MediaPipe's own guess, if any) and is marked as a long gap throughout.
+    the first or after the last valid one hold that value. A joint never valid is filled the same way
+    from the frames where it has any finite value (MediaPipe's own guess for a hidden joint) and is
+    marked as a long gap throughout; only a joint with no finite value at all stays NaN.
     """
     filled = np.array(values, dtype=float, copy=True)
     long_gap = np.zeros(valid.shape, dtype=bool)
@@ -38,10 +39,12 @@ def fill_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int) -> tuple[np.n
             continue
         if not ok.any():
             long_gap[:, j] = True
-            continue
+            ok = np.isfinite(filled[:, j]).all(axis=-1)
+            if not ok.any():
+                continue
         for d in range(values.shape[2]):
-            filled[~ok, j, d] = np.interp(frames[~ok], frames[ok], values[ok, j, d])
-        long_gap[:, j] = long_runs(~ok, max_gap)
+            filled[~ok, j, d] = np.interp(frames[~ok], frames[ok], filled[ok, j, d])
+        long_gap[:, j] |= long_runs(~ok, max_gap)
     return filled, long_gap
 
 
@@ -196,3 +199,27 @@ def ground_height(image_height: np.ndarray, lowest_sole: np.ndarray, planted: np
     line = np.interp(frames, frames[planted], on_floor[planted])
     image_line = np.interp(frames, frames[planted], image_height[planted])
     return np.where(planted, on_floor, line + image_height - image_line)
+
+
+def hold_travel(root_camera: np.ndarray, legs_seen: bool) -> tuple[np.ndarray, str | None]:
+    """The root's travel from frame 0 (T, 3; camera axes) and a sentence when it could not be measured.
+
+    Travel comes from the body's size and place in the image; without legs in view the size, and so the
+    depth, has nothing to stand on, so the character stays in place. Frames whose estimate is not a
+    finite number hold the nearest measured frame's place. Never returns a NaN.
+    """
+    frames = len(root_camera)
+    if not legs_seen:
+        return np.zeros((frames, 3)), (
+            "The legs were never clearly in view, so how far the person travelled could not be measured; "
+            "the character moves in place."
+        )
+    known = np.isfinite(root_camera).all(axis=1)
+    if not known.any():
+        return np.zeros((frames, 3)), "The person's travel could not be measured; the character moves in place."
+    note = None
+    if not known.all():
+        steps = np.arange(frames)
+        root_camera = np.stack([np.interp(steps, steps[known], root_camera[known, d]) for d in range(3)], axis=1)
+        note = f"The person's travel could not be measured in {int((~known).sum())} frames; the character holds its place there."
+    return root_camera - root_camera[0], note

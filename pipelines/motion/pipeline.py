@@ -252,6 +252,10 @@ class MotionCapturePipeline:
         beta = cfg.beta if beta is None else float(beta)
         report = progress or (lambda fraction, message: None)
         fps = track.fps
+        if track.num_frames < MIN_FRAMES:
+            raise InputError(f"a clip needs at least {MIN_FRAMES} frames; this one has {track.num_frames}")
+        if not track.detected.any():
+            raise InputError(f"no person was found in any of the {track.num_frames} frames; film one person, whole body in view")
 
         # 3. Clean: fill what MediaPipe missed, then smooth.
         report(0.82, "cleaning the landmarks")
@@ -281,7 +285,8 @@ class MotionCapturePipeline:
             pixels[:, list(BODY)], world[:, list(BODY)], weights, track.width, track.height, cfg.fov_degrees
         )
         character_scale = (lengths.upper_leg + lengths.lower_leg) / (measured.upper_leg + measured.lower_leg)
-        root = world_to_character(root_camera - root_camera[0]) * character_scale
+        travel, travel_note = cleaning.hold_travel(root_camera, valid[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE]].any())
+        root = world_to_character(travel) * character_scale
         contacts = np.stack(
             [cleaning.foot_contacts(pixels[:, list(foot)], pixels_per_metre, fps, cfg.contact_speed) for foot in FEET],
             axis=1,
@@ -289,9 +294,10 @@ class MotionCapturePipeline:
         contacts &= valid[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE]]  # a hidden foot is not known to be planted
         root = self._place_root(skeleton, rotations, root, contacts if cfg.lock_feet else np.zeros_like(contacts))
         clip = MotionClip(fps, skeleton, root, rotations.as_quat().reshape(track.num_frames, len(skeleton.joints), 4))
+        clip.check_finite()  # the guarantee: whatever the video, no NaN reaches a file or the preview
 
         stats = self._stats(track, points, clip, valid, contacts)
-        notes = self._warnings(track, long_gap, made_up, fps)
+        notes = self._warnings(track, long_gap, made_up, fps) + ([travel_note] if travel_note else [])
         return MotionCaptureOutput(clip, track, points, contacts, made_up, lengths, stats, notes)
 
     @staticmethod

@@ -23,6 +23,7 @@ RIGHT_COLOUR = (60, 160, 255)  # and their right side in blue
 CENTRE_COLOUR = (235, 235, 235)
 FLOOR_COLOUR = (90, 95, 105)
 MIN_VISIBILITY = 0.5  # landmarks drawn on the source only when MediaPipe is this sure they are in view
+FAR = 1e4  # pixels: points further off the canvas are drawn at this distance (OpenCV needs ints that fit)
 HEAD_RADIUS = 0.09  # metres, for the mannequin's head
 LIMB_WIDTH = 0.045  # metres, mannequin limb thickness
 
@@ -80,6 +81,7 @@ def draw_skeleton(canvas: np.ndarray, view: SkeletonView, clip: MotionClip, join
 
 def draw_landmarks(canvas: np.ndarray, pixels: np.ndarray, visibility: np.ndarray) -> None:
     """Draw MediaPipe's image landmarks (33 x 2, already in canvas pixels) on the source frame."""
+    pixels = np.clip(pixels, -FAR, FAR)
     for a, b in CONNECTIONS:
         if visibility[a] >= MIN_VISIBILITY and visibility[b] >= MIN_VISIBILITY:
             pa, pb = (tuple(int(v) for v in pixels[k]) for k in (a, b))
@@ -122,6 +124,7 @@ def render_preview(
 
     `made_up` (T,) marks frames whose pose was interpolated over a long gap; they are labelled.
     """
+    clip.check_finite()
     height = _even(height)
     joints, ends = clip.positions()
     if source is not None and track is not None:
