@@ -32,14 +32,14 @@ def pipe():
 
 @pytest.fixture(scope="module")
 def lunge(pipe, tmp_path_factory):
-    """One run shared by the tests below: the first second of the lunge (30 frames) with a preview."""
+    """One run shared by the tests below: the first second of the lunge (60 frames) with a preview."""
     preview = tmp_path_factory.mktemp("motion") / "preview.mp4"
     return pipe(LUNGE, start=0.0, end=1.0, preview=preview)
 
 
 def test_lunge_gives_a_clean_clip_with_constant_bones(lunge):
     clip, stats = lunge.clip, lunge.stats
-    assert clip.num_frames == 30 and clip.fps == 30.0  # 60 fps video, analysed at the 30 fps cap
+    assert clip.num_frames == 60 and clip.fps == 60.0  # a 60 fps video keeps its rate
     assert stats["pose_share"] == 1.0
     assert stats["jitter_cleaned"] < stats["jitter_raw"] / 3
     assert stats["bone_spread_raw"] > 0.02 and stats["bone_spread_clip"] < 1e-9  # landmarks wobble, bones do not
@@ -91,7 +91,7 @@ def test_preview_is_browser_playable_h264(lunge):
     data = lunge.preview.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat")  # +faststart: the index comes first
     frames = subprocess.run([ffmpeg(), "-i", str(lunge.preview), "-f", "null", "-"], capture_output=True, text=True).stderr
-    assert "frame=   30" in frames or "frame=30" in frames.replace(" ", "")
+    assert "frame=60" in frames.replace(" ", "")
 
 
 def test_cli_writes_the_bvh_with_edits(tmp_path, capsys):
@@ -99,9 +99,9 @@ def test_cli_writes_the_bvh_with_edits(tmp_path, capsys):
 
     out = tmp_path / "clip.bvh"
     assert main(["motion", str(LUNGE), "--out", str(out), "--start", "0.2", "--end", "0.7", "--smooth", "1.0,0.3"]) == 0
-    assert read_bvh(out).num_frames == 15  # 0.5 s at 30 fps: one frame per processed video frame
-    assert main(["motion", str(LUNGE), "--out", str(out), "--end", "0.5", "--speed", "0.5", "--mirror"]) == 0
-    assert read_bvh(out).num_frames == 29  # slowed down: 15 frames become 29
+    assert read_bvh(out).num_frames == 30  # 0.5 s at the source's 60 fps: one frame per processed video frame
+    assert main(["motion", str(LUNGE), "--out", str(out), "--end", "0.5", "--speed", "0.5", "--mirror", "--max-fps", "30"]) == 0
+    assert read_bvh(out).num_frames == 29 and read_bvh(out).fps == pytest.approx(30)  # capped at 30 fps, slowed down: 15 frames become 29
     assert "frames" in capsys.readouterr().out
 
 
@@ -181,7 +181,7 @@ def test_person_partly_in_view_still_gives_a_clip_and_says_what_was_guessed(pipe
     subprocess.run([ffmpeg(), "-loglevel", "error", "-y", "-i", str(LUNGE), "-t", "0.5", "-vf", "crop=iw:ih*0.45:0:0",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", str(upper)], check=True)  # fmt: skip
     out = pipe(upper)
-    assert out.clip.num_frames == 15 and out.stats["pose_share"] == 1.0
+    assert out.clip.num_frames == 30 and out.stats["pose_share"] == 1.0
     assert any("ankle" in note for note in out.warnings)
 
 
@@ -237,7 +237,7 @@ def test_a_video_cut_off_halfway_gives_the_readable_part_and_says_so(pipe, tmp_p
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     out = pipe(cut)
-    assert 5 < out.clip.num_frames < 27 and "ended early" in out.warnings[0]
+    assert 10 < out.clip.num_frames < 54 and "ended early" in out.warnings[0]  # of 60 frames at 60 fps
 
 
 @pytest.mark.parametrize(

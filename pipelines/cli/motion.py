@@ -1,6 +1,6 @@
 """`python -m pipelines motion VIDEO --out clip.bvh`: motion capture from a video to a BVH file.
 
-The BVH has one frame per processed video frame (the video's rate, at most 30 fps) before the
+The BVH has one frame per processed video frame (the video's rate, at most --max-fps) before the
 optional edits; --speed changes the frame count, --loop shortens the clip by its blend.
 """
 
@@ -33,6 +33,9 @@ def register(subparsers) -> None:
         "--smooth", type=_smooth, metavar="MINCUTOFF,BETA",
         help=f"One Euro filter settings (default {defaults.min_cutoff:g},{defaults.beta:g})",
     )  # fmt: skip
+    parser.add_argument("--max-fps", type=float, default=defaults.max_fps,
+                        help=f"analyse at most this many frames per second (default {defaults.max_fps:g}; the source's own "
+                        "rate when lower); the BVH has the same rate")
     parser.add_argument("--person", type=int, default=0,
                         help="with several people: 0 = the largest, most central one (default), 1 = the next, ...")
     parser.add_argument("--speed", type=float, default=no_edits.speed, help="play the motion X times faster (0.5 = slow motion)")
@@ -46,10 +49,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.motion import ClipEdits, MotionCapturePipeline
+    from pipelines.motion import ClipEdits, MotionCaptureConfig, MotionCapturePipeline
     from pipelines.motion.bvh import write_bvh
 
-    pipe = MotionCapturePipeline.from_pretrained(args.model)
+    pipe = MotionCapturePipeline.from_pretrained(args.model, MotionCaptureConfig(max_fps=args.max_fps))
     min_cutoff, beta = args.smooth or (None, None)
     output = pipe(args.video, args.start, args.end, min_cutoff, beta, person=args.person, preview=args.preview)
     clip, _ = ClipEdits(args.speed, args.stride, args.mirror, args.loop).apply(output.clip)

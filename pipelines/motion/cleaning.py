@@ -49,9 +49,13 @@ def fill_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int) -> tuple[np.n
 
 
 def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
-    """Exponential smoothing weight of a first-order low-pass filter with `cutoff` Hz at step `dt`."""
-    tau = 1.0 / (2.0 * np.pi * cutoff)
-    return 1.0 / (1.0 + tau / dt)
+    """Exponential smoothing weight of a first-order low-pass filter with `cutoff` Hz at step `dt`.
+
+    The exact discretisation (1 - e^(-dt/tau)), not the paper's 1 / (1 + tau/dt): with it a run of
+    steps of dt smooths exactly as much as one step of their sum, so the filter is the same at 30,
+    60 or 120 frames a second.
+    """
+    return 1.0 - np.exp(-2.0 * np.pi * cutoff * dt)
 
 
 def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> np.ndarray:
@@ -64,6 +68,11 @@ def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_c
     the two lags cancel (zero phase) and the smoothing is applied twice. The ends are padded with
     the clip's point reflection (as scipy's filtfilt does), so the first and last frames do not
     keep the lag of a filter that has just started.
+
+    Both parameters are in Hz, and the filter is built to mean the same at any frame rate: the
+    smoothing weight is the exact exponential one, and the speed that opens the cutoff is the
+    signal's own (the paper differentiates against the previous filtered value, whose lag depends on
+    the rate). A 60 fps clip is smoothed like the same motion filmed at 30 fps.
     """
     if min_cutoff <= 0 or beta < 0:
         raise InputError(f"One Euro needs min_cutoff > 0 and beta >= 0, got {min_cutoff} and {beta}")
@@ -85,7 +94,7 @@ def _one_euro_pass(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_
     out[0] = x[0]
     speed = np.zeros_like(x[0])
     for t in range(1, len(x)):
-        speed = speed + alpha_d * ((x[t] - out[t - 1]) / dt - speed)
+        speed = speed + alpha_d * ((x[t] - x[t - 1]) / dt - speed)  # the signal's own speed: the same at any rate
         alpha = _smoothing_factor(min_cutoff + beta * np.abs(speed), dt)
         out[t] = out[t - 1] + alpha * (x[t] - out[t - 1])
     return out
@@ -145,16 +154,19 @@ def estimate_root(
     return root, scales
 
 
-def foot_contacts(
-    foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float, window: int = 2
-) -> np.ndarray:
+CONTACT_WINDOW_SECONDS = 0.067  # foot speed is measured over +- this long (2 frames at 30 fps, 4 at 60)
+
+
+def foot_contacts(foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float) -> np.ndarray:
     """(T,) True where a foot is planted: its points barely move in the image.
 
     foot_pixels: (T, K, 2) the heel and toe of one foot in pixels; pixels_per_metre: (T,) image
     scale. With a still camera a planted foot stays put in the image, which is a more reliable
-    signal than depth, so speed is measured there (over +-`window` frames, to average out pixel
-    noise) and converted to metres per second; the faster of heel and toe counts.
+    signal than depth, so speed is measured there (over +-`CONTACT_WINDOW_SECONDS`, to average out
+    pixel noise, the same span of time at any frame rate) and converted to metres per second; the
+    faster of heel and toe counts.
     """
+    window = max(1, int(round(CONTACT_WINDOW_SECONDS * fps)))
     frames = len(foot_pixels)
     later = foot_pixels[np.minimum(np.arange(frames) + window, frames - 1)]
     earlier = foot_pixels[np.maximum(np.arange(frames) - window, 0)]

@@ -53,7 +53,7 @@ class MotionCaptureConfig:
     """How a video becomes a clip; every field has a default that works for phone videos."""
 
     max_seconds: float = 60.0  # longest range one run processes; longer videos need a trim range
-    max_fps: float = 30.0  # frames analysed per second; faster videos are resampled to this (and so is the BVH)
+    max_fps: float = 60.0  # frames analysed per second: the source's own rate up to this (and so is the BVH's)
     max_side: int = 640  # long side of the frames MediaPipe sees (it works at 256 px inside; more only costs time)
     num_poses: int = 2  # bodies MediaPipe may return: more than one lets us follow the central person in a crowd
     min_visibility: float = 0.5  # landmarks MediaPipe is less sure are in view count as missing and are filled

@@ -21,9 +21,9 @@ from pipelines.motion.landmarks import BODY, NUM_LANDMARKS, PoseLandmark, PoseTr
 
 L = PoseLandmark
 GATE_BODY_SIZES = 0.6  # a person moves at most this many body heights between consecutive sightings...
-GATE_GROWTH = 0.03  # ...plus this many per frame they were out of sight (about a running pace)
+GATE_GROWTH = 0.9  # ...plus this many per second they were out of sight (about a running pace)
 DUPLICATE_BODY_SIZES = 0.25  # two bodies whose hips are closer than this (in body heights) are one person seen twice
-MIN_TRACK_FRAMES = 5  # shorter tracks are flickers (a false detection), not people
+MIN_TRACK_SECONDS = 0.15  # shorter tracks are flickers (a false detection), not people
 
 
 def body_box(image_xy: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -40,12 +40,13 @@ def person_score(image_xy: np.ndarray) -> float:
     return area * (1.0 - min(off_centre, 0.7))
 
 
-def link_people(frames: list[list[np.ndarray]], max_missing: int) -> list[dict[int, int]]:
+def link_people(frames: list[list[np.ndarray]], max_missing: int, fps: float) -> list[dict[int, int]]:
     """Group per-frame bodies into people: each track maps frame index -> body index in that frame.
 
-    frames[t] holds the bodies seen in frame t (each 33 x 2 normalised). A body joins the track
-    whose last sighting is nearest, if within the gate (`GATE_BODY_SIZES` body heights, widening
-    by `GATE_GROWTH` per missed frame); a track unseen for more than `max_missing` frames is closed.
+    frames[t] holds the bodies seen in frame t (each 33 x 2 normalised, `fps` frames a second). A
+    body joins the track whose last sighting is nearest, if within the gate (`GATE_BODY_SIZES` body
+    heights, widening by `GATE_GROWTH` per second missed); a track unseen for more than `max_missing`
+    frames is closed.
     """
     tracks: list[dict[int, int]] = []
     last: list[tuple[int, np.ndarray, float]] = []  # per track: frame, hip centre, body height
@@ -58,7 +59,7 @@ def link_people(frames: list[list[np.ndarray]], max_missing: int) -> list[dict[i
                 missed = t - seen - 1
                 if missed <= max_missing:
                     distance = float(np.linalg.norm(centre - previous))
-                    if distance <= max(size, height) * (GATE_BODY_SIZES + GATE_GROWTH * missed):
+                    if distance <= max(size, height) * (GATE_BODY_SIZES + GATE_GROWTH * missed / fps):
                         pairs.append((distance, k, n))
         used_bodies, used_tracks = set(), set()
         for _, k, n in sorted(pairs):
@@ -85,11 +86,12 @@ def _drop_duplicates(boxes: list[tuple[np.ndarray, float, float]]) -> list[int]:
     return sorted(kept)
 
 
-def rank_people(frames: list[list[np.ndarray]], tracks: list[dict[int, int]]) -> list[int]:
+def rank_people(frames: list[list[np.ndarray]], tracks: list[dict[int, int]], fps: float) -> list[int]:
     """Track indices, best first, by summed `person_score`: the most present, largest, most central
-    person leads. Tracks shorter than `MIN_TRACK_FRAMES` are flickers (false detections) and left out."""
+    person leads. Tracks shorter than `MIN_TRACK_SECONDS` are flickers (false detections) and left out."""
     scores = {n: sum(person_score(frames[t][k]) for t, k in track.items()) for n, track in enumerate(tracks)}
-    return sorted((n for n in scores if len(tracks[n]) >= MIN_TRACK_FRAMES), key=lambda n: -scores[n])
+    shortest = max(2, int(round(MIN_TRACK_SECONDS * fps)))
+    return sorted((n for n in scores if len(tracks[n]) >= shortest), key=lambda n: -scores[n])
 
 
 def track_poses(
@@ -135,8 +137,8 @@ def track_poses(
             if on_frame is not None:
                 on_frame(i)
     bodies = [[body[0][:, :2] for body in frame] for frame in seen]
-    tracks = link_people(bodies, max_missing=int(round(fps)))
-    ranked = rank_people(bodies, tracks)
+    tracks = link_people(bodies, max_missing=int(round(fps)), fps=fps)
+    ranked = rank_people(bodies, tracks, fps)
     people = []
     for n in ranked:
         image = np.full((len(seen), NUM_LANDMARKS, 3), np.nan)
