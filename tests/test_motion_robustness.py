@@ -94,3 +94,21 @@ def test_any_pattern_of_missing_frames_and_joints_gives_a_finite_clip_or_an_inpu
         assert frames < 2 or missing.all(), f"refused a usable track: {err}"
         return
     assert_finite_clip(out, tmp_path_factory.mktemp("clip"))
+
+
+def test_the_clip_drawn_back_on_the_source_lies_on_the_person():
+    """The preview's 'clip on the source' panel: projected joints land on MediaPipe's landmarks of the same body
+    parts (within a tenth of the body's height in the image), so where they part, the capture went wrong."""
+    from pipelines.motion.landmarks import PoseLandmark as L
+
+    track = walking_track(30)
+    out = PIPE.retarget(track)
+    pairs = {"LeftUpperLeg": L.LEFT_HIP, "RightUpperLeg": L.RIGHT_HIP, "LeftLowerLeg": L.LEFT_KNEE,
+             "RightLowerLeg": L.RIGHT_KNEE, "LeftFoot": L.LEFT_ANKLE, "RightFoot": L.RIGHT_ANKLE,
+             "LeftLowerArm": L.LEFT_ELBOW, "RightLowerArm": L.RIGHT_ELBOW}  # fmt: skip
+    size = np.array([track.width, track.height])
+    fit = out.fit[:, [out.clip.skeleton.index(j) for j in pairs]] * size
+    seen = track.image[:, list(pairs.values()), :2] * size
+    body_height = np.ptp(track.image[0, :, 1]) * track.height
+    assert out.fit.shape == (30, len(out.clip.joint_names), 2)
+    assert np.linalg.norm(fit - seen, axis=-1).mean() < 0.1 * body_height

@@ -132,8 +132,9 @@ def fit_image_scale(image_xy: np.ndarray, world_xy: np.ndarray, weights: np.ndar
 
 def estimate_root(
     pixels: np.ndarray, world: np.ndarray, weights: np.ndarray, width: int, height: int, fov_degrees: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame hip-centre position in camera space (T, 3; metres, MediaPipe axes) and image scale (T,).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame hip-centre position in camera space (T, 3; metres, MediaPipe axes), image scale (T,) and
+    where the hip centre is in the image (T, 2; pixels): the last two map the body onto the picture.
 
     pixels: (T, N, 2) image points; world: (T, N, 3) the same points in world landmarks; weights:
     (T, N) visibility. The scale is in pixels per metre. A pinhole camera with `fov_degrees`
@@ -146,12 +147,13 @@ def estimate_root(
     centre = np.array([width / 2, height / 2])
     root = np.empty((len(pixels), 3))
     scales = np.empty(len(pixels))
+    origins = np.empty((len(pixels), 2))
     for t in range(len(pixels)):
-        scales[t], origin = fit_image_scale(pixels[t], world[t, :, :2], weights[t])
+        scales[t], origins[t] = fit_image_scale(pixels[t], world[t, :, :2], weights[t])
         depth = focal / max(scales[t], 1e-6)
-        root[t, :2] = (origin - centre) * depth / focal
+        root[t, :2] = (origins[t] - centre) * depth / focal
         root[t, 2] = depth
-    return root, scales
+    return root, scales, origins
 
 
 CONTACT_WINDOW_SECONDS = 0.067  # foot speed is measured over +- this long (2 frames at 30 fps, 4 at 60)
