@@ -47,8 +47,9 @@ def test_examples_are_shipped_videos():
 
 @needs_model
 def test_capture_returns_preview_bvh_notes_and_the_clip(captured):
-    preview, bvh, notes, clip = captured
+    preview, bvh, glb, notes, clip = captured
     assert preview.endswith(".mp4") and open(preview, "rb").read(12)[4:8] == b"ftyp"
+    assert glb.endswith(".glb") and open(glb, "rb").read(4) == b"glTF"
     assert isinstance(clip, MotionClip) and read_bvh(bvh).num_frames == clip.num_frames == 30
     assert "person found in 100% of frames" in notes and "m/s²" in notes
 
@@ -88,5 +89,5 @@ def test_a_loop_blend_longer_than_half_the_clip_is_refused(captured):
 
 @needs_model
 def test_end_zero_means_to_the_end_of_the_video():
-    _, bvh, notes, clip = motion_tab.capture(LUNGE, 1.2, 0, 1.5, 0.5, progress=no_progress)
+    _, bvh, _, notes, clip = motion_tab.capture(LUNGE, 1.2, 0, 1.5, 0.5, progress=no_progress)
     assert clip.num_frames == 28  # 1.2 s to the end at 1.67 s, at 60 fps

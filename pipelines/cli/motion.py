@@ -1,4 +1,4 @@
-"""`python -m pipelines motion VIDEO --out clip.bvh`: motion capture from a video to a BVH file.
+"""`python -m pipelines motion VIDEO --out clip.bvh [--glb clip.glb]`: motion capture from a video to BVH (and glTF).
 
 The BVH has one frame per processed video frame (the video's rate, at most --max-fps) before the
 optional edits; --speed changes the frame count, --loop shortens the clip by its blend.
@@ -27,6 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("video", help="video file (any common container/codec)")
     parser.add_argument("--out", required=True, help="BVH file to write")
     parser.add_argument("--preview", help="also write a side-by-side H.264 MP4 preview here")
+    parser.add_argument("--glb", help="also write the clip as a GLB (glTF 2.0: skeleton, stick figure, animation) here")
     parser.add_argument("--start", type=float, help="first second of the video to use")
     parser.add_argument("--end", type=float, help="last second of the video to use")
     parser.add_argument(
@@ -51,12 +52,15 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipelines.motion import ClipEdits, MotionCaptureConfig, MotionCapturePipeline
     from pipelines.motion.bvh import write_bvh
+    from pipelines.motion.gltf import write_glb
 
     pipe = MotionCapturePipeline.from_pretrained(args.model, MotionCaptureConfig(max_fps=args.max_fps))
     min_cutoff, beta = args.smooth or (None, None)
     output = pipe(args.video, args.start, args.end, min_cutoff, beta, person=args.person, preview=args.preview)
     clip, _ = ClipEdits(args.speed, args.stride, args.mirror, args.loop).apply(output.clip)
     write_bvh(clip, args.out)
+    if args.glb:
+        write_glb(clip, args.glb)
     s = output.stats
     print(
         f"{args.out}: {clip.num_frames} frames at {clip.fps:g} fps ({output.clip.num_frames} video frames processed); "

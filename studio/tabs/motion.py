@@ -44,6 +44,7 @@ TEXT = {
         "motion.preview": "Preview: source with landmarks | retargeted skeleton",
         "motion.notes": "Notes",
         "motion.bvh": "BVH clip (one frame per processed video frame)",
+        "motion.glb": "GLB (glTF 2.0): the skeleton, a stick figure and the animation, for game engines, three.js and Blender",
         "motion.edits": "Clip edits",
         "motion.edits_help": "Edits remix the captured motion; they do not invent new moves. **Speed** replays it "
         "faster or slower (in-between frames are interpolated). **Stride** scales every joint's swing around the "
@@ -75,6 +76,7 @@ TEXT = {
         "motion.preview": "预览：原视频与关键点 | 重定向后的骨架",
         "motion.notes": "提示",
         "motion.bvh": "BVH 动作片段（每个处理过的视频帧对应一帧）",
+        "motion.glb": "GLB（glTF 2.0）：骨架、火柴人模型和动画，可用于游戏引擎、three.js 和 Blender",
         "motion.edits": "片段编辑",
         "motion.edits_help": "编辑只是重新组合捕捉到的动作，不会凭空创造新动作。**速度**：加快或放慢播放（中间帧由插值得到）。"
         "**步幅**：把每个关节围绕平均姿势的摆动放大或缩小——步子更大或更小、挥手幅度更大或更小（脚可能略有滑动）。"
@@ -131,10 +133,11 @@ def _notes(out) -> str:
 
 @user_errors
 def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress()):
-    """Video -> (preview MP4, BVH file, notes, captured clip for the edits)."""
+    """Video -> (preview MP4, BVH file, GLB file, notes, captured clip for the edits)."""
     if not video:
         raise InputError(NO_VIDEO)
     from pipelines.motion.bvh import write_bvh
+    from pipelines.motion.gltf import write_glb
 
     folder = _folder()
     progress(0.0, desc="loading the pose model")
@@ -149,7 +152,8 @@ def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress(
         progress=lambda fraction, message: progress(fraction, desc=message),
     )
     bvh = write_bvh(out.clip, folder / f"{Path(video).stem}.bvh")
-    return str(out.preview), str(bvh), _notes(out), out.clip
+    glb = write_glb(out.clip, folder / f"{Path(video).stem}.glb")
+    return str(out.preview), str(bvh), str(glb), _notes(out), out.clip
 
 
 @user_errors
@@ -189,6 +193,7 @@ def render() -> None:
             preview = gr.Video(label=t("motion.preview"), interactive=False, autoplay=True, loop=True, height=360)
             notes = gr.Markdown(label=t("motion.notes"))
             bvh = gr.File(label=t("motion.bvh"), interactive=False)
+            glb = gr.File(label=t("motion.glb"), interactive=False)
     with gr.Accordion(t("motion.edits"), open=True):
         gr.Markdown(t("motion.edits_help"))
         with gr.Row():
@@ -206,7 +211,7 @@ def render() -> None:
                 edited_bvh = gr.File(label=t("motion.edited_bvh"), interactive=False)
     gr.Examples([[video_path] for video_path in EXAMPLES], inputs=[video], example_labels=EXAMPLE_LABELS, label=t("motion.examples"))
 
-    run.click(capture, [video, start, end, min_cutoff, beta, person], [preview, bvh, notes, clip],
+    run.click(capture, [video, start, end, min_cutoff, beta, person], [preview, bvh, glb, notes, clip],
               api_name="motion_capture", concurrency_limit=1)  # fmt: skip
     apply.click(apply_edits, [clip, speed, stride, mirror, loop, loop_blend], [edited_preview, edited_bvh, edited_notes],
                 api_name="motion_edit", concurrency_limit=2)  # fmt: skip
