@@ -100,18 +100,15 @@ def reference(path: Path, fps: float, model: Path) -> tuple[float, float, int]:
     return found / len(frames), len(frames) / (time.perf_counter() - began), len(frames)
 
 
-def identity_kept(pipe: MotionCapturePipeline, out) -> float:
+def identity_kept(out) -> float:
     """On the frames the whole-frame search saw the chosen person, the share where the follower agrees with it."""
-    people = [value for key, value in pipe._landmarks.items() if key[0] == "people"][-1][0]
-    anchors = people[out.track.person]
-    step = max(1, int(round(out.track.fps / pipe.config.detect_fps)))
+    hips = [L.LEFT_HIP, L.RIGHT_HIP]
     agree = []
-    for k in np.flatnonzero(anchors.detected):
-        t = k * step
+    for k in np.flatnonzero(out.sightings.detected):
+        t = k * out.search_step
         if t < out.track.num_frames and out.track.detected[t]:
-            hips = [L.LEFT_HIP, L.RIGHT_HIP]
-            gap = np.linalg.norm(out.track.image[t, hips, :2].mean(0) - anchors.image[k, hips, :2].mean(0))
-            agree.append(gap < 0.5 * np.ptp(anchors.image[k, :, 1]))
+            gap = np.linalg.norm(out.track.image[t, hips, :2].mean(0) - out.sightings.image[k, hips, :2].mean(0))
+            agree.append(gap < 0.5 * np.ptp(out.sightings.image[k, :, 1]))
     return float(np.mean(agree)) if agree else float("nan")
 
 
@@ -150,7 +147,7 @@ def main() -> int:
             share = out.stats["pose_share"]
             found.append([name, f"{info.width}x{info.height}, {count} frames @ {fps:g} fps", f"{out.track.people}",
                           f"{share:.1%}", f"{reference_share:.1%}", cell(share / reference_share if reference_share else np.inf, "{:.2f}x"),
-                          cell(identity_kept(pipe, out), "{:.0%}")])  # fmt: skip
+                          cell(identity_kept(out), "{:.0%}")])  # fmt: skip
             no_lock = MotionCapturePipeline(pipe.model_path, replace(cfg, lock_feet=False, leg_ik=False)).retarget(out.track)
             root_only = MotionCapturePipeline(pipe.model_path, replace(cfg, leg_ik=False)).retarget(out.track)
             s = out.stats

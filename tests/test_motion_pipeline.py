@@ -40,6 +40,7 @@ def lunge(pipe, tmp_path_factory):
 def test_lunge_gives_a_clean_clip_with_constant_bones(lunge):
     clip, stats = lunge.clip, lunge.stats
     assert clip.num_frames == 60 and clip.fps == 60.0  # a 60 fps video keeps its rate
+    assert lunge.search_step == 6 and lunge.sightings.num_frames == 10  # people searched for ten times a second
     assert stats["pose_share"] == 1.0
     assert stats["jitter_cleaned"] < stats["jitter_raw"] / 3
     assert stats["bone_spread_raw"] > 0.02 and stats["bone_spread_clip"] < 1e-9  # landmarks wobble, bones do not

@@ -1,9 +1,10 @@
-"""MotionCapturePipeline: a video of a person in, a retargeted MotionClip (BVH-ready) out.
+"""MotionCapturePipeline: a video of a person in, a retargeted MotionClip (BVH- and GLB-ready) out.
 
-Steps: read the video at a constant frame rate -> MediaPipe Pose landmarks per frame -> fill gaps
-and smooth (One Euro) -> measure the person's bone lengths -> solve joint rotations on a named
-humanoid skeleton -> estimate the root's travel from the image and pin planted feet -> a MotionClip,
-optionally with a browser-playable side-by-side preview. No UI code here.
+Steps: read the video at its own frame rate (up to 60 fps) -> search whole frames for people a few
+times a second and rank them -> follow the chosen one through every frame on an enlarged crop ->
+fill gaps and smooth (One Euro, in Hz) -> measure the person's bone lengths -> solve joint rotations
+on a named humanoid skeleton -> place the root from the image, pin planted feet (root, then leg IK)
+-> a finite MotionClip, optionally with a browser-playable three-panel preview. No UI code here.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class MotionCaptureOutput:
     warnings: list[str] = field(default_factory=list)  # plain sentences for the user
     preview: Path | None = None  # side-by-side MP4, when asked for
     fit: np.ndarray | None = None  # (T, J, 2) the clip's joints drawn back onto the source frames (0-1 image coordinates)
+    sightings: PoseTrack | None = None  # the whole-frame search's track of this person (every `search_step`-th frame)
+    search_step: int = 1  # frames between two searches
 
 
 class MotionCapturePipeline:
@@ -223,6 +226,7 @@ class MotionCapturePipeline:
 
         # 4-6. Clean, measure the person, solve rotations, place the root and the feet.
         output = self.retarget(track, min_cutoff, beta, report)
+        output.sightings, output.search_step = people[person], step
         output.stats["landmarks_reused"] = float(reused)  # then the speeds below are not MediaPipe's
         output.stats["landmarks_fps"] = track.num_frames / landmarks_seconds
         if damaged:
