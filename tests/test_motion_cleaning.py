@@ -74,7 +74,7 @@ def test_image_scale_fit_recovers_scale_and_hip_position():
 def test_root_depth_doubles_when_the_person_looks_half_as_big():
     world = np.random.default_rng(3).normal(scale=0.4, size=(1, 12, 3)).repeat(2, axis=0)
     pixels = np.stack([200.0 * world[0, :, :2] + 320, 100.0 * world[1, :, :2] + 320])
-    root, scales = cleaning.estimate_root(pixels, world, np.ones((2, 12)), 640, 640, fov_degrees=60)
+    root, scales, _ = cleaning.estimate_root(pixels, world, np.ones((2, 12)), 640, 640, fov_degrees=60)
     assert scales == pytest.approx([200.0, 100.0])
     assert root[1, 2] == pytest.approx(2 * root[0, 2])
 
@@ -131,8 +131,8 @@ def test_tracking_follows_the_larger_central_person_not_the_passer_by():
         if 15 <= t < 20:
             bodies = [passer]  # the subject is hidden for a moment
         frames.append(bodies)
-    tracks = link_people(frames, max_missing=30)
-    ranked = rank_people(frames, tracks)
+    tracks = link_people(frames, max_missing=30, fps=30.0)
+    ranked = rank_people(frames, tracks, fps=30.0)
     assert len(ranked) == 2
     subject_track = tracks[ranked[0]]
     for t, k in subject_track.items():
@@ -142,4 +142,58 @@ def test_tracking_follows_the_larger_central_person_not_the_passer_by():
 
 def test_tracking_merges_a_person_returned_twice():
     frames = [[_body(0.5, 0.5, 0.6), _body(0.505, 0.5, 0.58)] for _ in range(10)]
-    assert len(link_people(frames, max_missing=30)) == 1
+    assert len(link_people(frames, max_missing=30, fps=30.0)) == 1
+
+
+@pytest.mark.parametrize("fast_fps", [60.0, 120.0])
+def test_one_euro_smooths_the_same_motion_the_same_at_any_frame_rate(fast_fps):
+    """Settings are in Hz: the same motion sampled at 30 and at 60 or 120 fps comes out the same at the
+    shared instants, to well within the smoothing's own effect."""
+
+    def smoothed(fps):
+        t = np.arange(0, 3, 1 / fps)
+        motion = np.sin(2 * np.pi * 0.7 * t) + 0.3 * np.sin(2 * np.pi * 3 * t)
+        return cleaning.one_euro(motion[:, None], fps, 1.5, 0.5)[:, 0], motion
+
+    slow, motion = smoothed(30.0)
+    fast, _ = smoothed(fast_fps)
+    effect = np.abs(slow - motion).max()
+    assert np.abs(slow - fast[:: int(fast_fps / 30)]).max() < 0.2 * effect
+
+
+def test_foot_contacts_measure_speed_over_the_same_time_at_any_rate():
+    """A foot that drifts at 0.3 m/s with 3 px of landmark noise is planted at 30 and at 60 fps alike (measured
+    over two frames, the 60 fps noise would lift it in one frame out of eight)."""
+    rng = np.random.default_rng(1)
+    for fps in (30.0, 60.0):
+        t = np.arange(0, 2, 1 / fps)
+        foot = np.stack([100 + 0.3 * 200 * t, np.full_like(t, 300)], axis=1)[:, None].repeat(2, axis=1)
+        foot = foot + rng.normal(scale=3.0, size=foot.shape)
+        assert cleaning.foot_contacts(foot, np.full(len(t), 200.0), fps, max_speed=0.8).mean() > 0.95
+
+
+def test_a_crop_maps_back_to_the_frame_it_was_cut_from():
+    """The follower cuts a square around the person and enlarges it; a point found in the crop must land on the
+    same pixel of the frame."""
+    from pipelines.motion.tracking import CROP_SIZE, crop_window, cut_crop
+
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[200, 500] = 255  # one bright pixel inside the body's box
+    body = np.tile([[480.0, 150.0]], (NUM_LANDMARKS, 1))
+    body[L.LEFT_ANKLE] = [520.0, 260.0]
+    centre, side = crop_window(body)
+    crop = cut_crop(frame, centre, side)
+    assert crop.shape == (CROP_SIZE, CROP_SIZE, 3)
+    y, x = np.unravel_index(crop[..., 0].argmax(), crop.shape[:2])
+    back = centre - side / 2 + (np.array([x, y]) + 0.5) * side / CROP_SIZE
+    assert np.abs(back - [500, 200]).max() <= side / CROP_SIZE + 0.5
+
+
+def test_tiles_cover_the_whole_frame_with_overlap():
+    from pipelines.motion.tracking import _tiles
+
+    frame = np.zeros((360, 640, 3), np.uint8)
+    covered = np.zeros(frame.shape[:2], int)
+    for x0, y0, tile in _tiles(frame, 3):
+        covered[y0 : y0 + tile.shape[0], x0 : x0 + tile.shape[1]] += 1
+    assert covered.min() >= 1 and (covered > 1).mean() > 0.2

@@ -155,3 +155,16 @@ def test_bvh_angles_do_not_jump_by_a_full_turn(tmp_path):
     rows = np.array([[float(v) for v in line.split()] for line in lines[lines.index("MOTION") + 3 :]])
     assert np.abs(np.diff(rows[:, 6:], axis=0)).max() < 10  # every channel moves a few degrees per frame at most
     assert np.abs(read_bvh(tmp_path / "spin.bvh").positions()[0] - spun.positions()[0]).max() < 1e-6
+
+
+def test_clip_edits_apply_stride_mirror_loop_then_speed():
+    """The studio and the CLI both edit through ClipEdits, so the order lives in one place."""
+    from pipelines.motion import ClipEdits
+
+    clip = random_clip(frames=30)
+    edited, done = ClipEdits(speed=0.5, stride=1.2, mirror=True, loop_blend=0.1).apply(clip)
+    by_hand = clip.scale_amplitude(1.2).mirror().loop(0.1).retime(0.5)
+    assert np.allclose(edited.rotations, by_hand.rotations) and np.allclose(edited.root_positions, by_hand.root_positions)
+    assert done == ["stride x1.2", "mirrored", "looped with a 0.1 s blend", "speed x0.5"]
+    unchanged, nothing = ClipEdits().apply(clip)
+    assert unchanged is clip and nothing == []

@@ -21,7 +21,7 @@ def no_progress(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def captured():
-    """One capture shared by the tests: 0.5 s of the lunge (15 frames)."""
+    """One capture shared by the tests: 0.5 s of the lunge (30 frames at its own 60 fps)."""
     return motion_tab.capture(LUNGE, 0.0, 0.5, 1.5, 0.5, progress=no_progress)
 
 
@@ -47,9 +47,10 @@ def test_examples_are_shipped_videos():
 
 @needs_model
 def test_capture_returns_preview_bvh_notes_and_the_clip(captured):
-    preview, bvh, notes, clip = captured
+    preview, bvh, glb, notes, clip = captured
     assert preview.endswith(".mp4") and open(preview, "rb").read(12)[4:8] == b"ftyp"
-    assert isinstance(clip, MotionClip) and read_bvh(bvh).num_frames == clip.num_frames == 15
+    assert glb.endswith(".glb") and open(glb, "rb").read(4) == b"glTF"
+    assert isinstance(clip, MotionClip) and read_bvh(bvh).num_frames == clip.num_frames == 30
     assert "person found in 100% of frames" in notes and "m/s²" in notes
 
 
@@ -58,10 +59,10 @@ def test_edits_make_a_new_clip_without_touching_the_capture(captured):
     *_, clip = captured
     preview, bvh, notes = motion_tab.apply_edits(clip, 0.5, 1.2, True, True, 0.1, progress=no_progress)
     edited = read_bvh(bvh)
-    # stride, mirror, loop (15 - 3 blend frames = 12), then half speed: 12 frames -> 23.
-    assert edited.num_frames == 23 and "mirrored" in notes and "looped" in notes
+    # stride, mirror, loop (30 - 6 blend frames = 24), then half speed: 24 frames -> 47.
+    assert edited.num_frames == 47 and "mirrored" in notes and "looped" in notes
     assert preview.endswith(".mp4")
-    assert clip.num_frames == 15  # the captured clip in the State is unchanged
+    assert clip.num_frames == 30  # the captured clip in the State is unchanged
 
 
 def test_missing_inputs_are_explained():
@@ -88,5 +89,5 @@ def test_a_loop_blend_longer_than_half_the_clip_is_refused(captured):
 
 @needs_model
 def test_end_zero_means_to_the_end_of_the_video():
-    _, bvh, notes, clip = motion_tab.capture(LUNGE, 1.2, 0, 1.5, 0.5, progress=no_progress)
-    assert clip.num_frames == 14  # 1.2 s to the end at 1.67 s, at 30 fps
+    _, bvh, _, notes, clip = motion_tab.capture(LUNGE, 1.2, 0, 1.5, 0.5, progress=no_progress)
+    assert clip.num_frames == 28  # 1.2 s to the end at 1.67 s, at 60 fps

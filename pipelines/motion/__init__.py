@@ -3,6 +3,7 @@
 Each module does one thing and none imports a UI; `pipelines/motion/pipeline.py` composes them.
 """
 
+from pipelines.motion.edits import DEFAULT_LOOP_BLEND, ClipEdits
 from pipelines.motion.pipeline import MotionCaptureConfig, MotionCaptureOutput, MotionCapturePipeline
 
-__all__ = ["MotionCaptureConfig", "MotionCaptureOutput", "MotionCapturePipeline"]
+__all__ = ["DEFAULT_LOOP_BLEND", "ClipEdits", "MotionCaptureConfig", "MotionCaptureOutput", "MotionCapturePipeline"]

@@ -28,7 +28,9 @@ DECIMALS = 6  # 1e-6 degree and 1e-6 m: far below the 1e-4-of-height round-trip 
 
 
 def write_bvh(clip: MotionClip, path: str | Path, order: str = ROTATION_ORDER) -> Path:
-    """Write `clip` to `path` with rotation channels in `order` (a permutation of "XYZ")."""
+    """Write `clip` to `path` with rotation channels in `order` (a permutation of "XYZ"); a clip holding a
+    NaN is refused (every BVH reader and Blender would import it silently)."""
+    clip.check_finite()
     if sorted(order) != ["X", "Y", "Z"]:
         raise InputError(f"rotation order must be a permutation of XYZ, got {order!r}")
     skeleton = clip.skeleton
@@ -74,54 +76,121 @@ def write_bvh(clip: MotionClip, path: str | Path, order: str = ROTATION_ORDER) -
     return path
 
 
+MAX_BVH_BYTES = 16_000_000  # a 60 s clip at 60 fps on our skeleton is ~5 MB; motion libraries' files are smaller
+MAX_JOINTS = 512  # far above any humanoid rig (ours has 21, CMU's 31)
+MAX_WORD = 64  # characters in one name or number: longer is not a BVH file
+READ_BLOCK = 1 << 16  # characters parsed at a time, so memory follows the clip, not the text
+
+
+class _Words:
+    """The whitespace-separated words of a text file, read a block at a time (never the whole file at once)."""
+
+    def __init__(self, file, name: str):
+        self.file, self.name = file, name
+        self.pending: list[str] = []  # words of the current block, reversed (pop() takes the next one)
+        self.tail = ""  # a word cut off at the end of the block read last
+
+    def _fill(self) -> bool:
+        while not self.pending:
+            block = self.file.read(READ_BLOCK)
+            if not block:
+                if not self.tail:
+                    return False
+                self.pending, self.tail = [self.tail], ""
+                break
+            words = (self.tail + block).split()
+            self.tail = words.pop() if words and not block[-1].isspace() else ""
+            if len(self.tail) > MAX_WORD:
+                raise InputError(f"{self.name} is not a BVH file (it has a {len(self.tail)}-character word)")
+            self.pending = words[::-1]
+        return True
+
+    def next(self) -> str:
+        if not self._fill():
+            raise InputError(f"{self.name} is not a well-formed BVH file: it ends too early")
+        return self.pending.pop()
+
+    def numbers(self, out: np.ndarray) -> None:
+        """Fill the flat array `out` with the next len(out) numbers, a block at a time."""
+        filled = 0
+        while filled < len(out) and self._fill():
+            take = self.pending[::-1][: len(out) - filled]
+            del self.pending[len(self.pending) - len(take) :]
+            out[filled : filled + len(take)] = np.array(take, dtype=float)
+            filled += len(take)
+        if filled < len(out) or self._fill():
+            found = "more" if filled == len(out) else f"only {filled}"
+            raise InputError(f"{self.name}: the motion needs {len(out)} numbers, found {found}")
+
+
 def read_bvh(path: str | Path) -> MotionClip:
-    """Parse a BVH file into a MotionClip (rotation channels in any order; position channels on the root)."""
-    tokens = Path(path).read_text(encoding="utf-8", errors="replace").split()
-    if not tokens or tokens[0].upper() != "HIERARCHY":
-        raise InputError(f"{Path(path).name} is not a BVH file (it must start with HIERARCHY)")
+    """Parse a BVH file into a MotionClip (rotation channels in any order; position channels on the root).
+
+    BVH files come from visitors, so the file is read a block at a time with its size capped
+    (`MAX_BVH_BYTES`), the frame count is checked against the file's size before any array is made,
+    and the clip must hold finite numbers only.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_BVH_BYTES:
+        raise InputError(f"{path.name} is {size / 1e6:.0f} MB; a BVH clip may be at most {MAX_BVH_BYTES / 1e6:.0f} MB")
+    with path.open(encoding="utf-8", errors="replace") as file:
+        words = _Words(file, path.name)
+        return _parse(words, path.name, size)
+
+
+def _parse(words: _Words, name: str, size: int) -> MotionClip:
+    if words.next().upper() != "HIERARCHY":
+        raise InputError(f"{name} is not a BVH file (it must start with HIERARCHY)")
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
     channels: list[list[str]] = []
     end_sites: dict[str, np.ndarray] = {}
     stack: list[int] = []
-    i = 1
     try:
-        while tokens[i].upper() != "MOTION":
-            word = tokens[i].upper()
-            if word in ("ROOT", "JOINT"):
-                names.append(tokens[i + 1])
+        word = words.next()
+        while word.upper() != "MOTION":
+            upper = word.upper()
+            if upper in ("ROOT", "JOINT"):
+                if len(names) >= MAX_JOINTS:
+                    raise InputError(f"{name} has more than {MAX_JOINTS} joints")
+                names.append(words.next())
                 parents.append(stack[-1] if stack else -1)
-                i += 2
-            elif word == "END":  # End Site { OFFSET x y z }
-                offset = [float(v) for v in tokens[i + 4 : i + 7]]
-                end_sites[names[stack[-1]]] = np.array(offset)
-                i += 8
-            elif word == "{":
+            elif upper == "END":  # End Site { OFFSET x y z }
+                site = [words.next() for _ in range(6)]
+                end_sites[names[stack[-1]]] = np.array([float(v) for v in site[3:6]])
+                words.next()  # the closing brace
+            elif upper == "{":
                 stack.append(len(names) - 1)
-                i += 1
-            elif word == "}":
+            elif upper == "}":
                 stack.pop()
-                i += 1
-            elif word == "OFFSET":
-                offsets.append([float(v) for v in tokens[i + 1 : i + 4]])
-                i += 4
-            elif word == "CHANNELS":
-                count = int(tokens[i + 1])
-                channels.append([c.lower() for c in tokens[i + 2 : i + 2 + count]])
-                i += 2 + count
+            elif upper == "OFFSET":
+                offsets.append([float(words.next()) for _ in range(3)])
+            elif upper == "CHANNELS":
+                count = int(words.next())
+                if not 0 <= count <= 6:
+                    raise InputError(f"a joint has {count} channels (at most 6)")
+                channels.append([words.next().lower() for _ in range(count)])
             else:
-                raise InputError(f"unexpected word {tokens[i]!r}")
-        frames = int(tokens[i + 2])
-        frame_time = float(tokens[i + 5])
-        data = np.array(tokens[i + 6 :], dtype=float)
+                raise InputError(f"unexpected word {word!r}")
+            word = words.next()
+        words.next()  # "Frames:"
+        frames = int(words.next())
+        words.next()  # "Frame"
+        words.next()  # "Time:"
+        frame_time = float(words.next())
+        width = sum(len(c) for c in channels)
+        if not names or len(channels) != len(names) or len(offsets) != len(names):
+            raise InputError("every joint needs an OFFSET and CHANNELS")
+        if frames < 1 or not np.isfinite(frame_time) or frame_time <= 0:
+            raise InputError(f"{frames} frames of {frame_time} s each is not a motion")
+        if frames * width * 2 > size:  # every number takes at least two characters (a digit and a space)
+            raise InputError(f"it claims {frames} frames of {width} channels, more than its {size} bytes can hold")
+        data = np.empty(frames * width)
+        words.numbers(data)
     except (IndexError, ValueError) as err:
-        raise InputError(f"{Path(path).name} is not a well-formed BVH file: {err}") from err
-    width = sum(len(c) for c in channels)
-    if data.size != frames * width:
-        raise InputError(
-            f"{Path(path).name}: {frames} frames of {width} channels need {frames * width} numbers, found {data.size}"
-        )
+        raise InputError(f"{name} is not a well-formed BVH file: {err}") from err
     data = data.reshape(frames, width)
     root_positions = np.zeros((frames, 3))
     rotations = np.zeros((frames, len(names), 4))
@@ -132,7 +201,7 @@ def read_bvh(path: str | Path) -> MotionClip:
         position = [k for k, c in enumerate(joint_channels) if c.endswith("position")]
         rotation = [k for k, c in enumerate(joint_channels) if c.endswith("rotation")]
         if position and parents[j] >= 0:
-            raise InputError(f"{Path(path).name}: position channels on joint {names[j]} (not the root) are not supported")
+            raise InputError(f"{name}: position channels on joint {names[j]} (not the root) are not supported")
         if position:  # root position channels are absolute (as Blender reads them); OFFSET is the rest place
             root_positions[:] = offsets[j]  # an axis without a channel keeps its rest place
             for k in position:
@@ -147,7 +216,9 @@ def read_bvh(path: str | Path) -> MotionClip:
     skeleton_offsets = np.array(offsets, dtype=float)
     skeleton_offsets[0] = 0.0  # the root's place lives in root_positions, as in our writer
     skeleton = Skeleton(tuple(names), tuple(parents), skeleton_offsets, end_sites)
-    return MotionClip(1.0 / frame_time, skeleton, root_positions, rotations)
+    clip = MotionClip(1.0 / frame_time, skeleton, root_positions, rotations)
+    clip.check_finite()
+    return clip
 
 
 def _depth_first(root: int, children: dict[int, list[int]]) -> list[int]:

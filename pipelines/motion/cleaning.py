@@ -26,8 +26,9 @@ def fill_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int) -> tuple[np.n
     values: (T, J, D); valid: (T, J) bool. Gaps of at most `max_gap` frames are short enough that a
     straight line is a fair guess; longer gaps are filled the same way (so the clip stays playable)
     but returned as `long_gap` (T, J) so callers can say where the motion is made up. Frames before
-    the first or after the last valid one hold that value. A joint never valid keeps its raw values
-    (MediaPipe's own guess, if any) and is marked as a long gap throughout.
+    the first or after the last valid one hold that value. A joint never valid is filled the same way
+    from the frames where it has any finite value (MediaPipe's own guess for a hidden joint) and is
+    marked as a long gap throughout; only a joint with no finite value at all stays NaN.
     """
     filled = np.array(values, dtype=float, copy=True)
     long_gap = np.zeros(valid.shape, dtype=bool)
@@ -38,17 +39,23 @@ def fill_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int) -> tuple[np.n
             continue
         if not ok.any():
             long_gap[:, j] = True
-            continue
+            ok = np.isfinite(filled[:, j]).all(axis=-1)
+            if not ok.any():
+                continue
         for d in range(values.shape[2]):
-            filled[~ok, j, d] = np.interp(frames[~ok], frames[ok], values[ok, j, d])
-        long_gap[:, j] = long_runs(~ok, max_gap)
+            filled[~ok, j, d] = np.interp(frames[~ok], frames[ok], filled[ok, j, d])
+        long_gap[:, j] |= long_runs(~ok, max_gap)
     return filled, long_gap
 
 
 def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
-    """Exponential smoothing weight of a first-order low-pass filter with `cutoff` Hz at step `dt`."""
-    tau = 1.0 / (2.0 * np.pi * cutoff)
-    return 1.0 / (1.0 + tau / dt)
+    """Exponential smoothing weight of a first-order low-pass filter with `cutoff` Hz at step `dt`.
+
+    The exact discretisation (1 - e^(-dt/tau)), not the paper's 1 / (1 + tau/dt): with it a run of
+    steps of dt smooths exactly as much as one step of their sum, so the filter is the same at 30,
+    60 or 120 frames a second.
+    """
+    return 1.0 - np.exp(-2.0 * np.pi * cutoff * dt)
 
 
 def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> np.ndarray:
@@ -61,6 +68,11 @@ def one_euro(values: np.ndarray, fps: float, min_cutoff: float, beta: float, d_c
     the two lags cancel (zero phase) and the smoothing is applied twice. The ends are padded with
     the clip's point reflection (as scipy's filtfilt does), so the first and last frames do not
     keep the lag of a filter that has just started.
+
+    Both parameters are in Hz, and the filter is built to mean the same at any frame rate: the
+    smoothing weight is the exact exponential one, and the speed that opens the cutoff is the
+    signal's own (the paper differentiates against the previous filtered value, whose lag depends on
+    the rate). A 60 fps clip is smoothed like the same motion filmed at 30 fps.
     """
     if min_cutoff <= 0 or beta < 0:
         raise InputError(f"One Euro needs min_cutoff > 0 and beta >= 0, got {min_cutoff} and {beta}")
@@ -82,7 +94,7 @@ def _one_euro_pass(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_
     out[0] = x[0]
     speed = np.zeros_like(x[0])
     for t in range(1, len(x)):
-        speed = speed + alpha_d * ((x[t] - out[t - 1]) / dt - speed)
+        speed = speed + alpha_d * ((x[t] - x[t - 1]) / dt - speed)  # the signal's own speed: the same at any rate
         alpha = _smoothing_factor(min_cutoff + beta * np.abs(speed), dt)
         out[t] = out[t - 1] + alpha * (x[t] - out[t - 1])
     return out
@@ -120,8 +132,9 @@ def fit_image_scale(image_xy: np.ndarray, world_xy: np.ndarray, weights: np.ndar
 
 def estimate_root(
     pixels: np.ndarray, world: np.ndarray, weights: np.ndarray, width: int, height: int, fov_degrees: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame hip-centre position in camera space (T, 3; metres, MediaPipe axes) and image scale (T,).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame hip-centre position in camera space (T, 3; metres, MediaPipe axes), image scale (T,) and
+    where the hip centre is in the image (T, 2; pixels): the last two map the body onto the picture.
 
     pixels: (T, N, 2) image points; world: (T, N, 3) the same points in world landmarks; weights:
     (T, N) visibility. The scale is in pixels per metre. A pinhole camera with `fov_degrees`
@@ -134,24 +147,28 @@ def estimate_root(
     centre = np.array([width / 2, height / 2])
     root = np.empty((len(pixels), 3))
     scales = np.empty(len(pixels))
+    origins = np.empty((len(pixels), 2))
     for t in range(len(pixels)):
-        scales[t], origin = fit_image_scale(pixels[t], world[t, :, :2], weights[t])
+        scales[t], origins[t] = fit_image_scale(pixels[t], world[t, :, :2], weights[t])
         depth = focal / max(scales[t], 1e-6)
-        root[t, :2] = (origin - centre) * depth / focal
+        root[t, :2] = (origins[t] - centre) * depth / focal
         root[t, 2] = depth
-    return root, scales
+    return root, scales, origins
 
 
-def foot_contacts(
-    foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float, window: int = 2
-) -> np.ndarray:
+CONTACT_WINDOW_SECONDS = 0.067  # foot speed is measured over +- this long (2 frames at 30 fps, 4 at 60)
+
+
+def foot_contacts(foot_pixels: np.ndarray, pixels_per_metre: np.ndarray, fps: float, max_speed: float) -> np.ndarray:
     """(T,) True where a foot is planted: its points barely move in the image.
 
     foot_pixels: (T, K, 2) the heel and toe of one foot in pixels; pixels_per_metre: (T,) image
     scale. With a still camera a planted foot stays put in the image, which is a more reliable
-    signal than depth, so speed is measured there (over +-`window` frames, to average out pixel
-    noise) and converted to metres per second; the faster of heel and toe counts.
+    signal than depth, so speed is measured there (over +-`CONTACT_WINDOW_SECONDS`, to average out
+    pixel noise, the same span of time at any frame rate) and converted to metres per second; the
+    faster of heel and toe counts.
     """
+    window = max(1, int(round(CONTACT_WINDOW_SECONDS * fps)))
     frames = len(foot_pixels)
     later = foot_pixels[np.minimum(np.arange(frames) + window, frames - 1)]
     earlier = foot_pixels[np.maximum(np.arange(frames) - window, 0)]
@@ -196,3 +213,27 @@ def ground_height(image_height: np.ndarray, lowest_sole: np.ndarray, planted: np
     line = np.interp(frames, frames[planted], on_floor[planted])
     image_line = np.interp(frames, frames[planted], image_height[planted])
     return np.where(planted, on_floor, line + image_height - image_line)
+
+
+def hold_travel(root_camera: np.ndarray, legs_seen: bool) -> tuple[np.ndarray, str | None]:
+    """The root's travel from frame 0 (T, 3; camera axes) and a sentence when it could not be measured.
+
+    Travel comes from the body's size and place in the image; without legs in view the size, and so the
+    depth, has nothing to stand on, so the character stays in place. Frames whose estimate is not a
+    finite number hold the nearest measured frame's place. Never returns a NaN.
+    """
+    frames = len(root_camera)
+    if not legs_seen:
+        return np.zeros((frames, 3)), (
+            "The legs were never clearly in view, so how far the person travelled could not be measured; "
+            "the character moves in place."
+        )
+    known = np.isfinite(root_camera).all(axis=1)
+    if not known.any():
+        return np.zeros((frames, 3)), "The person's travel could not be measured; the character moves in place."
+    note = None
+    if not known.all():
+        steps = np.arange(frames)
+        root_camera = np.stack([np.interp(steps, steps[known], root_camera[known, d]) for d in range(3)], axis=1)
+        note = f"The person's travel could not be measured in {int((~known).sum())} frames; the character holds its place there."
+    return root_camera - root_camera[0], note

@@ -45,6 +45,23 @@ class MotionClip:
     def offsets(self) -> np.ndarray:
         return self.skeleton.offsets
 
+    def check_finite(self) -> None:
+        """Raise InputError naming what is not a finite number: a NaN must never reach a file or a preview
+        (BVH readers and Blender import one silently, and the character vanishes)."""
+        if self.num_frames < 1:
+            raise InputError("the clip has no frames")
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise InputError(f"the clip's frame rate must be a positive number, got {self.fps}")
+        for what, values in (("root positions", self.root_positions), ("joint rotations", self.rotations),
+                             ("bone offsets", self.skeleton.offsets)):  # fmt: skip
+            bad = ~np.isfinite(values)
+            if bad.any():
+                frames = np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))
+                raise InputError(f"the clip's {what} are not finite numbers in {len(frames)} of {len(values)} "
+                                 f"{'frames' if what != 'bone offsets' else 'joints'} (first: {frames[0]})")
+        if (np.linalg.norm(self.rotations, axis=-1) < 1e-6).any():
+            raise InputError("the clip has zero-length rotation quaternions")
+
     def local_rotations(self) -> Rotation:
         """All rotations as one Rotation of T*J, frame-major (the layout forward kinematics takes)."""
         return Rotation.from_quat(self.rotations.reshape(-1, 4))

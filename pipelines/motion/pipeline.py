@@ -1,9 +1,10 @@
-"""MotionCapturePipeline: a video of a person in, a retargeted MotionClip (BVH-ready) out.
+"""MotionCapturePipeline: a video of a person in, a retargeted MotionClip (BVH- and GLB-ready) out.
 
-Steps: read the video at a constant frame rate -> MediaPipe Pose landmarks per frame -> fill gaps
-and smooth (One Euro) -> measure the person's bone lengths -> solve joint rotations on a named
-humanoid skeleton -> estimate the root's travel from the image and pin planted feet -> a MotionClip,
-optionally with a browser-playable side-by-side preview. No UI code here.
+Steps: read the video at its own frame rate (up to 60 fps) -> search whole frames for people a few
+times a second and rank them -> follow the chosen one through every frame on an enlarged crop ->
+fill gaps and smooth (One Euro, in Hz) -> measure the person's bone lengths -> solve joint rotations
+on a named humanoid skeleton -> place the root from the image, pin planted feet (root, then leg IK)
+-> a finite MotionClip, optionally with a browser-playable three-panel preview. No UI code here.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from pipelines.errors import InputError
-from pipelines.motion import cleaning, solvers
+from pipelines.motion import cleaning, ik, solvers
 from pipelines.motion.clip import MotionClip
 from pipelines.motion.landmarks import BODY, PoseLandmark, PoseTrack, world_to_character
-from pipelines.motion.preview import render_preview
+from pipelines.motion.preview import project_onto_source, render_preview
 from pipelines.motion.skeleton import BoneLengths, Skeleton, build_skeleton, forward_kinematics, measure_lengths
-from pipelines.motion.tracking import track_poses
+from pipelines.motion.tracking import follow_person, track_poses
 from pipelines.motion.video import MIN_FRAMES, VideoInfo, output_size, probe, read_frames
 from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve
 
@@ -53,20 +54,24 @@ class MotionCaptureConfig:
     """How a video becomes a clip; every field has a default that works for phone videos."""
 
     max_seconds: float = 60.0  # longest range one run processes; longer videos need a trim range
-    max_fps: float = 30.0  # frames analysed per second; faster videos are resampled to this (and so is the BVH)
-    max_side: int = 640  # long side of the frames MediaPipe sees (it works at 256 px inside; more only costs time)
-    num_poses: int = 2  # bodies MediaPipe may return: more than one lets us follow the central person in a crowd
+    max_fps: float = 60.0  # frames analysed per second: the source's own rate up to this (and so is the BVH's)
+    max_side: int = 1280  # long side of the frames read: a far, small person is cropped from these and enlarged
+    detect_fps: float = 10.0  # rate of the whole-frame search for people; between searches each person is followed
+    num_poses: int = 2  # bodies the whole-frame search may return: more than one lets us follow the central person
+    tiles: int = 3  # a search that finds nobody looks again in tiles x tiles enlarged parts (people too small to see)
     min_visibility: float = 0.5  # landmarks MediaPipe is less sure are in view count as missing and are filled
     max_gap_seconds: float = 0.5  # missing stretches up to this long are interpolated quietly; longer ones are reported
     min_cutoff: float = 1.5  # One Euro minimum cutoff (Hz): lower = steadier, but quick moves get rounded off
     beta: float = 0.5  # One Euro speed coefficient: higher = fast moves are smoothed less (sharper, more jitter)
-    lock_feet: bool = True  # pin planted feet so they do not slide
+    lock_feet: bool = True  # pin planted feet so they do not slide (by moving the root)
+    leg_ik: bool = True  # and bend the legs so each planted foot stays exactly where it landed (two-bone IK)
+    ik_fade_seconds: float = 0.15  # after a foot lifts, its IK correction fades out over this long
     contact_speed: float = 0.8  # m/s: a foot slower than this in the image is planted (walk: stance < 0.9, swing 2-4.5)
     fov_degrees: float = 65.0  # camera field of view across the long side (phones ~65-75); sets the root's depth
     proportions: str = "video"  # "video": bone lengths measured from the first frames; "default": standard adult
     measure_seconds: float = 2.0  # how much of the start is used to measure bone lengths
     preview_height: int = 480  # pixel height of the preview video
-    landmark_cache: int = 4  # recent video ranges whose landmarks are kept: new smoothing or another person is instant
+    landmark_cache: int = 4  # recent video ranges whose landmarks are kept: new smoothing is instant, another person quick
 
 
 @dataclass
@@ -82,17 +87,9 @@ class MotionCaptureOutput:
     stats: dict[str, float]  # measured quality and speed (see `_stats`)
     warnings: list[str] = field(default_factory=list)  # plain sentences for the user
     preview: Path | None = None  # side-by-side MP4, when asked for
-
-
-def foot_slide(clip: MotionClip, contacts: np.ndarray) -> float:
-    """Mean horizontal speed (m/s) of the balls of the feet while they are planted: 0 is no foot skate."""
-    joints, _ = clip.positions()
-    speeds = []
-    for side, name in enumerate(FOOT_JOINTS):
-        held = contacts[1:, side] & contacts[:-1, side]
-        step = np.diff(joints[:, clip.skeleton.index(name)][:, [0, 2]], axis=0)
-        speeds.extend(np.linalg.norm(step[held], axis=-1) * clip.fps)
-    return float(np.mean(speeds)) if speeds else float("nan")
+    fit: np.ndarray | None = None  # (T, J, 2) the clip's joints drawn back onto the source frames (0-1 image coordinates)
+    sightings: PoseTrack | None = None  # the whole-frame search's track of this person (every `search_step`-th frame)
+    search_step: int = 1  # frames between two searches
 
 
 class MotionCapturePipeline:
@@ -103,7 +100,7 @@ class MotionCapturePipeline:
     def __init__(self, model_path: str | Path, config: MotionCaptureConfig | None = None):
         self.model_path = Path(model_path)
         self.config = config or MotionCaptureConfig()
-        self._landmarks: OrderedDict[tuple, tuple[list[PoseTrack], int]] = OrderedDict()
+        self._landmarks: OrderedDict[tuple, tuple] = OrderedDict()
         self._cache_lock = threading.Lock()
         if self.config.proportions not in PROPORTIONS:
             raise InputError(f"proportions must be one of {', '.join(PROPORTIONS)}, got {self.config.proportions!r}")
@@ -129,18 +126,24 @@ class MotionCapturePipeline:
 
     def check_inputs(
         self, video: str | Path, start: float | None, end: float | None, min_cutoff: float, beta: float, person: int = 0
-    ) -> tuple[VideoInfo, float, float]:
-        """Validate the request; return the probed video and the (start, duration) range to read."""
+    ) -> None:
+        """Refuse a request that cannot work, before any file is opened; the video itself is probed in the call."""
+        if not video:
+            raise InputError("no video was given")
         if person < 0:
             raise InputError(f"person must be 0 (the main person) or more, got {person}")
         if min_cutoff <= 0:
             raise InputError(f"smoothing min cutoff must be above 0 Hz, got {min_cutoff}")
         if beta < 0:
             raise InputError(f"smoothing beta must be 0 or more, got {beta}")
-        info = probe(video)
-        start = float(start or 0.0)
-        if start < 0:
+        if start is not None and start < 0:
             raise InputError(f"start must be 0 s or later, got {start} s")
+        if start is not None and end is not None and end <= start:
+            raise InputError(f"end ({end:.2f} s) must come after start ({start:.2f} s)")
+
+    def _frame_range(self, info: VideoInfo, start: float | None, end: float | None) -> tuple[float, float]:
+        """The (start, duration) to read, once the probe has told the video's length."""
+        start = float(start or 0.0)
         if info.duration and start >= info.duration:
             raise InputError(f"start {start:.2f} s is past the end of the {info.duration:.2f} s video")
         stop = float(end) if end is not None else (info.duration or start + self.config.max_seconds)
@@ -153,7 +156,7 @@ class MotionCapturePipeline:
                 f"the selected range is {stop - start:.1f} s; one run handles at most {self.config.max_seconds:.0f} s: "
                 "set a start and end to pick a part of the video"
             )
-        return info, start, stop - start
+        return start, stop - start
 
     def __call__(
         self,
@@ -174,49 +177,56 @@ class MotionCapturePipeline:
         report = progress or (lambda fraction, message: None)
         began = time.perf_counter()
 
-        # 1. Check the request and decide the frame rate and size MediaPipe sees.
+        # 1. Check the request, probe the video, decide the frame rates and the size of the frames read.
         person = int(person)
-        info, start, duration = self.check_inputs(video, start, end, min_cutoff, beta, person)
+        self.check_inputs(video, start, end, min_cutoff, beta, person)
+        info = probe(video)
+        start, duration = self._frame_range(info, start, end)
         fps = min(info.fps or cfg.max_fps, cfg.max_fps)
+        step = max(1, int(round(fps / cfg.detect_fps)))  # every step-th frame is searched for people
         size = output_size(info.width, info.height, cfg.max_side)
         expected = max(1, int(round(duration * fps)))
-
-        # 2. Landmarks for every frame (the slow part), unless this very range was just analysed.
         stat = info.path.stat()
-        key = (str(info.path.resolve()), stat.st_mtime_ns, stat.st_size, start, duration, fps, size, cfg.num_poses)
-        with self._cache_lock:
-            cached = self._landmarks.get(key)
-        reused = cached is not None
-        if not reused:
-            report(0.0, "finding the person in each frame")
-            frames = read_frames(info.path, fps, size, start, duration)
-            cached = track_poses(
-                frames, self.model_path, fps, expected, cfg.num_poses,
-                on_frame=lambda i: report(0.8 * min(i + 1, expected) / expected, f"pose {i + 1}/{expected}"),
+        key = (str(info.path.resolve()), stat.st_mtime_ns, stat.st_size, start, duration, fps, size, step)
+
+        # 2. Find the people (whole frames, a few times a second), unless this very range was just searched.
+        def search():
+            report(0.0, "finding the people")
+            searched = max(1, expected // step)
+            return track_poses(
+                read_frames(info.path, fps / step, size, start, duration), self.model_path, fps / step, searched,
+                cfg.num_poses, on_frame=lambda i: report(0.3 * min(i + 1, searched) / searched, f"search {i + 1}/{searched}"),
+                tiles=cfg.tiles,
             )  # fmt: skip
-            with self._cache_lock:
-                self._landmarks[key] = cached
-                while len(self._landmarks) > cfg.landmark_cache:
-                    self._landmarks.popitem(last=False)  # forget the oldest video
-        people, decoded = cached
-        people = [copy.copy(track) for track in people]  # callers may set fields; the cache keeps its own
-        landmarks_seconds = time.perf_counter() - began
-        if decoded < MIN_FRAMES:
-            raise InputError(f"only {decoded} frame(s) could be decoded from {info.path.name}; it needs a real video")
+
+        (people, _), _ = self._cached(("people", *key), search)
         if not people:
             raise InputError(
-                f"no person was found in any of the {decoded} frames of {info.path.name}; "
-                "film one person, whole body in view if possible"
+                f"no person was found in {info.path.name}; film one person, whole body in view if possible"
             )
         if person >= len(people):
             raise InputError(f"person {person} was asked for, but only {len(people)} found (0 is the main one)")
-        track = people[person]
+
+        # 3. Follow the chosen person through every frame, on a crop around them (the slow part).
+        def follow():
+            report(0.3, "following the person")
+            return follow_person(
+                read_frames(info.path, fps, size, start, duration), self.model_path, fps, people[person], step,
+                on_frame=lambda i: report(0.3 + 0.5 * min(i + 1, expected) / expected, f"pose {i + 1}/{expected}"),
+            )  # fmt: skip
+
+        (track, decoded), reused = self._cached(("follow", *key, person), follow)
+        track = copy.copy(track)  # callers may set fields; the cache keeps its own
         track.start = start
+        landmarks_seconds = time.perf_counter() - began
+        if decoded < MIN_FRAMES:
+            raise InputError(f"only {decoded} frame(s) could be decoded from {info.path.name}; it needs a real video")
         # Fewer frames than the container promised: cut off or damaged (browser recordings may promise nothing).
         damaged = info.duration > 0 and decoded < EXPECTED_SHARE * expected
 
-        # 3-6. Clean, measure the person, solve rotations, place the root.
+        # 4-6. Clean, measure the person, solve rotations, place the root and the feet.
         output = self.retarget(track, min_cutoff, beta, report)
+        output.sightings, output.search_step = people[person], step
         output.stats["landmarks_reused"] = float(reused)  # then the speeds below are not MediaPipe's
         output.stats["landmarks_fps"] = track.num_frames / landmarks_seconds
         if damaged:
@@ -226,11 +236,13 @@ class MotionCapturePipeline:
                 "(the file may be cut off or damaged); the clip covers what was readable.",
             )
 
-        # 7. Preview: the source beside the skeleton, H.264 for browsers.
+        # 7. Preview, H.264 for browsers: the source with its landmarks, the clip drawn back on it, the skeleton.
         if preview is not None:
             report(0.92, "rendering the preview")
-            source = read_frames(info.path, fps, size, start, duration)
-            output.preview = render_preview(preview, output.clip, source, track, output.made_up, cfg.preview_height)
+            source = read_frames(info.path, fps, output_size(info.width, info.height, 2 * cfg.preview_height), start, duration)
+            output.preview = render_preview(
+                preview, output.clip, source, track, output.made_up, cfg.preview_height, fit=output.fit
+            )
         output.stats["end_to_end_fps"] = track.num_frames / (time.perf_counter() - began)
         report(1.0, "done")
         return output
@@ -244,6 +256,10 @@ class MotionCapturePipeline:
         beta = cfg.beta if beta is None else float(beta)
         report = progress or (lambda fraction, message: None)
         fps = track.fps
+        if track.num_frames < MIN_FRAMES:
+            raise InputError(f"a clip needs at least {MIN_FRAMES} frames; this one has {track.num_frames}")
+        if not track.detected.any():
+            raise InputError(f"no person was found in any of the {track.num_frames} frames; film one person, whole body in view")
 
         # 3. Clean: fill what MediaPipe missed, then smooth.
         report(0.82, "cleaning the landmarks")
@@ -269,22 +285,41 @@ class MotionCapturePipeline:
         # 6. Root travel from the image, scaled to the character, with planted feet pinned.
         report(0.9, "placing the root and feet")
         weights = np.where(valid, np.maximum(track.visibility, 1e-3), 1e-3)[:, list(BODY)]
-        root_camera, pixels_per_metre = cleaning.estimate_root(
+        root_camera, pixels_per_metre, origin = cleaning.estimate_root(
             pixels[:, list(BODY)], world[:, list(BODY)], weights, track.width, track.height, cfg.fov_degrees
         )
         character_scale = (lengths.upper_leg + lengths.lower_leg) / (measured.upper_leg + measured.lower_leg)
-        root = world_to_character(root_camera - root_camera[0]) * character_scale
+        travel, travel_note = cleaning.hold_travel(root_camera, valid[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE]].any())
+        root = world_to_character(travel) * character_scale
         contacts = np.stack(
             [cleaning.foot_contacts(pixels[:, list(foot)], pixels_per_metre, fps, cfg.contact_speed) for foot in FEET],
             axis=1,
         )
         contacts &= valid[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE]]  # a hidden foot is not known to be planted
-        root = self._place_root(skeleton, rotations, root, contacts if cfg.lock_feet else np.zeros_like(contacts))
+        planted = contacts if cfg.lock_feet else np.zeros_like(contacts)
+        root = self._place_root(skeleton, rotations, root, planted)
         clip = MotionClip(fps, skeleton, root, rotations.as_quat().reshape(track.num_frames, len(skeleton.joints), 4))
+        if cfg.leg_ik:
+            clip = ik.plant_feet(clip, planted, cfg.ik_fade_seconds)
+        clip.check_finite()  # the guarantee: whatever the video, no NaN reaches a file or the preview
 
         stats = self._stats(track, points, clip, valid, contacts)
-        notes = self._warnings(track, long_gap, made_up, fps)
-        return MotionCaptureOutput(clip, track, points, contacts, made_up, lengths, stats, notes)
+        notes = self._warnings(track, long_gap, made_up, fps) + ([travel_note] if travel_note else [])
+        fit = project_onto_source(clip, pixels_per_metre, origin, character_scale, (track.width, track.height))
+        return MotionCaptureOutput(clip, track, points, contacts, made_up, lengths, stats, notes, fit=fit)
+
+    def _cached(self, key: tuple, compute: Callable[[], tuple]) -> tuple[tuple, bool]:
+        """`compute()`'s result for `key`, and whether it was already known (kept for `landmark_cache` videos)."""
+        with self._cache_lock:
+            known = self._landmarks.get(key)
+        if known is not None:
+            return known, True
+        result = compute()
+        with self._cache_lock:
+            self._landmarks[key] = result
+            while len(self._landmarks) > 2 * self.config.landmark_cache:  # a search and a followed person per video
+                self._landmarks.popitem(last=False)  # forget the oldest
+        return result, False
 
     @staticmethod
     def _place_root(skeleton: Skeleton, rotations: Rotation, root: np.ndarray, contacts: np.ndarray) -> np.ndarray:
@@ -331,7 +366,7 @@ class MotionCapturePipeline:
             "jitter_skeleton": cleaning.mean_acceleration(local, track.fps),
             "bone_spread_raw": spread(raw_limbs),
             "bone_spread_clip": spread(clip_bones),
-            "foot_slide": foot_slide(clip, contacts),
+            "foot_skate_cm": ik.foot_skate(clip, contacts),
         }
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""An MP4 preview a browser can play: the source video with its landmarks beside the retargeted skeleton.
+"""An MP4 preview a browser can play: the source with its landmarks, the source with the clip drawn back on it,
+and the retargeted skeleton.
 
 Browsers play H.264 in MP4 only with 4:2:0 chroma (yuv420p), even frame sizes and the index at
 the front of the file (+faststart, so playback starts before the download ends). OpenCV's `mp4v`
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from pipelines.motion.clip import MotionClip
-from pipelines.motion.landmarks import CONNECTIONS, PoseTrack
+from pipelines.motion.landmarks import CONNECTIONS, PoseTrack, world_to_character
 
 BACKGROUND = (32, 34, 40)
 LEFT_COLOUR = (255, 150, 40)  # RGB: the person's left side in orange
@@ -23,6 +24,7 @@ RIGHT_COLOUR = (60, 160, 255)  # and their right side in blue
 CENTRE_COLOUR = (235, 235, 235)
 FLOOR_COLOUR = (90, 95, 105)
 MIN_VISIBILITY = 0.5  # landmarks drawn on the source only when MediaPipe is this sure they are in view
+FAR = 1e4  # pixels: points further off the canvas are drawn at this distance (OpenCV needs ints that fit)
 HEAD_RADIUS = 0.09  # metres, for the mannequin's head
 LIMB_WIDTH = 0.045  # metres, mannequin limb thickness
 
@@ -80,6 +82,7 @@ def draw_skeleton(canvas: np.ndarray, view: SkeletonView, clip: MotionClip, join
 
 def draw_landmarks(canvas: np.ndarray, pixels: np.ndarray, visibility: np.ndarray) -> None:
     """Draw MediaPipe's image landmarks (33 x 2, already in canvas pixels) on the source frame."""
+    pixels = np.clip(pixels, -FAR, FAR)
     for a, b in CONNECTIONS:
         if visibility[a] >= MIN_VISIBILITY and visibility[b] >= MIN_VISIBILITY:
             pa, pb = (tuple(int(v) for v in pixels[k]) for k in (a, b))
@@ -110,6 +113,17 @@ def write_h264(path: str | Path, frames: Iterable[np.ndarray], size: tuple[int, 
     return Path(path)
 
 
+def draw_fit(canvas: np.ndarray, clip: MotionClip, fit: np.ndarray) -> None:
+    """Draw the clip's bones (J x 2 joint positions, already in canvas pixels) over the source frame."""
+    fit = np.clip(fit, -FAR, FAR)
+    for j, parent in enumerate(clip.parents):
+        if parent >= 0 and np.isfinite(fit[[j, parent]]).all():
+            pa, pb = (tuple(int(v) for v in fit[k]) for k in (parent, j))
+            cv2.line(canvas, pa, pb, _colour(clip.joint_names[j]), 3, cv2.LINE_AA)
+    for point in fit[np.isfinite(fit).all(axis=1)]:
+        cv2.circle(canvas, tuple(int(v) for v in point), 3, (20, 20, 20), -1, cv2.LINE_AA)
+
+
 def render_preview(
     path: str | Path,
     clip: MotionClip,
@@ -117,11 +131,15 @@ def render_preview(
     track: PoseTrack | None = None,
     made_up: np.ndarray | None = None,
     height: int = 480,
+    fit: np.ndarray | None = None,
 ) -> Path:
     """Write the preview MP4: skeleton alone, or beside `source` frames with `track`'s landmarks.
 
     `made_up` (T,) marks frames whose pose was interpolated over a long gap; they are labelled.
+    `fit` (T, J, 2; 0-1 image coordinates, see `project_onto_source`) adds a panel with the clip's own
+    skeleton drawn over the source, so a user sees where the capture parts from the person.
     """
+    clip.check_finite()
     height = _even(height)
     joints, ends = clip.positions()
     if source is not None and track is not None:
@@ -130,7 +148,8 @@ def render_preview(
         source_width = 0
     panel_width = max(source_width, _even(height * 0.75))
     view = SkeletonView(joints, ends, panel_width, height)
-    size = (source_width + panel_width, height)
+    fit_width = source_width if fit is not None else 0
+    size = (source_width + fit_width + panel_width, height)
 
     def frames():
         sources = iter(source) if source is not None and track is not None else None
@@ -150,11 +169,35 @@ def render_preview(
                 left = np.ascontiguousarray(cv2.resize(frame, (source_width, height), interpolation=cv2.INTER_AREA))
             else:  # the decoder gave fewer frames than the clip has
                 left = blank[:, :source_width].copy()
+            panels = [left]
+            if fit is not None:
+                fitted = left.copy()
+                if t < len(fit):
+                    draw_fit(fitted, clip, fit[t] * np.array([source_width, height]))
+                _label(fitted, "clip on the source")
+                panels.append(fitted)
             if t < track.num_frames and track.detected[t]:
                 draw_landmarks(left, track.image[t, :, :2] * np.array([source_width, height]), track.visibility[t])
             else:
                 _label(left, "no person found", 44, (255, 120, 120))
             _label(left, "source")
-            yield np.hstack([left, panel])
+            yield np.hstack([*panels, panel])
 
     return write_h264(path, frames(), size, clip.fps)
+
+
+def project_onto_source(
+    clip: MotionClip, pixels_per_metre: np.ndarray, origin: np.ndarray, character_scale: float, size: tuple[int, int]
+) -> np.ndarray:
+    """Where the clip's joints fall on the source frames: (T, J, 2) in 0-1 image coordinates.
+
+    The same weak-perspective map that placed the root (`cleaning.estimate_root`: hip centre at
+    `origin` pixels, `pixels_per_metre`) is applied to the skeleton's joints around its hips, turned
+    back into camera axes and to the person's own size. Drawn over the video it shows what the clip
+    really is: where it parts from the person, the capture went wrong.
+    """
+    joints, _ = clip.positions()
+    hips = joints[:, clip.skeleton.parents.index(-1)]
+    around_hips = world_to_character(joints - hips[:, None]) / character_scale  # the axis flip is its own inverse
+    pixels = origin[:, None] + pixels_per_metre[:, None, None] * around_hips[..., :2]
+    return pixels / np.array(size, dtype=float)

@@ -140,22 +140,32 @@ def forward_kinematics(
     single = root_position.ndim == 1
     roots = root_position[None] if single else root_position
     frames = len(roots)
-    quats = local.as_quat().reshape(frames, joints, 4)
-    glob: list[Rotation] = []
+    glob = world_rotations(skeleton, local, frames)
     pos = np.zeros((frames, joints, 3))
     for j, parent in enumerate(skeleton.parents):
-        here = Rotation.from_quat(quats[:, j])
         if parent < 0:
-            glob.append(here)
             pos[:, j] = roots + skeleton.offsets[j]
         else:
-            glob.append(glob[parent] * here)
             pos[:, j] = pos[:, parent] + glob[parent].apply(skeleton.offsets[j])
     ends = np.zeros((frames, len(skeleton.end_sites), 3))
     for e, (name, tip) in enumerate(skeleton.end_sites.items()):
         j = skeleton.index(name)
         ends[:, e] = pos[:, j] + glob[j].apply(tip)
     return (pos[0], ends[0]) if single else (pos, ends)
+
+
+def world_rotations(skeleton: Skeleton, local: Rotation, frames: int | None = None) -> list[Rotation]:
+    """Each joint's rotation in the world (a Rotation of T per joint): its parent's times its own local one.
+
+    local: T*J rotations, frame-major (as `MotionClip.local_rotations` gives them); `frames` = T when known.
+    """
+    joints = len(skeleton.joints)
+    quats = local.as_quat().reshape(frames or -1, joints, 4)
+    glob: list[Rotation] = []
+    for j, parent in enumerate(skeleton.parents):
+        here = Rotation.from_quat(quats[:, j])
+        glob.append(here if parent < 0 else glob[parent] * here)
+    return glob
 
 
 def measure_lengths(world: np.ndarray, visibility: np.ndarray, min_visibility: float = 0.7) -> BoneLengths:

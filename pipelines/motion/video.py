@@ -22,6 +22,15 @@ from pipelines.errors import InputError
 
 # Containers that hold a single still image; ffmpeg happily "plays" them as a one-frame video.
 IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif_pipe", "jpegls_pipe")
+# The only demuxers ffmpeg may use on an upload: self-contained video files, plus single-image pipes so a
+# photo gets a plain "that is a still image". Playlists (hls, dash), concat lists, image sequences (image2)
+# and devices would make ffmpeg open other files named inside the upload, so they are never even probed.
+VIDEO_FORMATS = ("mov", "matroska", "avi", "flv", "mpegts", "mpeg", "ogg", "asf", "mxf", "nut", "gif", "h264", "hevc",
+                 "m4v", *IMAGE_FORMATS[1:])  # fmt: skip
+# Options put before every `-i` of an upload: read local files only, with the demuxers above only.
+SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(VIDEO_FORMATS)]
+PROBE_SECONDS = 30.0  # a probe that takes longer is a hostile or broken file, not a video
+DECODE_CPU_SECONDS = 600  # ffmpeg's own -timelimit on one decode: far above a 60 s clip's needs
 MIN_FRAMES = 2  # fewer decoded frames than this is not motion
 
 
@@ -45,13 +54,20 @@ def _ffmpeg() -> str:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Inspect `path` with ffmpeg, raising ValueError with a plain reason when it is not a usable video."""
+    """Inspect `path` with ffmpeg, raising InputError with a plain reason when it is not a usable video.
+
+    Only the demuxers in `VIDEO_FORMATS` may open it (`SAFE_INPUT`), and the probe has `PROBE_SECONDS`.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Video file not found: {path}")
     if path.stat().st_size == 0:
         raise InputError(f"The file {path.name} is empty (0 bytes); upload the video again.")
-    proc = subprocess.run([_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace")
+    command = [_ffmpeg(), "-hide_banner", *SAFE_INPUT, "-i", str(path)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=PROBE_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"{path.name} took more than {PROBE_SECONDS:g} s just to open; it is not a usable video.") from None
     text = proc.stderr
     container = re.search(r"Input #0, (.+?), from", text)
     if container is None:
@@ -60,6 +76,8 @@ def probe(path: str | Path) -> VideoInfo:
             f"{path.name} could not be read as a video: it may be damaged, cut off or not a video ({reason})."
         )
     container = container.group(1)
+    if container.split(",")[0] not in VIDEO_FORMATS:  # the whitelist should make this impossible; never trust one layer
+        raise InputError(f"{path.name} is a {container} file, which is not a video format motion capture reads.")
     video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5}).*", text)
     if video is None or "(attached pic)" in video.group(0):  # an mp3's cover art is not a video
         kind = "an audio-only file" if re.search(r"Stream #0:\d+.*?: Audio:", text) else "not a video"
@@ -113,7 +131,7 @@ def read_frames(
     """
     import imageio_ffmpeg
 
-    input_params = ["-ss", f"{start:.3f}"] if start > 0 else []
+    input_params = ["-timelimit", str(DECODE_CPU_SECONDS), *SAFE_INPUT, *(["-ss", f"{start:.3f}"] if start > 0 else [])]
     output_params = ["-an", "-vf", f"fps={fps:.6f},scale={size[0]}:{size[1]}"]
     if duration is not None:
         output_params = ["-t", f"{duration:.3f}", *output_params]

@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.errors import InputError
+from pipelines.motion import DEFAULT_LOOP_BLEND, ClipEdits, MotionCaptureConfig
 from pipelines.weights import REPO_ROOT
 from studio.errors import user_errors
 from studio.i18n import t
@@ -23,6 +24,7 @@ NO_CLIP = "Capture a clip first: press Capture motion, then edit it."
 VIDEOS = REPO_ROOT / "examples" / "videos"
 EXAMPLES = [str(VIDEOS / "walking_side.mp4"), str(VIDEOS / "lunge_front.mp4")]
 EXAMPLE_LABELS = ["walking_side.mp4: a backflip and a walk (7.7 s)", "lunge_front.mp4: a lunge (1.7 s)"]
+DEFAULTS, NO_EDITS = MotionCaptureConfig(), ClipEdits()  # the sliders start at the pipeline's own defaults
 
 TEXT = {
     "en": {
@@ -39,9 +41,10 @@ TEXT = {
         "motion.beta": "Beta: higher = fast moves stay sharp (and a little jitter comes back)",
         "motion.person": "Person (0 = the largest, most central; 1 = the next, ...)",
         "motion.run": "Capture motion",
-        "motion.preview": "Preview: source with landmarks | retargeted skeleton",
+        "motion.preview": "Preview: source with landmarks | the clip drawn back on the source | retargeted skeleton",
         "motion.notes": "Notes",
         "motion.bvh": "BVH clip (one frame per processed video frame)",
+        "motion.glb": "GLB (glTF 2.0): the skeleton, a stick figure and the animation, for game engines, three.js and Blender",
         "motion.edits": "Clip edits",
         "motion.edits_help": "Edits remix the captured motion; they do not invent new moves. **Speed** replays it "
         "faster or slower (in-between frames are interpolated). **Stride** scales every joint's swing around the "
@@ -70,9 +73,10 @@ TEXT = {
         "motion.beta": "Beta：越高快速动作越利落（抖动也会稍多）",
         "motion.person": "人物（0 = 最大、最居中的那位；1 = 下一位……）",
         "motion.run": "捕捉动作",
-        "motion.preview": "预览：原视频与关键点 | 重定向后的骨架",
+        "motion.preview": "预览：原视频与关键点 | 动作片段叠加回原视频 | 重定向后的骨架",
         "motion.notes": "提示",
         "motion.bvh": "BVH 动作片段（每个处理过的视频帧对应一帧）",
+        "motion.glb": "GLB（glTF 2.0）：骨架、火柴人模型和动画，可用于游戏引擎、three.js 和 Blender",
         "motion.edits": "片段编辑",
         "motion.edits_help": "编辑只是重新组合捕捉到的动作，不会凭空创造新动作。**速度**：加快或放慢播放（中间帧由插值得到）。"
         "**步幅**：把每个关节围绕平均姿势的摆动放大或缩小——步子更大或更小、挥手幅度更大或更小（脚可能略有滑动）。"
@@ -129,10 +133,11 @@ def _notes(out) -> str:
 
 @user_errors
 def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress()):
-    """Video -> (preview MP4, BVH file, notes, captured clip for the edits)."""
+    """Video -> (preview MP4, BVH file, GLB file, notes, captured clip for the edits)."""
     if not video:
         raise InputError(NO_VIDEO)
     from pipelines.motion.bvh import write_bvh
+    from pipelines.motion.gltf import write_glb
 
     folder = _folder()
     progress(0.0, desc="loading the pose model")
@@ -147,31 +152,21 @@ def capture(video, start, end, min_cutoff, beta, person=0, progress=gr.Progress(
         progress=lambda fraction, message: progress(fraction, desc=message),
     )
     bvh = write_bvh(out.clip, folder / f"{Path(video).stem}.bvh")
-    return str(out.preview), str(bvh), _notes(out), out.clip
+    glb = write_glb(out.clip, folder / f"{Path(video).stem}.glb")
+    return str(out.preview), str(bvh), str(glb), _notes(out), out.clip
 
 
 @user_errors
 def apply_edits(clip, speed, stride, mirror, loop, loop_blend, progress=gr.Progress()):
-    """Captured clip + edits -> (skeleton preview MP4, BVH file, notes). Order: stride, mirror, loop, speed."""
+    """Captured clip + edits -> (skeleton preview MP4, BVH file, notes), in `ClipEdits`' order."""
     if clip is None:
         raise InputError(NO_CLIP)
     from pipelines.motion.bvh import write_bvh
     from pipelines.motion.preview import render_preview
 
     progress(0.1, desc="editing the clip")
-    edited, done = clip, []
-    if float(stride) != 1.0:
-        edited = edited.scale_amplitude(float(stride))
-        done.append(f"stride x{float(stride):g}")
-    if mirror:
-        edited = edited.mirror()
-        done.append("mirrored")
-    if loop:
-        edited = edited.loop(float(loop_blend))
-        done.append(f"looped with a {float(loop_blend):g} s blend")
-    if float(speed) != 1.0:
-        edited = edited.retime(float(speed))
-        done.append(f"speed x{float(speed):g}")
+    edits = ClipEdits(float(speed), float(stride), bool(mirror), float(loop_blend) if loop else None)
+    edited, done = edits.apply(clip)
     folder = _folder()
     progress(0.5, desc="rendering the preview")
     preview = render_preview(folder / "edited.mp4", edited)
@@ -191,23 +186,24 @@ def render() -> None:
                 end = gr.Number(value=0.0, minimum=0.0, label=t("motion.end"))
             person = gr.Number(value=0, minimum=0, precision=0, label=t("motion.person"))
             with gr.Accordion(t("motion.smoothing"), open=False):
-                min_cutoff = gr.Slider(0.1, 5.0, value=1.5, step=0.1, label=t("motion.min_cutoff"))
-                beta = gr.Slider(0.0, 3.0, value=0.5, step=0.05, label=t("motion.beta"))
+                min_cutoff = gr.Slider(0.1, 5.0, value=DEFAULTS.min_cutoff, step=0.1, label=t("motion.min_cutoff"))
+                beta = gr.Slider(0.0, 3.0, value=DEFAULTS.beta, step=0.05, label=t("motion.beta"))
             run = gr.Button(t("motion.run"), variant="primary")
         with gr.Column(scale=2):
             preview = gr.Video(label=t("motion.preview"), interactive=False, autoplay=True, loop=True, height=360)
             notes = gr.Markdown(label=t("motion.notes"))
             bvh = gr.File(label=t("motion.bvh"), interactive=False)
+            glb = gr.File(label=t("motion.glb"), interactive=False)
     with gr.Accordion(t("motion.edits"), open=True):
         gr.Markdown(t("motion.edits_help"))
         with gr.Row():
             with gr.Column(scale=1):
-                speed = gr.Slider(0.25, 3.0, value=1.0, step=0.05, label=t("motion.speed"))
-                stride = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("motion.stride"))
-                mirror = gr.Checkbox(value=False, label=t("motion.mirror"))
+                speed = gr.Slider(0.25, 3.0, value=NO_EDITS.speed, step=0.05, label=t("motion.speed"))
+                stride = gr.Slider(0.0, 2.0, value=NO_EDITS.stride, step=0.05, label=t("motion.stride"))
+                mirror = gr.Checkbox(value=NO_EDITS.mirror, label=t("motion.mirror"))
                 with gr.Row():
                     loop = gr.Checkbox(value=False, label=t("motion.loop"))
-                    loop_blend = gr.Slider(0.1, 1.0, value=0.3, step=0.05, label=t("motion.loop_blend"))
+                    loop_blend = gr.Slider(0.1, 1.0, value=DEFAULT_LOOP_BLEND, step=0.05, label=t("motion.loop_blend"))
                 apply = gr.Button(t("motion.apply"))
             with gr.Column(scale=2):
                 edited_preview = gr.Video(label=t("motion.edited_preview"), interactive=False, autoplay=True, loop=True, height=300)
@@ -215,7 +211,7 @@ def render() -> None:
                 edited_bvh = gr.File(label=t("motion.edited_bvh"), interactive=False)
     gr.Examples([[video_path] for video_path in EXAMPLES], inputs=[video], example_labels=EXAMPLE_LABELS, label=t("motion.examples"))
 
-    run.click(capture, [video, start, end, min_cutoff, beta, person], [preview, bvh, notes, clip],
+    run.click(capture, [video, start, end, min_cutoff, beta, person], [preview, bvh, glb, notes, clip],
               api_name="motion_capture", concurrency_limit=1)  # fmt: skip
     apply.click(apply_edits, [clip, speed, stride, mirror, loop, loop_blend], [edited_preview, edited_bvh, edited_notes],
                 api_name="motion_edit", concurrency_limit=2)  # fmt: skip
