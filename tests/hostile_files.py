@@ -85,12 +85,12 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def audio_bytes(seconds: float, rate: int = 16000, fmt: str = "WAV", channels: int = 1) -> bytes:
+def audio_bytes(seconds: float, rate: int = 16000, fmt: str = "WAV", channels: int = 1, subtype: str | None = None) -> bytes:
     """Silence in any format libsndfile writes (a FLAC of ten minutes of silence is a few hundred kB)."""
     import soundfile
 
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.zeros((int(seconds * rate), channels), np.int16), rate, format=fmt)
+    soundfile.write(buffer, np.zeros((int(seconds * rate), channels), np.int16), rate, format=fmt, subtype=subtype)
     return buffer.getvalue()
 
 

@@ -127,8 +127,10 @@ class CharacterBundle:
         try:
             with zipfile.ZipFile(path) as archive:
                 return cls._from_archive(archive, path.name)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-            raise InputError(f"{path.name} is a damaged ZIP file and cannot be read ({err}).") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):  # bad CRC, headers or offsets, cut-off data
+            raise InputError(f"{path.name} is a damaged ZIP file and cannot be read.") from None
+        except NotImplementedError:  # a ZIP feature Python does not read (patched data, a newer format version)
+            raise InputError(f"{path.name} uses a ZIP feature we do not read; export the bundle again.") from None
 
     @classmethod
     def _from_archive(cls, archive: zipfile.ZipFile, name: str) -> "CharacterBundle":
