@@ -37,7 +37,7 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS, max_s
     kept at display size. `name` is how messages call the image (default: the file name or "the uploaded data").
     """
     if isinstance(source, np.ndarray):
-        return _array_to_rgb(source, max_pixels)
+        return _fit(_array_to_rgb(source, max_pixels), max_side)
     if isinstance(source, Image.Image):
         return _pil_to_rgb(source, max_pixels, name or "the image", max_side)
     if isinstance(source, (bytes, bytearray)):
@@ -107,12 +107,16 @@ def _check_size(size: tuple[int, int], max_pixels: int, name: str) -> None:
 
 
 def _pil_to_rgb(image: Image.Image, max_pixels: int, name: str, max_side: int | None = None) -> np.ndarray:
-    rgb = _pil_to_full_rgb(image, max_pixels, name)
-    if max_side and max(rgb.shape[:2]) > max_side:
-        small = Image.fromarray(rgb)
-        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        return np.asarray(small).copy()
-    return rgb
+    return _fit(_pil_to_full_rgb(image, max_pixels, name), max_side)
+
+
+def _fit(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Shrink an RGB array (aspect kept) so its longer side is at most `max_side`; smaller ones pass as they are."""
+    if not max_side or max(rgb.shape[:2]) <= max_side:
+        return rgb
+    small = Image.fromarray(rgb)
+    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(small).copy()
 
 
 def _pil_to_full_rgb(image: Image.Image, max_pixels: int, name: str) -> np.ndarray:

@@ -200,3 +200,15 @@ def _png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_sprites_are_exported_at_sprite_size_so_any_reader_accepts_them(tmp_path):
+    """A sheet made from a 12 MP photo has 12 MP sprites; the bundle keeps them at display size (the portrait whole)."""
+    from pipelines.character.card import SPRITE_MAX_SIDE
+
+    big = np.zeros((1500, 2000, 3), np.uint8)
+    _, zip_path = CharacterBundle(Character(name="Big"), portrait=big, expressions={"joy": big}).save(tmp_path)
+    back = CharacterBundle.load(zip_path)
+    assert back.expressions["joy"].shape == (768, SPRITE_MAX_SIDE, 3)
+    assert back.portrait.shape == big.shape
+    assert back.sprites()["neutral"].shape == (768, SPRITE_MAX_SIDE, 3)  # the portrait stands in, at sprite size

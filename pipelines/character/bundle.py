@@ -189,8 +189,8 @@ def _checked_images(archive: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo
     total = 0
     for name in images:
         cap = MAX_PORTRAIT_PIXELS if name == "portrait.png" else MAX_SPRITE_PIXELS
-        with archive.open(entries[name]) as member:
-            width, height = open_header(io.BytesIO(member.read(64 * 1024)), name, cap).size
+        with archive.open(entries[name]) as member:  # Pillow reads only as far as the header
+            width, height = open_header(member, name, cap).size
         total += width * height
     if total > MAX_IMAGES_PIXELS:
         raise InputError(f"The images in this bundle add up to {total / 1e6:.0f} MP; the limit is "
