@@ -1,11 +1,14 @@
-"""Load test: the studio on loopback, driven through gradio_client by simulated users.
+"""Load and soak test: the studio on loopback, driven through gradio_client by simulated visitors.
 
-    python bench/load.py [--users 4] [--seconds 60] [--queue 8]
+    python bench/load.py [--users 20] [--seconds 600] [--queue 8] [--warmup 120]
 
-Phase 1 (steady): N users, each looping over a face edit, a short motion capture and a chat turn, for a
-bounded time. Every request that should succeed must succeed. Phase 2 (burst): three times the queue
-size of face edits at once: the excess must get a clear "queue is full" answer quickly, not hang.
-Memory of the server process is sampled after warm-up and at the end; it must stay flat.
+Steady phase: N visitors, each with its own session, loop over the studio's actions (a face edit, an
+expression sheet, a short motion capture, a chat turn, a bundle export and re-import) for a bounded time.
+A request turned away with "queue is full" counts as busy (the queue limit doing its job; the visitor waits
+a moment and goes on); any other failure is an unexpected error. The server's memory is sampled throughout:
+growth is measured from the end of the warm-up (one pass of every action, then the first `--warmup` seconds
+of the crowd, while worker threads and caches fill) to the end. Burst phase: three times the queue size of
+face edits at once: the excess must get "queue is full" quickly, not hang. Writes bench/results/load.md.
 """
 
 from __future__ import annotations
@@ -28,12 +31,20 @@ REPO = Path(__file__).resolve().parent.parent
 FACE = REPO / "examples" / "faces" / "london_002_neutral.jpg"
 VIDEO = REPO / "examples" / "videos" / "lunge_front.mp4"
 REQUEST_TIMEOUT = 300  # seconds; a request still pending after this counts as a hang
+BUSY_PAUSE_S = 2.0  # a visitor told "queue is full" waits this long before the next action
+MAX_GROWTH = 0.10  # server memory may grow at most 10 % after warm-up
 
 
 def face_edit(client):
     from gradio_client import handle_file
 
     return client.predict(handle_file(str(FACE)), "joy", 0.8, 0, 0, 0, 0, 0, 0, False, api_name="/face_expression")
+
+
+def face_sheet(client):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(FACE)), 0.8, 0, False, api_name="/face_sheet")
 
 
 def motion_clip(client):
@@ -43,16 +54,32 @@ def motion_clip(client):
 
 
 def chat_turn(client):
-    client.predict("Ada", "User", api_name="/load_preset")  # a fresh conversation for this simulated user
+    client.predict("Ada", "User", api_name="/load_preset")  # a fresh conversation for this simulated visitor
     return client.predict("What is in the clock room?", "local", "", "", "", "", 16, 0.0, "User", False,
                           api_name="/chat_respond")  # fmt: skip
 
 
-JOBS = {"face edit": face_edit, "motion clip (0.5 s)": motion_clip, "chat turn (16 tokens)": chat_turn}
+def bundle_round_trip(client):
+    """Export the visitor's character (the preset, its sprites, the portrait) and import the ZIP again."""
+    from gradio_client import handle_file
+
+    client.predict("Ada", "User", api_name="/load_preset")
+    card, archive = client.predict(handle_file(str(FACE)), api_name="/export_bundle")
+    archive = archive["path"] if isinstance(archive, dict) else archive
+    return client.predict(handle_file(archive), api_name="/import_bundle")
+
+
+JOBS = {
+    "face edit": face_edit,
+    "expression sheet (7 faces)": face_sheet,
+    "motion clip (0.5 s)": motion_clip,
+    "chat turn (16 tokens)": chat_turn,
+    "bundle export + import": bundle_round_trip,
+}
 
 
 def rss_mb(pid: int) -> float:
-    """Current resident memory of the server and its children (MediaPipe runs in-process)."""
+    """Current resident memory of the server process (MediaPipe and the models run in-process)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -72,19 +99,50 @@ def server_pid(port: int) -> int:
     raise RuntimeError("studio process not found")
 
 
-def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, int]:
-    """Each user loops over the jobs until time is up; returns latencies and failures per job."""
+def is_busy(err: Exception) -> bool:
+    return "queue is full" in str(err).lower()
+
+
+class MemoryLog:
+    """Samples the server's RSS every few seconds in a background thread."""
+
+    def __init__(self, pid: int, every_s: float = 5.0):
+        self.pid, self.every_s = pid, every_s
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.began = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic() - self.began, rss_mb(self.pid)))
+            self._stop.wait(self.every_s)
+
+    def at(self, seconds: float) -> float:
+        """The last sample taken at or before `seconds`."""
+        return [mb for t, mb in self.samples if t <= seconds][-1]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.monotonic() - self.began, rss_mb(self.pid)))
+
+
+def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
+    """Each visitor loops over the jobs until time is up; returns latencies, busy answers and failures per job."""
     from gradio_client import Client
 
     latencies: dict[str, list[float]] = defaultdict(list)
+    busy: dict[str, int] = defaultdict(int)
     failures: dict[str, list[str]] = defaultdict(list)
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
-    def user(index: int) -> None:
+    def visitor(index: int) -> None:
         client = Client(url, verbose=False)
         names = list(JOBS)
-        step = index  # users start on different jobs so the mix is even from the first second
+        step = index  # visitors start on different jobs so the mix is even from the first second
         while time.monotonic() < stop_at:
             name = names[step % len(names)]
             step += 1
@@ -93,23 +151,25 @@ def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, int]:
                 JOBS[name](client)
                 with lock:
                     latencies[name].append(time.perf_counter() - began)
-            except Exception as err:  # every failure is recorded and reported, none is expected
+            except Exception as err:  # every failure is recorded and reported; only "queue is full" is expected
                 with lock:
-                    failures[name].append(f"{type(err).__name__}: {str(err)[:120]}")
+                    if is_busy(err):
+                        busy[name] += 1
+                    else:
+                        failures[name].append(f"{type(err).__name__}: {str(err)[:160]}")
+                if is_busy(err):
+                    time.sleep(BUSY_PAUSE_S)
 
     with ThreadPoolExecutor(users) as pool:
-        list(pool.map(user, range(users)))
-    served = sum(len(v) for v in latencies.values())
-    return latencies, failures, served
+        list(pool.map(visitor, range(users)))
+    return latencies, busy, failures
 
 
 def burst(url: str, count: int) -> tuple[int, int, int, float]:
     """`count` face edits submitted at once: (served, refused as busy, other errors, slowest answer in s)."""
-    from gradio_client import Client
+    from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False)
-    from gradio_client import handle_file
-
     began = time.perf_counter()
     jobs = [client.submit(handle_file(str(FACE)), "joy", 0.8, 0, 0, 0, 0, 0, 0, False, api_name="/face_expression")
             for _ in range(count)]  # fmt: skip
@@ -119,7 +179,7 @@ def burst(url: str, count: int) -> tuple[int, int, int, float]:
             job.result(timeout=REQUEST_TIMEOUT)
             served += 1
         except Exception as err:
-            if "queue is full" in str(err).lower():
+            if is_busy(err):
                 busy += 1
             else:
                 other += 1
@@ -128,9 +188,10 @@ def burst(url: str, count: int) -> tuple[int, int, int, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--queue", type=int, default=8, help="the studio's queue size during the test")
+    parser.add_argument("--warmup", type=float, default=120.0, help="seconds of the crowd counted as warm-up")
     args = parser.parse_args(argv)
 
     port = free_loopback_port()
@@ -138,35 +199,46 @@ def main(argv: list[str] | None = None) -> int:
         pid = server_pid(port)
         from gradio_client import Client
 
+        memory = MemoryLog(pid)
         warm = Client(url, verbose=False)
-        for job in JOBS.values():  # load every model once, so memory growth after this is a leak
+        for job in JOBS.values():  # load every model once
             job(warm)
-        memory_warm = rss_mb(pid)
-        latencies, failures, served = steady(url, args.users, args.seconds)
-        memory_after = rss_mb(pid)
+        crowd_from = time.monotonic() - memory.began
+        latencies, busy, failures = steady(url, args.users, args.seconds)
+        crowd_to = time.monotonic() - memory.began
         burst_served, burst_busy, burst_other, burst_seconds = burst(url, 3 * args.queue)
-        memory_end = rss_mb(pid)
+        memory.stop()
 
     rows = []
     for name in JOBS:
         p50, p95 = percentiles(latencies[name]) if latencies[name] else (float("nan"),) * 2
-        rows.append([name, len(latencies[name]), len(failures[name]), f"{p50:.2f}", f"{p95:.2f}"])
+        rows.append([name, len(latencies[name]), busy[name], len(failures[name]), f"{p50:.2f}", f"{p95:.2f}"])
     errors = sum(len(v) for v in failures.values())
+    single = memory.at(crowd_from)
+    warmed = memory.at(crowd_from + args.warmup)
+    end = memory.at(crowd_to)
+    growth = (end - warmed) / warmed
+    minutes = [[f"{t / 60:.0f}", f"{memory.at(crowd_from + t):.0f}"] for t in range(0, int(args.seconds) + 1, 60)]
     body = (
-        f"{args.users} simulated users for {args.seconds:.0f} s (each looping over the three jobs), queue size "
-        f"{args.queue}, one job of each kind at a time (concurrency limit 1 per event).\n\n"
-        + table(["job", "served", "failed", "p50 (s)", "p95 (s)"], rows)
-        + f"\n\nRequests served: {served}; errors: {errors}.\n\n"
+        f"{args.users} simulated visitors for {args.seconds:.0f} s, each with its own session, looping over the "
+        f"actions below; queue size {args.queue}; one job of each kind at a time (concurrency limit 1 per event). "
+        "\"Busy\" is a \"queue is full\" answer (the visitor waits 2 s and goes on); \"failed\" is anything else.\n\n"
+        + table(["action", "served", "busy", "failed", "p50 (s)", "p95 (s)"], rows)
+        + f"\n\nRequests served: {sum(len(v) for v in latencies.values())}; busy answers: {sum(busy.values())}; "
+        + f"unexpected errors: {errors}.\n\n"
         + f"Burst: {3 * args.queue} face edits at once → {burst_served} served, {burst_busy} answered \"queue is full\", "
         + f"{burst_other} other errors; every answer within {burst_seconds:.0f} s.\n\n"
-        + f"Server memory (RSS): {memory_warm:.0f} MB after warm-up, {memory_after:.0f} MB after the steady phase, "
-        + f"{memory_end:.0f} MB after the burst.\n"
+        + f"Server memory (RSS): {single:.0f} MB after one pass of every action; {warmed:.0f} MB after the first "
+        + f"{args.warmup:.0f} s of the crowd (warm-up); {end:.0f} MB at the end of the crowd: growth after warm-up "
+        + f"{100 * growth:+.1f} % (limit {100 * MAX_GROWTH:.0f} %).\n\n"
+        + table(["minute of the crowd", "RSS (MB)"], minutes)
+        + "\n"
     )
     for name, messages in failures.items():
         if messages:
             body += f"\nFailures of {name}: " + "; ".join(sorted(set(messages))[:3])
-    write_result("load", "Load: simulated users against the studio", body)
-    ok = errors == 0 and burst_other == 0 and burst_busy > 0
+    write_result("load", "Load: simulated visitors against the studio", body)
+    ok = errors == 0 and burst_other == 0 and burst_busy > 0 and growth <= MAX_GROWTH
     return 0 if ok else 1
 
 

@@ -7,6 +7,7 @@ import os
 import gradio as gr
 
 from studio.i18n import build_i18n, t
+from studio.scratch import forget_session
 from studio.tabs import about as about_tab
 from studio.tabs import character as character_tab
 from studio.tabs import chat as chat_tab
@@ -18,6 +19,8 @@ from studio.visitor import Visitor
 TABS = (face_tab, motion_tab, chat_tab, character_tab, about_tab)
 # Waiting requests beyond this get a "queue full" answer instead of an endless wait.
 QUEUE_MAX_SIZE = int(os.environ.get("CHARACTER_STUDIO_QUEUE_SIZE", 32))
+# Every 10 minutes Gradio deletes the uploads and outputs in its cache that are over an hour old.
+DELETE_CACHE = (600, 3600)
 # Larger uploads are refused by the server before any pipeline sees them; a deployment may set its own.
 MAX_UPLOAD = os.environ.get("CHARACTER_STUDIO_MAX_UPLOAD", "200mb")
 
@@ -30,7 +33,7 @@ I18N = build_i18n(TEXT, *(tab.TEXT for tab in TABS))
 
 def build_studio() -> gr.Blocks:
     """Build the Blocks without launching it and without loading any model."""
-    with gr.Blocks(title="Character Studio") as demo:
+    with gr.Blocks(title="Character Studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(t("app.title"))
         with gr.Tabs():
             with gr.Tab(t("face.tab"), id="face"):
@@ -44,6 +47,7 @@ def build_studio() -> gr.Blocks:
                 character_tab.render(visitor, on_import=follow_chat)
             with gr.Tab(t("about.tab"), id="about"):
                 about_tab.render()
+    demo.unload(forget_session)  # a visitor's scratch files go when the visitor leaves
     # One heavy job at a time per event by default; events that are light raise their own limit.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
     return demo

@@ -7,6 +7,7 @@ the file claims to be huge: that is what makes a decompression bomb dangerous.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import struct
@@ -19,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from tests.conftest import EXAMPLES
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 FACE = EXAMPLES / "faces" / "london_001_neutral.jpg"
 OTHER_FACE = EXAMPLES / "faces" / "london_002_neutral.jpg"
@@ -43,20 +46,74 @@ def text_as(folder: Path, name: str) -> Path:
     return path
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@functools.lru_cache(maxsize=64)
+def png_bomb_bytes(width: int, height: int | None = None, bits: int = 1, colour: int = 0) -> bytes:
+    """A PNG of zeros that claims width x height pixels: a few kB, width x height pixels once decoded."""
+    height = height or width
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    body = zlib_zeros(height * (1 + (width * bits * channels + 7) // 8))
+    header = struct.pack(">IIBBBBB", width, height, bits, colour, 0, 0, 0)
+    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
+
+
+def zlib_zeros(size: int, block: int = 1 << 20) -> bytes:
+    """A valid zlib stream of `size` zero bytes, built without compressing them all: one fully flushed 1 MB
+    block (self-contained, so it can repeat), the rest as a final raw block, then the Adler-32 of n zeros,
+    which is (n mod 65521) << 16 | 1."""
+    whole, rest = divmod(size, block)
+    compressor = zlib.compressobj(9)
+    if whole == 0:
+        return compressor.compress(bytes(size)) + compressor.flush()
+    head = compressor.compress(bytes(block)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeat = compressor.compress(bytes(block)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return head + repeat * (whole - 1) + tail.compress(bytes(rest)) + tail.flush() + struct.pack(">I", ((size % 65521) << 16) | 1)
 
 
 def bomb_png(folder: Path, side: int = 30_000, name: str = "bomb.png") -> Path:
     """A 1-bit `side` x `side` PNG of zeros: a few hundred kB on disk, `side`² pixels once decoded."""
-    row = b"\0" + b"\0" * (side // 8)
-    compressor = zlib.compressobj(9)
-    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
     path = folder / name
-    path.write_bytes(data)
+    path.write_bytes(png_bomb_bytes(side))
     return path
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def audio_bytes(seconds: float, rate: int = 16000, fmt: str = "WAV", channels: int = 1, subtype: str | None = None) -> bytes:
+    """Silence in any format libsndfile writes (a FLAC of ten minutes of silence is a few hundred kB)."""
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.zeros((int(seconds * rate), channels), np.int16), rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def patch_zip(raw: bytes, *, encrypted: bool = False, method: int | None = None) -> bytes:
+    """Set the 'encrypted' bit or another compression method id on every entry (local and central headers)."""
+    data = bytearray(raw)
+    for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = data.find(signature)
+        while at != -1:
+            if encrypted:
+                data[at + flags_at] |= 0x01
+            if method is not None:
+                data[at + method_at : at + method_at + 2] = struct.pack("<H", method)
+            at = data.find(signature, at + 4)
+    return bytes(data)
 
 
 def _face_as(folder: Path, name: str, convert) -> Path:
@@ -182,7 +239,7 @@ def png_with_bad_card(folder: Path) -> Path:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32), "red").save(buffer, format="PNG")
     png = buffer.getvalue()
-    chunk = _png_chunk(b"tEXt", b"chara\0" + base64.b64encode(b"{not json"))
+    chunk = png_chunk(b"tEXt", b"chara\0" + base64.b64encode(b"{not json"))
     end = png.rindex(b"IEND") - 4
     path = folder / "bad_card.png"
     path.write_bytes(png[:end] + chunk + png[end:])
@@ -205,3 +262,38 @@ def zip_bomb(folder: Path) -> Path:
             for _ in range(64):
                 entry.write(block)
     return path
+
+
+def _card_png(name: str = "Hostile") -> bytes:
+    from pipelines.character.card import Character, character_to_png
+
+    return character_to_png(Character(name=name), Image.new("RGB", (8, 8), "gray"))
+
+
+def _bundle(folder: Path, name: str, members: dict[str, bytes]) -> Path:
+    path = folder / name
+    path.write_bytes(zip_bytes({"card.png": _card_png(), **members}))
+    return path
+
+
+def sprite_bomb_zip(folder: Path) -> Path:
+    """A 3 kB bundle whose joy sprite claims 40 MP (issue 15, finding 3)."""
+    return _bundle(folder, "sprite_bomb.zip", {"expressions/joy.png": png_bomb_bytes(6324)})
+
+
+def flac_voice_zip(folder: Path) -> Path:
+    """Ten minutes of silence as FLAC, named voice/sample.wav (issue 15, finding 6)."""
+    return _bundle(folder, "flac_voice.zip", {"voice/sample.wav": audio_bytes(600, 8000, fmt="FLAC")})
+
+
+def encrypted_zip(folder: Path) -> Path:
+    path = folder / "encrypted.zip"
+    path.write_bytes(patch_zip(zip_bytes({"card.png": _card_png()}), encrypted=True))
+    return path
+
+
+def data_uri_bomb_card(folder: Path) -> Path:
+    """A 50 kB card whose portrait is a 64 MP PNG of zeros (issue 15, finding 4)."""
+    card = {"spec": "chara_card_v2", "spec_version": "2.0",
+            "data": {"name": "Bomb", "extensions": {"character_studio": {"portrait": data_uri(png_bomb_bytes(8000))}}}}
+    return card_json(folder, "uri_bomb.json", json.dumps(card))

@@ -103,6 +103,10 @@ BAD = [
     ("card: JSON array", _card, lambda d: hostile.card_json(d, "array.json", "[1, 2, 3]"), "JSON object"),
     ("bundle: path traversal", _bundle, hostile.traversal_zip, "unsafe file name"),
     ("bundle: zip bomb", _bundle, hostile.zip_bomb, "limit per file"),
+    ("bundle: sprite bomb", _bundle, hostile.sprite_bomb_zip, "over the 4 MP limit"),
+    ("bundle: FLAC voice named .wav", _bundle, hostile.flac_voice_zip, "not a WAV file"),
+    ("bundle: encrypted", _bundle, hostile.encrypted_zip, "encrypted"),
+    ("card: data-URI bomb", _card, hostile.data_uri_bomb_card, "portrait is 8000x8000"),
     ("chat: empty message", lambda c, m: _chat(c, m), lambda d: "   ", "empty|[Tt]ype"),
     ("chat: 100,000 characters", lambda c, m: _chat(c, m), lambda d: "a" * 100_000, "4,000|too long"),
 ]

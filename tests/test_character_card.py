@@ -6,14 +6,16 @@ import base64
 import io
 import json
 import struct
+import time
 import zlib
 
 import pytest
 from PIL import Image
 
-from pipelines.character import card as character_card
 from pipelines.character.card import (
     MAX_JSON_BYTES,
+    PRESETS_DIR,
+    SPRITE_MAX_SIDE,
     STUDIO_KEY,
     Character,
     character_from_json,
@@ -23,15 +25,19 @@ from pipelines.character.card import (
     expression_image,
     list_presets,
     load_character,
+    portrait_image,
     save_character,
 )
-from tests.conftest import EXAMPLES, REPO
+from pipelines.errors import InputError
+from pipelines.labels import LABELS
+from tests import hostile_files as hostile
+from tests.conftest import EXAMPLES
 
 
 def png_data_uri(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return hostile.data_uri(buffer.getvalue())
 
 
 def _card(**data) -> dict:
@@ -127,14 +133,78 @@ def test_bad_pngs_get_a_clear_error():
         character_from_png(b"GIF89a")
 
 
-def test_expression_sprites_come_from_the_map_or_the_folder_and_fall_back_to_neutral(tmp_path, monkeypatch):
-    for label, colour in (("joy", "yellow"), ("neutral", "gray")):
-        Image.new("RGB", (8, 8), colour).save(tmp_path / f"{label}.png")
-    character = Character(name="Face", extensions={STUDIO_KEY: {"expressions_dir": str(tmp_path)}})
-    assert expression_image(character, "joy").getpixel((0, 0)) == (255, 255, 0)
-    assert expression_image(character, "anger").getpixel((0, 0)) == (128, 128, 128)  # no anger sprite → neutral
-    embedded = Character(name="E", extensions={STUDIO_KEY: {"expressions": {"sadness": png_data_uri(Image.new("RGB", (2, 2), "blue"))}}})
+def test_embedded_sprites_fall_back_to_neutral():
+    blue, gray = (png_data_uri(Image.new("RGB", (2, 2), colour)) for colour in ("blue", "gray"))
+    embedded = Character(name="E", extensions={STUDIO_KEY: {"expressions": {"sadness": blue, "neutral": gray}}})
     assert expression_image(embedded, "sadness").getpixel((0, 0)) == (0, 0, 255)
-    assert expression_image(embedded, "joy") is None
-    monkeypatch.setattr(character_card, "_allowed_roots", lambda: (REPO,))
-    assert expression_image(character, "joy") is None  # a card cannot make the server show images outside its roots
+    assert expression_image(embedded, "anger").getpixel((0, 0)) == (128, 128, 128)  # no anger sprite → neutral
+    assert expression_image(Character(name="None"), "joy") is None
+
+
+def test_a_preset_shows_the_sprites_beside_it():
+    ada = load_character(PRESETS_DIR / "museum_guide.json")
+    assert expression_image(ada, "joy").size == (192, 192)
+    assert expression_image(ada, "joy").tobytes() != expression_image(ada, "anger").tobytes()
+
+
+def _uploaded(tmp_path, settings: dict):
+    """A card as a visitor uploads it: a file in a temp folder, with a sprite beside it."""
+    Image.new("RGB", (8, 8), "yellow").save(tmp_path / "joy.png")
+    path = tmp_path / "upload.json"
+    path.write_text(json.dumps(_card(extensions={STUDIO_KEY: settings})))
+    return load_character(path)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"expressions_dir": str(PRESETS_DIR / "sprites" / "museum_guide")},  # the repo, by absolute path
+        {"expressions_dir": "."},  # the temp folder the upload sits in (other visitors' uploads are there too)
+        {"expressions": {"joy": "joy.png"}},
+        {"expressions": {"joy": "{tmp}/joy.png"}},
+        {"portrait": str(EXAMPLES / "faces" / "london_001_neutral.jpg")},
+        {"expressions_dir": "../" * 12 + str(PRESETS_DIR / "sprites" / "museum_guide").lstrip("/")},
+    ],
+    ids=["repo folder", "upload folder", "relative file", "temp file", "repo photo", "climbing up"],
+)
+def test_an_uploaded_card_cannot_show_files_from_the_server(tmp_path, settings):
+    """Finding 7, against the shipped policy (nothing monkeypatched): only the presets' own folder is trusted."""
+    settings = json.loads(json.dumps(settings).replace("{tmp}", str(tmp_path)))
+    character = _uploaded(tmp_path, settings)
+    assert portrait_image(character) is None
+    assert all(expression_image(character, label) is None for label in LABELS)
+
+
+def test_a_preset_cannot_point_outside_its_own_folder():
+    ada = load_character(PRESETS_DIR / "museum_guide.json")
+    ada.studio.update(expressions={"joy": "../faces/london_001_neutral.jpg"}, expressions_dir="../faces",
+                      portrait="../faces/london_001_neutral.jpg")
+    assert expression_image(ada, "joy") is None and portrait_image(ada) is None
+
+
+def test_a_data_uri_bomb_is_refused_from_its_header_when_the_card_is_read():
+    """Finding 4: a 47 kB card built 3 GB of arrays (5 GB peak, 28 s)."""
+    raw = json.dumps(_card(extensions={STUDIO_KEY: {"portrait": hostile.data_uri(hostile.png_bomb_bytes(8000))}}))
+    began = time.perf_counter()
+    with pytest.raises(InputError, match="portrait is 8000x8000"):
+        load_character(raw.encode())
+    assert time.perf_counter() - began < 0.5
+
+
+def test_card_images_that_add_up_past_the_budget_are_refused():
+    sprites = {label: hostile.data_uri(hostile.png_bomb_bytes(1800)) for label in LABELS}  # 3.2 MP each
+    with pytest.raises(InputError, match="add up to"):
+        load_character(json.dumps(_card(extensions={STUDIO_KEY: {"expressions": sprites}})).encode())
+
+
+def test_a_card_image_that_is_not_a_picture_is_refused():
+    svg = hostile.data_uri(b"<svg xmlns='http://www.w3.org/2000/svg' width='99999' height='99999'/>", "image/svg+xml")
+    with pytest.raises(InputError, match="sprite 'joy' is not"):
+        load_character(json.dumps(_card(extensions={STUDIO_KEY: {"expressions": {"joy": svg}}})).encode())
+
+
+def test_card_sprites_are_decoded_at_display_size():
+    """Finding 4: showing a card's sprites must not hold them at full size."""
+    big = png_data_uri(Image.new("RGB", (1800, 1200), "green"))
+    character = load_character(json.dumps(_card(extensions={STUDIO_KEY: {"expressions": {"joy": big}}})).encode())
+    assert max(expression_image(character, "joy").size) == SPRITE_MAX_SIDE

@@ -134,3 +134,13 @@ def test_a_preset_brings_its_expression_sprites_without_writing_server_paths():
     assert not np.array_equal(sprites["joy"], sprites["neutral"])  # each label is its own face
     assert str(ada.source_dir) not in character_to_json(ada)  # the card keeps its relative folder only
     assert [label for _, label in character_tab.gallery({}, ada)] == sorted(sprites)
+
+
+@pytest.mark.parametrize("sample", [b"RIFF\0\0\0\0WAVEjunk", "flac"], ids=["damaged", "FLAC named .wav"])
+def test_a_bad_voice_sample_reaches_the_visitor_as_a_clear_message(sample):
+    """Issue 15, findings 6 and 10: the player decoded any format, and its errors escaped the pop-up path."""
+    from tests import hostile_files as hostile
+
+    sample = hostile.audio_bytes(600, 8000, fmt="FLAC") if sample == "flac" else sample
+    with pytest.raises(gr.Error, match="WAV"):
+        character_tab.voice_audio(sample)

@@ -94,3 +94,22 @@ def test_face_pipeline_runs_the_refine_pass(refiner, neutral_face):
     untouched = refined.mask_image == 0
     assert np.array_equal(refined.image[untouched], plain.image[untouched])
     assert not np.array_equal(refined.image, plain.image)
+
+
+def test_the_default_model_is_downloaded_at_a_pinned_revision(monkeypatch):
+    """Issue 15, finding 14: without a revision a hub download follows whatever the repository holds today."""
+    import re
+
+    from pipelines.face import refine
+
+    asked = {}
+
+    def offline(source, revision=None, **kwargs):
+        asked.update(source=source, revision=revision)
+        raise OSError("offline")
+
+    monkeypatch.setattr(diffusers.AutoPipelineForInpainting, "from_pretrained", offline)
+    with pytest.raises(FileNotFoundError):
+        refine.FaceRefiner.from_pretrained(device="cpu")
+    assert asked["source"] == refine.DEFAULT_INPAINT_MODEL
+    assert re.fullmatch(r"[0-9a-f]{40}", asked["revision"] or "")

@@ -82,3 +82,18 @@ def test_pixel_cap_and_missing_file(tmp_path):
         load_image(b"")
     with pytest.raises(ValueError, match="NaN"):
         load_image(np.full((2, 2, 3), np.nan))
+
+
+def test_a_very_long_strip_is_refused_from_its_header():
+    """Found by bench/fuzz.py: a 2 x 20,000,000 PNG (40 MP, under the pixel cap) took 14 s and 955 MB to decode."""
+    from pipelines.errors import InputError
+    from tests import hostile_files as hostile
+
+    with pytest.raises(InputError, match="a side may be at most"):
+        load_image(hostile.png_bomb_bytes(2, 20_000_000, bits=8))
+
+
+def test_max_side_keeps_the_aspect_and_shrinks_only_large_images():
+    wide = _png_bytes(Image.new("RGB", (400, 100), "red"))
+    assert load_image(wide, max_side=200).shape == (50, 200, 3)
+    assert load_image(wide, max_side=1000).shape == (100, 400, 3)

@@ -10,7 +10,11 @@ those tools have no place for. Its layout follows SillyTavern's expression sprit
     voice/sample.wav          a sample of the character's voice
 
 Bundles come from strangers, so reading one never touches the disk with a name from the archive, caps
-every size before decompressing, and refuses names that try to climb out of the layout.
+every size before decompressing, and refuses names that try to climb out of the layout. Only members whose
+names match the layout exactly are read; sprites only for known expression labels. Every image's size is
+checked from its header, and all of them added up, before any is decoded; sprites are kept at display size.
+The voice sample must really be a WAV of bounded length. A damaged, encrypted or oddly compressed archive
+gets one clear sentence like any other bad input.
 """
 
 from __future__ import annotations
@@ -18,23 +22,40 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pipelines.character.card import Character, character_from_png, character_to_png, export_filename, load_character
+from pipelines.character.card import (
+    SPRITE_MAX_SIDE,
+    Character,
+    character_from_png,
+    character_to_png,
+    export_filename,
+    load_character,
+)
 from pipelines.errors import InputError
-from pipelines.image_io import load_image
-from pipelines.labels import NEUTRAL
+from pipelines.image_io import MAX_IMAGE_PIXELS, load_image, open_header
+from pipelines.labels import NEUTRAL, SILLYTAVERN_LABELS
 
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024  # the studio's upload limit
 MAX_ENTRY_BYTES = 25 * 1024 * 1024  # one sprite, clip or voice sample, uncompressed
 MAX_TOTAL_BYTES = 300 * 1024 * 1024  # everything, uncompressed: stops zip bombs before they inflate
 MAX_ENTRIES = 256
+MAX_SPRITE_PIXELS = 4_000_000  # one expression sprite (we export them at most SPRITE_MAX_SIDE square: 1 MP)
+MAX_PORTRAIT_PIXELS = MAX_IMAGE_PIXELS  # the portrait is a photo, as large as one the Face tab accepts
+MAX_IMAGES_PIXELS = 48_000_000  # every image of a bundle together: a full photo plus two large sprites
+SPRITE_LABELS = frozenset(SILLYTAVERN_LABELS)  # includes our seven; sprites under other names are not read
+MAX_VOICE_SECONDS = 60.0  # the greeting, spoken; a WAV of 60 s at 48 kHz stereo is 11.5 MB
+MAX_VOICE_CHANNELS = 2
+MAX_VOICE_RATE = 48_000
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what we write; other methods are refused unread
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a ZIP starts with a member or (empty) with its directory end
 LABEL = r"[a-z][a-z0-9_\-]{0,39}"
 CLIP = r"[\w\-]{1,60}"
-LAYOUT = re.compile(rf"^(card\.png|portrait\.png|expressions/{LABEL}\.png|motions/{CLIP}\.bvh|voice/sample\.wav)$")
+LAYOUT = re.compile(rf"card\.png|portrait\.png|expressions/{LABEL}\.png|motions/{CLIP}\.bvh|voice/sample\.wav")
 
 
 @dataclass
@@ -50,8 +71,8 @@ class CharacterBundle:
     def sprites(self) -> dict[str, np.ndarray]:
         """The expression sprites by label, with the portrait standing in for a missing neutral one."""
         sprites = dict(self.expressions)
-        if self.portrait is not None:
-            sprites.setdefault(NEUTRAL, self.portrait)
+        if self.portrait is not None and NEUTRAL not in sprites:
+            sprites[NEUTRAL] = load_image(self.portrait, max_side=SPRITE_MAX_SIDE)
         return sprites
 
     def save(self, folder: str | Path) -> tuple[Path, Path]:
@@ -80,8 +101,8 @@ class CharacterBundle:
             archive.writestr("card.png", card)
             if self.portrait is not None:
                 archive.writestr("portrait.png", _png(self.portrait))
-            for label, sprite in sorted(self.expressions.items()):
-                archive.writestr(f"expressions/{label}.png", _png(sprite))
+            for label, sprite in sorted(self.expressions.items()):  # at sprite size, so any reader accepts them
+                archive.writestr(f"expressions/{label}.png", _png(load_image(sprite, max_side=SPRITE_MAX_SIDE)))
             for name, bvh in sorted(self.motions.items()):
                 archive.writestr(f"motions/{name}.bvh", bvh)
             if self.voice_sample is not None:
@@ -99,24 +120,39 @@ class CharacterBundle:
             raise InputError(f"{path.name} is empty.")
         if size > MAX_BUNDLE_BYTES:
             raise InputError(f"{path.name} is {size / 1e6:.0f} MB; a character bundle may be at most {MAX_BUNDLE_BYTES / 1e6:.0f} MB.")
-        if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        if magic not in ZIP_MAGIC:  # by its first bytes: a PNG card with a ZIP appended is still a card
             return cls(load_character(path))
-        with zipfile.ZipFile(path) as archive:
-            entries = _checked_entries(archive)
-            if "card.png" not in entries:
-                raise InputError(f"{path.name} has no card.png: it is not a Character Studio bundle.")
-            read = lambda name: archive.read(entries[name])  # noqa: E731 - sizes were checked above
-            bundle = cls(character_from_png(read("card.png")))
-            if "portrait.png" in entries:
-                bundle.portrait = load_image(read("portrait.png"))
-            for name in entries:
-                kind, _, leaf = name.partition("/")
-                if kind == "expressions":
-                    bundle.expressions[leaf.removesuffix(".png")] = load_image(read(name))
-                elif kind == "motions":
-                    bundle.motions[leaf.removesuffix(".bvh")] = _bvh_text(read(name), name)
-            if "voice/sample.wav" in entries:
-                bundle.voice_sample = read("voice/sample.wav")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return cls._from_archive(archive, path.name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):  # bad CRC, headers or offsets, cut-off data
+            raise InputError(f"{path.name} is a damaged ZIP file and cannot be read.") from None
+        except NotImplementedError:  # a ZIP feature Python does not read (patched data, a newer format version)
+            raise InputError(f"{path.name} uses a ZIP feature we do not read; export the bundle again.") from None
+
+    @classmethod
+    def _from_archive(cls, archive: zipfile.ZipFile, name: str) -> "CharacterBundle":
+        entries = _checked_entries(archive)
+        if "card.png" not in entries:
+            raise InputError(f"{name} has no card.png: it is not a Character Studio bundle.")
+        read = lambda member: archive.read(entries[member])  # noqa: E731 - sizes were checked above
+        bundle = cls(character_from_png(read("card.png")))
+        images = _checked_images(archive, entries)
+        if "portrait.png" in images:
+            bundle.portrait = load_image(read("portrait.png"), max_pixels=MAX_PORTRAIT_PIXELS, name="portrait.png")
+        for member in images:
+            if member.startswith("expressions/"):
+                label = member.removeprefix("expressions/").removesuffix(".png")
+                bundle.expressions[label] = load_image(read(member), max_pixels=MAX_SPRITE_PIXELS,
+                                                       max_side=SPRITE_MAX_SIDE, name=member)  # fmt: skip
+        for member in entries:
+            if member.startswith("motions/"):
+                bundle.motions[member.removeprefix("motions/").removesuffix(".bvh")] = _bvh_text(read(member), member)
+        if "voice/sample.wav" in entries:
+            bundle.voice_sample = read("voice/sample.wav")
+            _voice_info(bundle.voice_sample, "voice/sample.wav")
         return bundle
 
 
@@ -134,9 +170,65 @@ def _checked_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
             raise InputError(f"This bundle contains an unsafe file name: {name!r}.")
         if info.file_size > MAX_ENTRY_BYTES:
             raise InputError(f"{name} in this bundle is {info.file_size / 1e6:.0f} MB; the limit per file is {MAX_ENTRY_BYTES / 1e6:.0f} MB.")
-        if LAYOUT.match(name):
-            entries[name] = info
+        if not LAYOUT.fullmatch(name):
+            continue
+        if name.startswith("expressions/") and name.removeprefix("expressions/").removesuffix(".png") not in SPRITE_LABELS:
+            continue  # a sprite no emotion would ever show: never decoded
+        if info.flag_bits & 0x1:
+            raise InputError(f"{name} in this bundle is encrypted; export the bundle again without a password.")
+        if info.compress_type not in ZIP_METHODS:
+            raise InputError(f"{name} in this bundle uses a compression method we do not read (only stored or "
+                             "deflated, as most tools write).")  # fmt: skip
+        entries[name] = info
     return entries
+
+
+def _checked_images(archive: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo]) -> list[str]:
+    """The portrait and sprites, each checked from its header and all added up, before any is decoded."""
+    images = [name for name in entries if name == "portrait.png" or name.startswith("expressions/")]
+    total = 0
+    for name in images:
+        cap = MAX_PORTRAIT_PIXELS if name == "portrait.png" else MAX_SPRITE_PIXELS
+        with archive.open(entries[name]) as member:  # Pillow reads only as far as the header
+            width, height = open_header(member, name, cap).size
+        total += width * height
+    if total > MAX_IMAGES_PIXELS:
+        raise InputError(f"The images in this bundle add up to {total / 1e6:.0f} MP; the limit is "
+                         f"{MAX_IMAGES_PIXELS / 1e6:.0f} MP.")  # fmt: skip
+    return images
+
+
+def _voice_info(data: bytes, name: str = "The voice sample"):
+    """soundfile's description of a voice sample, refusing anything but a WAV of bounded length and shape."""
+    import soundfile
+
+    if not (data[:4] == b"RIFF" and data[8:12] == b"WAVE"):
+        raise InputError(f"{name} is not a WAV file (a WAV starts with RIFF...WAVE).")
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except RuntimeError:  # libsndfile's errors
+        raise InputError(f"{name} is a damaged WAV file.") from None
+    if info.format not in ("WAV", "WAVEX") or info.samplerate <= 0:
+        raise InputError(f"{name} is not a WAV file libsndfile can read ({info.format}).")
+    if info.channels > MAX_VOICE_CHANNELS or info.samplerate > MAX_VOICE_RATE:
+        raise InputError(f"{name} has {info.channels} channels at {info.samplerate} Hz; the limit is "
+                         f"{MAX_VOICE_CHANNELS} channels at {MAX_VOICE_RATE} Hz.")  # fmt: skip
+    if info.frames / info.samplerate > MAX_VOICE_SECONDS:
+        raise InputError(f"{name} is {info.frames / info.samplerate:.0f} s long; a voice sample may be at most "
+                         f"{MAX_VOICE_SECONDS:.0f} s.")  # fmt: skip
+    return info
+
+
+def decode_voice(data: bytes, name: str = "The voice sample") -> tuple[int, np.ndarray]:
+    """A voice sample as (sample rate, int16 samples) for a player, after the same checks as a bundle's."""
+    import soundfile
+
+    info = _voice_info(data, name)
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="int16", frames=info.frames)
+    except RuntimeError:
+        raise InputError(f"{name} is a damaged WAV file.") from None
+    return rate, samples
 
 
 def _bvh_text(data: bytes, name: str) -> str:

@@ -3,7 +3,8 @@
 The card format is the one SillyTavern and most character hubs exchange, so a character built here
 can be used there and back. A PNG card is an ordinary image with the card as base64 JSON in a
 `tEXt` chunk named `chara`. Cards come from strangers, so every reader here caps sizes before
-parsing, checks types field by field and answers a malformed card with one clear `ValueError`.
+parsing, checks types field by field and answers a malformed card with one clear `InputError`;
+embedded images are checked from their headers, and image paths are followed only for the shipped presets.
 Our own settings (voice, portrait, expression sprites, motions) live under
 `extensions["character_studio"]`; every other extension key is carried through untouched.
 """
@@ -17,7 +18,6 @@ import io
 import json
 import re
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -121,6 +121,7 @@ class Character:
             raise InputError("The card's 'extensions' must be an object.")
         if not isinstance(extensions.get(STUDIO_KEY, {}), dict):
             raise InputError(f"The card's extensions['{STUDIO_KEY}'] must be an object.")
+        _check_embedded_images(extensions.get(STUDIO_KEY, {}))
         values["extensions"] = copy.deepcopy(extensions)
         return cls(**values)
 
@@ -365,48 +366,86 @@ def list_presets(folder: Path = PRESETS_DIR) -> dict[str, Path]:
 
 
 # --- portrait and expression sprites -------------------------------------------------------------
+#
+# A card names its images as data URIs (portable) or as file paths. Paths are followed only for the shipped
+# presets, inside their own folder: an uploaded card sits in the temp folder beside other visitors' uploads,
+# and a path from it could show any image on the server. Embedded images are checked from their headers when
+# the card is read, so a data-URI bomb is refused before anything is decoded, and are shown at sprite size.
 
-MAX_SPRITE_BYTES = 10 * 1024 * 1024
+TRUSTED_IMAGE_DIRS = (PRESETS_DIR,)  # cards read from inside these folders may name image files inside them
+SPRITE_MAX_SIDE = 1024  # sprites are shown a few hundred pixels high; larger ones are shrunk to this when read
+MAX_CARD_IMAGE_PIXELS = 4_000_000  # one embedded image (a 2000 x 2000 sprite)
+MAX_CARD_IMAGES_PIXELS = 16_000_000  # all of a card's embedded images together: what showing the card may decode
+CARD_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+MAX_SPRITE_BYTES = 10 * 1024 * 1024  # an image file a preset names
 
 
-def _allowed_roots() -> tuple[Path, ...]:
-    """Where a card's image paths may point: the repo (examples, artifacts) and the temp dir (uploads)."""
-    return (REPO_ROOT, Path(tempfile.gettempdir()).resolve())
+def _check_embedded_images(settings: dict) -> None:
+    """Refuse a card whose embedded portrait or sprites are not images, or are too large, from their headers."""
+    expressions = settings.get("expressions") or {}
+    if not isinstance(expressions, dict):
+        raise InputError("The card's expression sprites must be an object (label → image).")
+    refs = {"portrait": settings.get("portrait"), **{f"sprite {label!r}": ref for label, ref in expressions.items()}}
+    total = 0
+    for what, ref in refs.items():
+        if isinstance(ref, str) and ref.startswith("data:"):
+            width, height = _embedded_image(ref, f"The card's {what}").size
+            total += width * height
+    if total > MAX_CARD_IMAGES_PIXELS:
+        raise InputError(f"The card's embedded images add up to {total / 1e6:.1f} MP; the limit is "
+                         f"{MAX_CARD_IMAGES_PIXELS / 1e6:.0f} MP.")  # fmt: skip
+
+
+def _embedded_image(ref: str, name: str):
+    """The image in a `data:image/...;base64,` URI, opened but not decoded (its size is checked)."""
+    from pipelines.image_io import open_header
+
+    header, _, payload = ref.partition(",")
+    if not (header.startswith("data:image/") and header.endswith(";base64")):
+        raise InputError(f"{name} is not an embedded image (a data:image/...;base64 URI).")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{name} is not valid base64.") from None
+    return open_header(io.BytesIO(raw), name, MAX_CARD_IMAGE_PIXELS, CARD_IMAGE_FORMATS)
+
+
+def _trusted_file(ref: str, base_dir: Path | None) -> Path | None:
+    """The file `ref` names, if the card was read from a trusted folder and the file lies inside that folder."""
+    if base_dir is None:
+        return None
+    try:
+        base = base_dir.resolve()
+        root = next((d.resolve() for d in TRUSTED_IMAGE_DIRS if base.is_relative_to(d.resolve())), None)
+        path = (base / ref).resolve()  # an absolute `ref` replaces the base; resolve() undoes any "..", links
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        return None
+    if root is None or not path.is_relative_to(root) or not path.is_file() or path.stat().st_size > MAX_SPRITE_BYTES:
+        return None
+    return path
 
 
 def _image_from_ref(ref: object, base_dir: Path | None):
-    """Open an image given as a data URI or a file path; paths outside the allowed roots are ignored.
-
-    A card from a stranger could otherwise name any image on the server's disk and have it shown.
-    """
+    """The image a card names (data URI, or a file if the card is trusted), at most SPRITE_MAX_SIDE, or None."""
     from PIL import Image
+
+    from pipelines.image_io import open_header
 
     if not isinstance(ref, str) or not ref:
         return None
-    if ref.startswith("data:image/"):
-        _, _, b64 = ref.partition(",")
-        if len(b64) > MAX_SPRITE_BYTES * 4 // 3 + 4:
-            return None
-        try:
-            raw = base64.b64decode(b64)
-            image = Image.open(io.BytesIO(raw))
-            image.load()
-            return image
-        except Exception:  # a broken embedded sprite: fall back to the label, not a crash
-            return None
-    path = Path(ref)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    path = path.resolve()
-    if not any(path.is_relative_to(root) for root in _allowed_roots()) or not path.is_file():
-        return None
-    if path.stat().st_size > MAX_SPRITE_BYTES:
-        return None
     try:
-        image = Image.open(path)
+        if ref.startswith("data:"):
+            image = _embedded_image(ref, "The image")
+        else:
+            path = _trusted_file(ref, base_dir)
+            if path is None:
+                return None
+            image = open_header(io.BytesIO(path.read_bytes()), path.name, MAX_CARD_IMAGE_PIXELS, CARD_IMAGE_FORMATS)
+        image.draft("RGB", (SPRITE_MAX_SIDE, SPRITE_MAX_SIDE))  # JPEG decodes straight at a smaller scale
         image.load()
+        image.thumbnail((SPRITE_MAX_SIDE, SPRITE_MAX_SIDE), Image.Resampling.LANCZOS)
         return image
-    except Exception:
+    except (InputError, OSError, SyntaxError, EOFError):  # a broken sprite: fall back to the label, not a crash
         return None
 
 
@@ -423,8 +462,8 @@ def portrait_image(character: Character, base_dir: Path | None = None):
 
 
 def expression_image(character: Character, emotion: str, base_dir: Path | None = None):
-    """The sprite for `emotion`: the `expressions` map (label → path or data URI), else
-    `<expressions_dir>/<emotion>.png` (the Face pipeline's expression sheet), else the neutral sprite, else None."""
+    """The sprite for `emotion`: the `expressions` map (label → data URI, or a path for a preset), else
+    `<expressions_dir>/<emotion>.png` (a preset's expression sheet), else the neutral sprite, else None."""
     studio = character.extensions.get(STUDIO_KEY, {})
     expressions = studio.get("expressions") or {}
     folder = studio.get("expressions_dir")

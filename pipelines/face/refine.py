@@ -18,8 +18,9 @@ from pipelines.errors import InputError
 from pipelines.weights import weights_dir
 
 DEFAULT_INPAINT_MODEL = "stabilityai/stable-diffusion-2-inpainting"
-# No revision pin: this machine cannot reach the hub to look one up, and a guessed hash would only fail. Pass
-# `revision=` (or a local folder) for reproducible results.
+# Its last published commit: the snapshot name public projects' hub caches show for it (not checked online here).
+# Stability AI withdrew the repo in late 2025; a local folder or a mirror (sd2-community/...) with `revision=` works too.
+DEFAULT_INPAINT_REVISION = "81a84f49b15956b60b4272a405ad3daef3da4590"
 NEGATIVE_PROMPT = "blurry, deformed, distorted face, extra teeth, cartoon, painting, text, watermark"
 GUIDANCE_SCALE = 6.0  # moderate: follow the prompt, but let the starting image lead
 
@@ -46,6 +47,8 @@ class FaceRefiner:
         if not local.is_dir() and (weights_dir() / local.name).is_dir():
             local = weights_dir() / local.name
         source = str(local) if local.is_dir() else str(model)
+        if source == DEFAULT_INPAINT_MODEL and revision is None:
+            revision = DEFAULT_INPAINT_REVISION
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         try:
             pipe = AutoPipelineForInpainting.from_pretrained(source, revision=revision, torch_dtype=dtype,

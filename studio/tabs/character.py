@@ -18,6 +18,7 @@ from pipelines.errors import InputError
 from studio.components import PhotoUpload
 from studio.errors import user_errors
 from studio.i18n import t
+from studio.scratch import scratch_dir
 from studio.tabs.face import EXAMPLE_FACES
 from studio.tabs.motion import EXAMPLE_LABELS as MOTION_LABELS
 from studio.tabs.motion import EXAMPLES as MOTION_EXAMPLES
@@ -127,7 +128,7 @@ def motion_files(motions: dict | None) -> list[str] | None:
     """The clips as .bvh files in a fresh temporary folder, for the file list (None when there are none)."""
     if not motions:
         return None
-    folder = Path(tempfile.mkdtemp(prefix="motions-"))
+    folder = scratch_dir("motions-")
     paths = []
     for name, bvh in sorted(motions.items()):
         paths.append(folder / f"{name}.bvh")
@@ -135,13 +136,11 @@ def motion_files(motions: dict | None) -> list[str] | None:
     return [str(p) for p in paths]
 
 
+@user_errors
 def voice_audio(voice_sample: bytes | None):
-    if voice_sample is None:
-        return None
-    import soundfile
+    from pipelines.character.bundle import decode_voice
 
-    samples, rate = soundfile.read(io.BytesIO(voice_sample), dtype="int16")
-    return rate, samples
+    return None if voice_sample is None else decode_voice(voice_sample)
 
 
 @user_errors
@@ -233,7 +232,7 @@ def export_bundle(character, portrait, sprites, motions, voice_sample):
         motions=dict(motions or {}),
         voice_sample=voice_sample,
     )
-    card, archive = bundle.save(tempfile.mkdtemp(prefix="bundle-"))
+    card, archive = bundle.save(scratch_dir("bundle-"))
     return [str(card), str(archive)]
 
 

@@ -8,7 +8,6 @@ first use and shared by every visitor through `studio.runtime.shared`.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_R
 from studio.errors import user_errors
 from studio.i18n import t
 from studio.runtime import SETTINGS, shared
+from studio.scratch import scratch_dir
 from studio.visitor import Visitor
 
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
@@ -251,7 +251,7 @@ def export_card(character, sprites, kind: str) -> str:
     if kind not in ("json", "png"):
         raise InputError(f"Cards are exported as json or png, not {kind!r}.")
     face = (sprites or {}).get("neutral")
-    path = Path(tempfile.mkdtemp(prefix="card-")) / export_filename(character, f".{kind}")
+    path = scratch_dir("card-") / export_filename(character, f".{kind}")
     return str(save_character(character, path, Image.fromarray(face) if face is not None else None))
 
 

@@ -6,9 +6,7 @@ pipeline is built on first use and shared by every visitor through `studio.runti
 
 from __future__ import annotations
 
-import tempfile
 import zipfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -19,6 +17,7 @@ from studio.components import PhotoUpload
 from studio.errors import user_errors
 from studio.i18n import t
 from studio.runtime import SETTINGS, shared
+from studio.scratch import scratch_dir
 
 NO_PHOTO = "Please upload a face photo first (or pick an example below)."
 NO_GPU = "Polishing with a diffusion model needs a CUDA GPU, and this machine has none; untick it."
@@ -151,7 +150,7 @@ def make_sheet(photo, intensity, face_index, refine=False, progress=gr.Progress(
     pipe, index = _request(photo, face_index, refine)
     sheet = pipe.expression_sheet(photo, float(intensity), index, refine=bool(refine),
                                   progress=lambda done, what: progress(done, desc=what))  # fmt: skip
-    folder = Path(tempfile.mkdtemp(prefix="face-sheet-"))
+    folder = scratch_dir("face-sheet-")
     paths = sheet.save(folder)
     archive = folder / "expressions.zip"
     with zipfile.ZipFile(archive, "w") as bundle:

@@ -7,7 +7,6 @@ captured clip lives in per-visitor `gr.State`, so edits never re-run the video.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -18,6 +17,7 @@ from pipelines.weights import REPO_ROOT
 from studio.errors import user_errors
 from studio.i18n import t
 from studio.runtime import shared
+from studio.scratch import scratch_dir
 
 NO_VIDEO = "Please upload or record a video first (or pick an example below)."
 NO_CLIP = "Capture a clip first: press Capture motion, then edit it."
@@ -106,7 +106,7 @@ def pipeline():
 
 
 def _folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="motion-"))
+    return scratch_dir("motion-")
 
 
 def _notes(out) -> str:
