@@ -60,19 +60,19 @@ def build_pipeline(args: argparse.Namespace):
 
 def reply_once(pipe, character, history: list[dict], message: str, speech=None, voice=None, out=None):
     """Stream one reply to `out` (stdout), speaking each finished sentence when a speech pipeline is given."""
-    from pipelines.speech.pipeline import SentenceBuffer
+    from pipelines.speech.pipeline import ReplySpeaker
 
     out = out or sys.stdout
-    buffer, chunks, shown = SentenceBuffer(), [], ""
+    speaker = ReplySpeaker(speech, voice) if speech is not None else None
+    chunks, shown = [], ""
     out.write(f"{character.name}: ")
     for reply in pipe.stream(character, history, message):
         delta = reply.text[len(shown):] if reply.text.startswith(shown) else ""
         shown = reply.text if reply.text.startswith(shown) else shown
         out.write(delta)
         out.flush()
-        if speech is not None:  # speak each sentence while the rest of the reply is still being written
-            sentences = buffer.feed(delta) + (buffer.flush() if reply.done else [])
-            chunks.extend(c for c in (speech.speak_sentence(s, voice) for s in sentences) if c is not None)
+        if speaker is not None:  # speak each sentence while the rest of the reply is still being written
+            chunks.extend(speaker.update(reply.text, reply.done))
     rate = f", {reply.tokens_per_s:.1f} tokens/s" if reply.tokens_per_s else ""
     out.write(f"\n  [{reply.emotion}; first token {reply.first_token_s or 0:.2f} s{rate}]\n")
     return reply, chunks

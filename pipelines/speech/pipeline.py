@@ -369,6 +369,24 @@ class SpeechPipeline:
         return join_chunks(chunks, self.engine.sample_rate)
 
 
+class ReplySpeaker:
+    """Voice a reply while it streams: give it the reply text as it grows, get back the audio of each sentence
+    completed since the last call (and of the rest when the reply is done). The studio and the CLI both use it."""
+
+    def __init__(self, speech: "SpeechPipeline", voice: Voice):
+        self.speech = speech
+        self.voice = voice
+        self.buffer = SentenceBuffer()
+        self.shown = ""  # the text already fed to the sentence buffer
+
+    def update(self, text: str, done: bool) -> list[SpeechChunk]:
+        # The reply only grows; if it was rewritten instead (a speaker prefix cut), nothing of it counts as new.
+        delta = text[len(self.shown):] if text.startswith(self.shown) else ""
+        self.shown = text
+        sentences = self.buffer.feed(delta) + (self.buffer.flush() if done else [])
+        return [chunk for chunk in (self.speech.speak_sentence(s, self.voice) for s in sentences) if chunk is not None]
+
+
 def join_chunks(chunks: list[SpeechChunk], sample_rate: int) -> SpeechOutput:
     pause = np.zeros(int(SENTENCE_PAUSE_S * sample_rate), np.float32)
     parts = []

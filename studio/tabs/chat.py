@@ -308,7 +308,7 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     typed message are put back.
     """
     from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline, clean_message
-    from pipelines.speech.pipeline import SentenceBuffer
+    from pipelines.speech.pipeline import ReplySpeaker
     from pipelines.weights import WeightsNotFoundError
 
     stream_audio = STREAM_AUDIO if stream_audio is None else stream_audio
@@ -320,25 +320,20 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     message = clean_message(message, config.max_message_chars)  # before any model loads
     pipe = PersonaChatPipeline(_backend(backend_kind, local_model, base_url, model, api_key, progress), config)
     message = pipe.check_inputs(character, history, message)
-    speech = None
+    speaker = None
     if speak:
         try:
-            speech = speech_for(character)
+            speaker = ReplySpeaker(*speech_for(character))
         except (ValueError, WeightsNotFoundError) as err:  # no voice is no reason to lose the reply
             gr.Warning(f"The reply will not be spoken: {err}")
-    buffer, chunks, shown = SentenceBuffer(), [], ""
+    chunks = []
     face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
     pending = [*history, {"role": "user", "content": message}]
     yield pending, history, "", face, mood, None
     try:
         for reply in pipe.stream(character, history, message):
-            fresh = []
-            if speech is not None:
-                delta = reply.text[len(shown):] if reply.text.startswith(shown) else ""
-                sentences = buffer.feed(delta) + (buffer.flush() if reply.done else [])
-                fresh = [c for c in (speech[0].speak_sentence(s, speech[1]) for s in sentences) if c is not None]
-                chunks.extend(fresh)
-            shown = reply.text
+            fresh = speaker.update(reply.text, reply.done) if speaker is not None else []
+            chunks.extend(fresh)
             if not reply.done:
                 yield reply.history, history, "", face, mood, _audio(fresh) if stream_audio else None
     except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
