@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from pipelines.errors import InputError
 from pipelines.weights import WeightsNotFoundError, weights_dir
@@ -37,6 +37,25 @@ ERROR_BODY_CHARS = 300  # how much of a server's error body we quote back
 
 class BackendError(ValueError):
     """The model backend is down, slow or refused the request: a message the user can act on."""
+
+
+class ChatBackend(Protocol):
+    """What the persona pipeline needs from a model: a context size, token counts to fit the prompt, and a
+    reply streamed as text pieces. Closing the stream early must stop the model."""
+
+    name: str
+    model_name: str
+    context_length: int
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        """Tokens the prompt for these chat messages takes, as this backend lays it out."""
+
+    def count_text(self, text: str) -> int:
+        """Tokens in a piece of plain text (a reply)."""
+
+    def stream(self, messages: list[dict], *, max_new_tokens: int, temperature: float, top_p: float,
+               seed: int | None = None) -> Iterator[str]:
+        """Yield the reply to `messages` piece by piece."""
 
 
 def embedded_gguf() -> Path:

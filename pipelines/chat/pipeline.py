@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from pipelines.character.card import Character
-from pipelines.chat.backends import LocalTransformersBackend, OpenAICompatibleBackend
+from pipelines.chat.backends import ChatBackend, LocalTransformersBackend, OpenAICompatibleBackend
 from pipelines.chat.emotion import classify_emotion
 from pipelines.errors import InputError
 
@@ -34,6 +34,10 @@ EXAMPLE_SEPARATOR = "<START>"  # how cards separate example dialogues
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # keeps ZWJ/ZWNJ (emoji, scripts)
 DEFAULT_SCAN_DEPTH = 4  # how many recent messages lorebook keywords are looked for in
 MAX_SCAN_DEPTH = 100  # a card asking for more (some hubs write 3000) gets the default instead
+
+
+MAX_NEW_TOKENS_RANGE = (16, 512)  # what the UI offers for the reply length
+TEMPERATURE_RANGE = (0.0, 1.5)  # above ~1.5 small models stop making sense
 
 
 @dataclass
@@ -130,7 +134,7 @@ def _keys_match(keys: list[str], texts: list[str], case_sensitive: bool | None) 
 class PersonaChatPipeline:
     """Chat with a character: `pipe(character, history, message)` → `ChatReply`; `pipe.stream(...)` yields it growing."""
 
-    def __init__(self, backend, config: PersonaChatConfig | None = None):
+    def __init__(self, backend: ChatBackend, config: PersonaChatConfig | None = None):
         self.backend = backend
         self.config = config or PersonaChatConfig()
 

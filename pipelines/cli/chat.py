@@ -17,7 +17,10 @@ def register(subparsers) -> None:
     parser.add_argument("--card", type=Path, required=True, help="character card (.json or .png)")
     parser.add_argument("--backend", choices=("local", "openai"), default="local",
                         help="local transformers model (default) or an OpenAI-compatible server")
-    from pipelines.chat.backends import RECOMMENDED_MODELS  # a constant; the module imports nothing heavy
+    from pipelines.chat.backends import DEFAULT_TIMEOUT_S, RECOMMENDED_MODELS  # constants; nothing heavy is imported
+    from pipelines.chat.pipeline import PersonaChatConfig
+
+    defaults = PersonaChatConfig()
 
     parser.add_argument("--model", default=None,
                         help="local: folder, .gguf file or hub id (default: the embedded SmolLM2-135M; better, with a "
@@ -25,12 +28,12 @@ def register(subparsers) -> None:
     parser.add_argument("--base-url", default=None, help="openai: server URL, e.g. http://localhost:8000/v1")
     parser.add_argument("--api-key", default=None, help="openai: API key, if the server wants one")
     parser.add_argument("--say", default=None, help="send one message, print the reply and exit")
-    parser.add_argument("--user", default="User", help="your name in the conversation ({{user}})")
+    parser.add_argument("--user", default=defaults.user_name, help="your name in the conversation ({{user}})")
     parser.add_argument("--greeting", type=int, default=0, help="0 = first message, 1.. = alternate greetings")
-    parser.add_argument("--max-new-tokens", type=int, default=160)
-    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--seed", type=int, default=None, help="fixed seed for reproducible replies")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the backend")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for the backend")
     parser.add_argument("--wav", type=Path, default=None, help="also speak each reply in the character's voice into this WAV")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for the local model (default: torch's choice; 1 is often faster on a busy machine)")

@@ -27,6 +27,7 @@ from pipelines.errors import InputError
 from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve
 
 ENGINES = ("espeak", "kokoro", "xtts")
+LANGUAGES = ("auto", "en", "zh")  # auto = picked per sentence from its text
 MAX_SPEECH_CHARS = 4000  # one reply's worth; longer text is refused rather than read for minutes
 SENTENCE_PAUSE_S = 0.12  # silence between sentences when they are joined into one clip
 ESPEAK_PITCH_RANGE = (0, 100)  # espeak's own scale, 50 = the voice's normal pitch
@@ -87,7 +88,7 @@ class Voice:
             raise InputError(f"Voice pitch must be a whole number from {ESPEAK_PITCH_RANGE[0]} to {ESPEAK_PITCH_RANGE[1]}, got {self.pitch!r}.")
         if not isinstance(self.rate, int) or not ESPEAK_RATE_RANGE[0] <= self.rate <= ESPEAK_RATE_RANGE[1]:
             raise InputError(f"Voice rate must be {ESPEAK_RATE_RANGE[0]}-{ESPEAK_RATE_RANGE[1]} words per minute, got {self.rate!r}.")
-        if self.language not in ("auto", "en", "zh"):
+        if self.language not in LANGUAGES:
             raise InputError(f"Voice language must be auto, en or zh, got {self.language!r}.")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{0,32}", self.variant or ""):
             raise InputError(f"Voice variant {self.variant!r} is not a valid espeak variant name.")

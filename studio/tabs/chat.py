@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipelines.chat.pipeline import MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE, PersonaChatConfig
 from pipelines.character.card import (
     Character,
     export_filename,
@@ -33,6 +34,7 @@ from studio.i18n import t
 from studio.runtime import SETTINGS, shared
 from studio.visitor import Visitor
 
+CHAT_DEFAULTS = PersonaChatConfig()  # the sliders start at the pipeline's defaults
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
 NO_CHARACTER = "Pick a preset or import a character card first."
 STREAM_AUDIO = shutil.which("ffmpeg") is not None  # Gradio encodes streamed audio with ffmpeg
@@ -297,7 +299,8 @@ def _audio(chunks) -> tuple[int, "object"] | None:
 
 @user_errors
 def respond(message, character, sprites, history, backend_kind="local", local_model="", base_url="", model="",
-            api_key="", max_new_tokens=160, temperature=0.7, user_name="User", speak=True, progress=gr.Progress(),
+            api_key="", max_new_tokens=CHAT_DEFAULTS.max_new_tokens, temperature=CHAT_DEFAULTS.temperature,
+            user_name=CHAT_DEFAULTS.user_name, speak=True, progress=gr.Progress(),
             stream_audio=None):
     """Stream a reply: yields (chatbot, history, textbox, portrait, emotion, audio) as it grows.
 
@@ -401,9 +404,11 @@ def render(visitor: Visitor):
                 base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1)
                 model = gr.Textbox(label=t("chat.model"), max_lines=1)
                 api_key = gr.Textbox(label=t("chat.api_key"), type="password", max_lines=1)
-                max_new_tokens = gr.Slider(16, 512, value=160, step=16, label=t("chat.max_new_tokens"))
-                temperature = gr.Slider(0, 1.5, value=0.7, step=0.05, label=t("chat.temperature"))
-                user_name = gr.Textbox(value="User", label=t("chat.user_name"), max_lines=1)
+                max_new_tokens = gr.Slider(*MAX_NEW_TOKENS_RANGE, value=CHAT_DEFAULTS.max_new_tokens, step=16,
+                                           label=t("chat.max_new_tokens"))
+                temperature = gr.Slider(*TEMPERATURE_RANGE, value=CHAT_DEFAULTS.temperature, step=0.05,
+                                        label=t("chat.temperature"))
+                user_name = gr.Textbox(value=CHAT_DEFAULTS.user_name, label=t("chat.user_name"), max_lines=1)
 
     components = {"character": character, "sprites": sprites, "name": name, "description": description,
                   "personality": personality, "scenario": scenario, "first_mes": first_mes,
