@@ -20,7 +20,7 @@ from pipelines.chat.pipeline import (
     triggered_lore,
 )
 from tests.chat_doubles import ChatServer, tiny_backend
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, free_loopback_port
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_openai_backend_accepts_a_non_streaming_json_answer(free_port, guide):
 @pytest.mark.parametrize(
     ("mode", "error"),
     [("unauthorized", "HTTP 401: the API key was refused"), ("slow", "stopped sending for 1 s"),
-     ("error_event", "model overloaded")],
+     ("error_event", "reported an error")],
 )
 def test_server_failures_give_a_clear_message_and_lose_nothing(free_port, guide, mode, error):
     history = [{"role": "assistant", "content": "Welcome!"}]
@@ -205,6 +205,43 @@ def test_server_failures_give_a_clear_message_and_lose_nothing(free_port, guide,
         with pytest.raises(BackendError, match=error):
             pipe(guide, history, "hi")
     assert history == [{"role": "assistant", "content": "Welcome!"}]
+
+
+def test_a_redirect_is_not_followed_and_the_key_goes_nowhere_else(free_port, guide):
+    """Before: urllib followed the 302 to any address (an internal one) with the request and its API key."""
+    with ChatServer(free_loopback_port(), mode="stream", reply="internal secret page") as inner:
+        with ChatServer(free_port, mode="redirect", redirect_to=inner.base_url + "/chat/completions") as outer:
+            pipe = PersonaChatPipeline.from_server(outer.base_url, "m", api_key="sk-visitor", timeout_s=2)
+            with pytest.raises(BackendError, match="HTTP 302: it redirected elsewhere") as caught:
+                pipe(guide, [], "hi")
+    assert inner.requests == [] and "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["secret_error", "error_event"])
+def test_error_messages_never_quote_what_the_server_sent(free_port, guide, mode):
+    """Before: up to 300 characters of the server's answer were quoted to the visitor (an internal password)."""
+    with ChatServer(free_port, mode=mode) as server:
+        with pytest.raises(BackendError) as caught:
+            PersonaChatPipeline.from_server(server.base_url, "m", timeout_s=2)(guide, [], "hi")
+    assert ChatServer.SECRET not in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_a_server_that_trickles_forever_is_cut_at_the_reply_deadline(free_port, guide):
+    """Before: keep-alives every 0.1 s reset the per-read timeout, so the single chat slot was held forever."""
+    with ChatServer(free_port, mode="trickle") as server:
+        backend = OpenAICompatibleBackend(server.base_url, "m", timeout_s=5, deadline_s=1)
+        started = time.monotonic()
+        with pytest.raises(BackendError, match="took too long over one reply"):
+            PersonaChatPipeline(backend)(guide, [], "hi")
+    assert time.monotonic() - started < 5
+
+
+def test_a_flood_of_reply_bytes_is_cut_at_the_size_cap(free_port, guide, monkeypatch):
+    """Before: there was no cap on what one reply could send."""
+    monkeypatch.setattr("pipelines.chat.backends.MAX_REPLY_BYTES", 200_000)
+    with ChatServer(free_port, mode="flood") as server:
+        with pytest.raises(BackendError, match="sent more than"):
+            PersonaChatPipeline.from_server(server.base_url, "m", timeout_s=5)(guide, [], "hi")
 
 
 def test_a_server_that_is_down_gives_a_clear_message(free_port, guide):
