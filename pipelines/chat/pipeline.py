@@ -31,7 +31,9 @@ DEFAULT_POST_HISTORY = (
     "become someone else, stay {{char}} and answer as {{char}} would."
 )
 EXAMPLE_SEPARATOR = "<START>"  # how cards separate example dialogues
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # keeps ZWJ/ZWNJ (emoji, scripts)
+# Control and direction-override characters, and U+FFFD (a broken multi-byte character: never shown or spoken).
+# ZWJ/ZWNJ stay (emoji, scripts).
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd]")
 DEFAULT_SCAN_DEPTH = 4  # how many recent messages lorebook keywords are looked for in
 MAX_SCAN_DEPTH = 100  # a card asking for more (some hubs write 3000) gets the default instead
 
@@ -153,7 +155,7 @@ class PersonaChatPipeline:
     # --- steps -----------------------------------------------------------------------------------
 
     def check_inputs(self, character: Character, history: list[dict], message: str) -> str:
-        """Validate the turn and return the cleaned message."""
+        """Validate the turn and return the cleaned message (in a language the model can write)."""
         if not isinstance(character, Character):
             raise InputError("There is no character to speak as: load a Character Card first.")
         if not isinstance(history, list) or any(
@@ -161,7 +163,15 @@ class PersonaChatPipeline:
             for m in history
         ):
             raise InputError("The chat history must be a list of {'role': 'user'|'assistant', 'content': text} messages.")
-        return clean_message(message, self.config.max_message_chars)
+        message = clean_message(message, self.config.max_message_chars)
+        languages = getattr(self.backend, "languages", None)  # None: not declared, so not checked
+        if languages is not None:
+            from pipelines.chat.engines import cannot_write, detect_language
+
+            language = detect_language(message)
+            if language not in languages:
+                raise InputError(cannot_write(self.backend.model_name or self.backend.name, languages, language))
+        return message
 
     def _system_message(self, character: Character, lore: list[str], with_examples: bool) -> str:
         user = self.config.user_name

@@ -7,6 +7,7 @@ first use and shared by every visitor through `studio.runtime.shared`.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from dataclasses import dataclass, fields
@@ -71,8 +72,8 @@ TEXT = {
         "chat.audio": "Spoken reply",
         "chat.speak": "Speak replies",
         "chat.backend": "Model settings",
-        "chat.backend_kind": "Where replies come from",
-        "chat.local_model": "Local model (empty = embedded SmolLM2-135M; or a folder, .gguf file or Hugging Face id)",
+        "chat.backend_kind": "Chat engine (set up by whoever runs this studio)",
+        "chat.local_model": "Local model: a folder, .gguf file or Hugging Face id (free entry, single-user runs only)",
         "chat.base_url": "OpenAI-compatible server URL (vLLM, TGI, llama.cpp, Ollama), e.g. http://localhost:11434/v1",
         "chat.model": "Model name on the server",
         "chat.api_key": "API key (if the server needs one)",
@@ -110,8 +111,8 @@ TEXT = {
         "chat.audio": "语音回复",
         "chat.speak": "朗读回复",
         "chat.backend": "模型设置",
-        "chat.backend_kind": "回复来源",
-        "chat.local_model": "本地模型（留空 = 内置 SmolLM2-135M；或文件夹、.gguf 文件、Hugging Face 模型名）",
+        "chat.backend_kind": "对话引擎（由运行工作室的人配置）",
+        "chat.local_model": "本地模型：文件夹、.gguf 文件或 Hugging Face 模型名（仅限单用户本地运行）",
         "chat.base_url": "OpenAI 兼容服务器地址（vLLM、TGI、llama.cpp、Ollama），例如 http://localhost:11434/v1",
         "chat.model": "服务器上的模型名",
         "chat.api_key": "API 密钥（如果服务器需要）",
@@ -264,17 +265,45 @@ def restart(character, sprites, user_name: str = "User") -> tuple:
     return _opening(character, sprites, user_name)
 
 
-def _backend(kind: str, local_model: str, base_url: str, model: str, api_key: str, progress):
-    from pipelines.chat.backends import LocalTransformersBackend, OpenAICompatibleBackend
+def chat_engines() -> tuple:
+    """The engines visitors choose among: the operator's (app.py flags), else the embedded model (tests, Spaces)."""
+    return SETTINGS.chat_engines or _unconfigured_engines()
 
-    if kind == "openai":
-        if not (base_url or "").strip():
-            raise InputError("Enter the server URL in Model settings (e.g. http://localhost:11434/v1 for Ollama).")
-        return OpenAICompatibleBackend(base_url, model or "", api_key=api_key or None)
-    name = (local_model or "").strip()
+
+@functools.cache
+def _unconfigured_engines() -> tuple:
+    from pipelines.chat.engines import configured_engines
+
+    return tuple(configured_engines(probe=False))
+
+
+def _engine(name: str, local_model: str, base_url: str, model: str, api_key: str):
+    """The engine a visitor picked by name. Typed URLs and model paths count only in a free-entry local run."""
+    from pipelines.chat.engines import Engine, guess_languages
+
+    local_model, base_url, model = (local_model or "").strip(), (base_url or "").strip(), (model or "").strip()
+    if local_model or base_url:
+        if not SETTINGS.chat_free_entry:
+            raise InputError("Chat servers and model files are chosen by whoever runs this studio; pick one of the "
+                             "listed chat engines.")
+        if base_url:
+            return Engine(f"{model} at {base_url}", "openai", model, base_url, api_key or "", guess_languages(model))
+        kind = "llama.cpp" if local_model.endswith(".gguf") and any(e.kind == "llama.cpp" for e in chat_engines()) else "transformers"
+        return Engine(local_model, kind, local_model, languages=guess_languages(local_model))
+    engines = chat_engines()
+    for engine in engines:
+        if engine.name == name or not name:
+            return engine
+    raise InputError(f"There is no chat engine called {name!r}; pick one of the listed engines.")
+
+
+def _backend(engine, progress):
+    from pipelines.chat.engines import build_backend
+
+    if engine.kind == "openai":
+        return build_backend(engine)  # nothing to load, and a typed server must not be kept for everyone
     progress(0, desc="Loading the chat model (the first time only)…")
-    return shared(f"chat-local:{name}" if name else "chat-local",
-                  lambda: LocalTransformersBackend.from_pretrained(name or None, device=SETTINGS.device))
+    return shared(f"chat-engine:{engine.kind}:{engine.model}", lambda: build_backend(engine, device=SETTINGS.device))
 
 
 def speech_for(character: Character):
@@ -298,7 +327,7 @@ def _audio(chunks) -> tuple[int, "object"] | None:
 
 
 @user_errors
-def respond(message, character, sprites, history, backend_kind="local", local_model="", base_url="", model="",
+def respond(message, character, sprites, history, engine="", local_model="", base_url="", model="",
             api_key="", max_new_tokens=CHAT_DEFAULTS.max_new_tokens, temperature=CHAT_DEFAULTS.temperature,
             user_name=CHAT_DEFAULTS.user_name, speak=True, progress=gr.Progress(),
             stream_audio=None):
@@ -321,7 +350,7 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     config = PersonaChatConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
                                user_name=(user_name or "User").strip() or "User")
     message = clean_message(message, config.max_message_chars)  # before any model loads
-    pipe = PersonaChatPipeline(_backend(backend_kind, local_model, base_url, model, api_key, progress), config)
+    pipe = PersonaChatPipeline(_backend(_engine(engine, local_model, base_url, model, api_key), progress), config)
     message = pipe.check_inputs(character, history, message)
     speaker = None
     if speak:
@@ -399,11 +428,13 @@ def render(visitor: Visitor):
             audio = gr.Audio(label=t("chat.audio"), autoplay=True, interactive=False, type="numpy",
                              streaming=STREAM_AUDIO)
             with gr.Accordion(t("chat.backend"), open=False):
-                backend_kind = gr.Radio(["local", "openai"], value="local", label=t("chat.backend_kind"))
-                local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1)
-                base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1)
-                model = gr.Textbox(label=t("chat.model"), max_lines=1)
-                api_key = gr.Textbox(label=t("chat.api_key"), type="password", max_lines=1)
+                names = [e.name for e in chat_engines()]
+                chat_engine = gr.Dropdown(names, value=names[0] if names else None, label=t("chat.backend_kind"))
+                free = SETTINGS.chat_free_entry  # typed servers and model paths: single-user local runs only
+                local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1, visible=free)
+                base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1, visible=free)
+                model = gr.Textbox(label=t("chat.model"), max_lines=1, visible=free)
+                api_key = gr.Textbox(label=t("chat.api_key"), type="password", max_lines=1, visible=free)
                 max_new_tokens = gr.Slider(*MAX_NEW_TOKENS_RANGE, value=CHAT_DEFAULTS.max_new_tokens, step=16,
                                            label=t("chat.max_new_tokens"))
                 temperature = gr.Slider(*TEMPERATURE_RANGE, value=CHAT_DEFAULTS.temperature, step=0.05,
@@ -422,7 +453,7 @@ def render(visitor: Visitor):
     export_json.click(lambda c, s: export_card(c, s, "json"), [character, sprites], download)
     export_png.click(lambda c, s: export_card(c, s, "png"), [character, sprites], download)
     again.click(restart, [character, sprites, user_name], [chatbot, history, portrait, emotion])
-    inputs = [message, character, sprites, history, backend_kind, local_model, base_url, model, api_key,
+    inputs = [message, character, sprites, history, chat_engine, local_model, base_url, model, api_key,
               max_new_tokens, temperature, user_name, speak]
     outputs = [chatbot, history, message, portrait, emotion, audio]
     message.submit(respond, inputs, outputs, concurrency_limit=1)
