@@ -76,6 +76,21 @@ def test_lorebook_rules_constant_selective_disabled_and_word_boundaries():
     assert "ORDER" in triggered_lore(character, ["我们练习点菜吧"])
 
 
+def test_a_huge_lorebook_is_bounded_per_message(monkeypatch):
+    """Before: one regex per key over every recent message; 1,000 entries x 420 keys took 252 s per message.
+    Now at most MAX_LORE_KEYS keys are tried and no regex is built: keys past the budget are not consulted."""
+    entries = [{"keys": [f"nomatch{i}-{k}" for k in range(420)], "content": f"E{i}"} for i in range(1000)]
+    entries.append({"keys": ["clock"], "content": "CLOCK"})
+    character = Character(name="K", character_book={"entries": entries})
+
+    def no_regex(*args, **kwargs):
+        raise AssertionError("lorebook keys must not be matched with regular expressions")
+
+    monkeypatch.setattr("pipelines.chat.pipeline.re.search", no_regex)
+    monkeypatch.setattr("pipelines.chat.pipeline.re.compile", no_regex)
+    assert triggered_lore(character, ["where is the clock?" * 50] * 100) == []  # "clock" is key number 420,001
+
+
 def test_oldest_turns_are_dropped_first_to_fit_the_budget_and_the_persona_stays(backend, guide):
     history = []
     for i in range(40):

@@ -36,6 +36,9 @@ EXAMPLE_SEPARATOR = "<START>"  # how cards separate example dialogues
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd]")
 DEFAULT_SCAN_DEPTH = 4  # how many recent messages lorebook keywords are looked for in
 MAX_SCAN_DEPTH = 100  # a card asking for more (some hubs write 3000) gets the default instead
+MAX_SCAN_CHARS = 20_000  # lorebook keys are looked for in the last this-many characters of the recent messages
+MAX_LORE_KEYS = 2_000  # keys tried per message, over the whole lorebook
+MAX_KEY_CHARS = 100  # a longer key is cut (keys are names and words, not paragraphs)
 
 
 MAX_NEW_TOKENS_RANGE = (16, 512)  # what the UI offers for the reply length
@@ -106,31 +109,57 @@ def greeting(character: Character, index: int = 0, user_name: str = "User") -> s
 
 
 def triggered_lore(character: Character, recent: list[str]) -> list[str]:
-    """Lorebook entries whose keys appear in the recent messages (constant entries always), in insertion order."""
+    """Lorebook entries whose keys appear in the recent messages (constant entries always), in insertion order.
+
+    Runs before every reply, for everyone sharing the chat slot, on a card a visitor uploaded: so the work is
+    bounded. Keys are plain substrings (no regular expressions), the text looked at is the last
+    `MAX_SCAN_CHARS` characters, and at most `MAX_LORE_KEYS` keys are tried per message (a book with more
+    has the rest ignored; real books have tens to hundreds).
+    """
     book = character.character_book or {}
+    text = "\n".join(recent)[-MAX_SCAN_CHARS:]
+    scan = _Scan(text)
     hits = []
     for entry in book.get("entries", []):
         if not entry.get("enabled", True) or not entry.get("content"):
             continue
-        if entry.get("constant") or _keys_match(entry.get("keys", []), recent, entry.get("case_sensitive")):
+        if entry.get("constant") or scan.any(entry.get("keys", []), entry.get("case_sensitive")):
             if entry.get("selective") and entry.get("secondary_keys"):
-                if not _keys_match(entry["secondary_keys"], recent, entry.get("case_sensitive")):
+                if not scan.any(entry["secondary_keys"], entry.get("case_sensitive")):
                     continue
             hits.append((entry.get("insertion_order", 0), entry["content"]))
     return [content for _, content in sorted(hits, key=lambda hit: hit[0])]
 
 
-def _keys_match(keys: list[str], texts: list[str], case_sensitive: bool | None) -> bool:
-    flags = 0 if case_sensitive else re.IGNORECASE
-    for key in keys:
-        key = key.strip()
-        if not key:
-            continue
+class _Scan:
+    """Substring search of lorebook keys in one text, with a budget of keys for the whole lorebook."""
+
+    def __init__(self, text: str):
+        self.text, self.folded = text, text.casefold()
+        self.budget = MAX_LORE_KEYS
+
+    def any(self, keys: list[str], case_sensitive: bool | None) -> bool:
+        for key in keys:
+            if self.budget <= 0:
+                return False
+            self.budget -= 1
+            key = key.strip()[:MAX_KEY_CHARS] if isinstance(key, str) else ""
+            if key and self._found(key if case_sensitive else key.casefold(), self.text if case_sensitive else self.folded):
+                return True
+        return False
+
+    @staticmethod
+    def _found(key: str, text: str) -> bool:
         # Latin keys match whole words ("time" must not fire on "sometimes"); CJK keys match as substrings.
-        pattern = rf"\b{re.escape(key)}\b" if key.isascii() else re.escape(key)
-        if any(re.search(pattern, text, flags) for text in texts):
-            return True
-    return False
+        if not key.isascii():
+            return key in text
+        start = text.find(key)
+        while start != -1:
+            end = start + len(key)
+            if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+                return True
+            start = text.find(key, start + 1)
+        return False
 
 
 class PersonaChatPipeline:
