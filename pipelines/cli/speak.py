@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=int, default=None,
                         help=f"words per minute, {ESPEAK_RATE_RANGE[0]}-{ESPEAK_RATE_RANGE[1]} ({normal.rate} = normal)")
     parser.add_argument("--language", choices=LANGUAGES, default=None, help="default: picked per sentence")
-    parser.add_argument("--reference", default=None, help="xtts: a 6-30 s clip of the voice to clone")
+    parser.add_argument("--reference", default=None, help="xtts: file name of a 6-30 s clip of the voice in weights/voices/")
     parser.set_defaults(run=run)
 
 
