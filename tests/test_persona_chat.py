@@ -18,6 +18,7 @@ from pipelines.chat.pipeline import (
     clean_message,
     greeting,
     triggered_lore,
+    whole_sentences,
 )
 from tests.chat_doubles import ChatServer, tiny_backend
 from tests.conftest import EXAMPLES, free_loopback_port
@@ -195,7 +196,7 @@ def test_openai_backend_streams_over_sse_from_a_real_server(free_port, guide):
     with ChatServer(free_port, reply=reply) as server:
         pipe = PersonaChatPipeline.from_server(server.base_url, "tiny-model", api_key="sk-test", config=PersonaChatConfig(seed=1))
         replies = list(pipe.stream(guide, [], "Hi!"))
-    assert replies[-1].text == "Welcome to the museum! Ada:"  # cut where the model starts writing the user's line
+    assert replies[-1].text == "Welcome to the museum!"  # cut where it writes the user's line, then to a whole sentence
     assert len(replies) >= 4
     request = server.requests[0]
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
@@ -283,3 +284,14 @@ def test_embedded_smollm2_streams_a_short_reply(guide):
     final = replies[-1]
     assert final.done and len(final.text.split()) >= 3 and len(replies) >= 4
     assert final.new_tokens <= 17 and final.emotion in EMOTIONS
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("The clock room is upstairs. It has a pendul", "The clock room is upstairs."),
+    ("Welcome! *bows* \"Shall we go?\" and then the", "Welcome! *bows* \"Shall we go?\""),
+    ("欢迎光临。我们先去看", "欢迎光临。"),
+    ("No sentence end at all", "No sentence end at all"),
+    ("Version 3.5 is out. The price is 3.5 dollars and", "Version 3.5 is out."),
+])
+def test_a_reply_cut_by_the_budget_ends_on_its_last_whole_sentence(text, kept):
+    assert whole_sentences(text) == kept
