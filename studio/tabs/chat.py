@@ -8,6 +8,7 @@ first use and shared by every visitor through `studio.runtime.shared`.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from pipelines.character.card import (
     voice_of,
 )
 from pipelines.errors import InputError
+from pipelines.weights import weights_dir
 from pipelines.labels import LOOK
 from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, Voice
 from studio.errors import user_errors
@@ -39,7 +41,32 @@ from studio.visitor import Visitor
 CHAT_DEFAULTS = PersonaChatConfig()  # the sliders start at the pipeline's defaults
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
 NO_CHARACTER = "Pick a preset or import a character card first."
-STREAM_AUDIO = shutil.which("ffmpeg") is not None  # Gradio encodes streamed audio with ffmpeg
+
+
+def ffmpeg_for_streaming() -> bool:
+    """Whether an `ffmpeg` is on PATH for Gradio, which encodes streamed audio with it. The system may have none;
+    imageio-ffmpeg (already a dependency, for video) ships a full static build, so the studio puts a link to it,
+    named `ffmpeg`, in weights/cache/bin/ and that folder on PATH."""
+    if shutil.which("ffmpeg"):
+        return True
+    try:
+        import imageio_ffmpeg
+
+        binary = Path(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        return False
+    folder = weights_dir() / "cache" / "bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "ffmpeg"
+    if link.is_symlink() and link.resolve() != binary.resolve():
+        link.unlink()  # left by an older imageio-ffmpeg
+    if not link.exists():
+        link.symlink_to(binary)
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+    return shutil.which("ffmpeg") is not None
+
+
+STREAM_AUDIO = ffmpeg_for_streaming()  # each sentence is heard as soon as it is spoken, not after the whole reply
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
@@ -69,6 +96,7 @@ TEXT = {
         "chat.chatbot": "Conversation",
         "chat.message": "Your message",
         "chat.send": "Send",
+        "chat.wait": "Replying… send again when this reply ends",
         "chat.restart": "Restart conversation",
         "chat.audio": "Spoken reply",
         "chat.speak": "Speak replies",
@@ -108,6 +136,7 @@ TEXT = {
         "chat.chatbot": "对话",
         "chat.message": "你的消息",
         "chat.send": "发送",
+        "chat.wait": "正在回复…回复结束后再发送",
         "chat.restart": "重新开始对话",
         "chat.audio": "语音回复",
         "chat.speak": "朗读回复",
@@ -472,8 +501,15 @@ def render(visitor: Visitor):
     inputs = [message, character, sprites, history, chat_engine, local_model, base_url, model, api_key,
               max_new_tokens, temperature, user_name, speak]
     outputs = [chatbot, history, message, portrait, emotion, audio]
-    message.submit(respond, inputs, outputs, concurrency_limit=1)
-    send.click(respond, inputs, outputs, concurrency_limit=1, api_name="chat_respond")
+    # One reply at a time per visitor: while it streams, Send and the message box are locked and say why, so a
+    # second message cannot start a turn from a history that is about to change (it would be lost).
+    busy = [send, message]
+    locked = lambda: (gr.update(interactive=False, value=t("chat.wait")), gr.update(interactive=False))  # noqa: E731
+    unlocked = lambda: (gr.update(interactive=True, value=t("chat.send")), gr.update(interactive=True))  # noqa: E731
+    for trigger, api in ((message.submit, None), (send.click, "chat_respond")):
+        (trigger(locked, None, busy, queue=False, api_visibility="undocumented")
+         .then(respond, inputs, outputs, concurrency_limit=1, concurrency_id="chat", api_name=api)
+         .then(unlocked, None, busy, queue=False, api_visibility="undocumented"))
 
     def follow(event) -> None:
         """After another tab replaces the character (a bundle import), refresh the form and start a new chat."""
