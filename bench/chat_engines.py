@@ -138,29 +138,30 @@ def main() -> int:
     parser.add_argument("--probe-tokens", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-roleplay", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--out", default="chat_engines", help="result file name under bench/results/")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     args.engines = args.engines.split(",")
     character = load_character(list_presets()["Ada"])
     load_before = os.getloadavg()[0]
-    speed, _ = bench_speed(args, character)
+    speed = [] if args.skip_speed else bench_speed(args, character)[0]
     roleplay = [] if args.skip_roleplay else bench_roleplay(args)
     body = [
         f"1-minute load average: {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on "
         f"{os.cpu_count()} cores (above the core count, other work slows every figure alike; compare within a row group).",
-        "",
-        f"### Speed on one GGUF (SmolLM2-135M-Instruct Q4_1, Ada's prompt, greedy, {args.new_tokens} new tokens, "
-        f"best of {args.repeats})",
-        "",
-        table(["engine", "threads", "prompt tokens", "TTFT (s)", "tokens/s", "TTFT ratio vs llama-bench",
-               "tokens/s ratio vs llama-bench"], speed),
     ]
+    if speed:
+        body += ["", f"### Speed on one GGUF (SmolLM2-135M-Instruct Q4_1, Ada's prompt, greedy, {args.new_tokens} new "
+                 f"tokens, best of {args.repeats})", "",
+                 table(["engine", "threads", "prompt tokens", "TTFT (s)", "tokens/s", "TTFT ratio vs llama-bench",
+                        "tokens/s ratio vs llama-bench"], speed)]
     if roleplay:
         body += ["", f"### Role-play evaluation ({len(PROBES)} probes, bench/roleplay.py, temperature 0, "
                  f"{args.probe_tokens} new tokens)", "",
                  table(["engine", "language", "probes", "refused (language)", "in character", "language matches",
                         "sentences complete", "recall right", "s per reply"], roleplay)]
-    write_result("chat_engines", "Chat engines", "\n".join(body))
+    write_result(args.out, "Chat engines", "\n".join(body))
     return 0
 
 

@@ -15,8 +15,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("chat", help="chat in character with a card (streaming replies, emotion, voice)",
                                    description=__doc__)
     parser.add_argument("--card", type=Path, required=True, help="character card (.json or .png)")
-    parser.add_argument("--backend", choices=("local", "openai"), default="local",
-                        help="local transformers model (default) or an OpenAI-compatible server")
+    parser.add_argument("--backend", choices=("local", "llama.cpp", "openai"), default="local",
+                        help="local transformers model (default), llama.cpp on the CPU (a GGUF; needs its library, "
+                             "README: Chat engines) or an OpenAI-compatible server")
     from pipelines.chat.backends import DEFAULT_TIMEOUT_S, RECOMMENDED_MODELS  # constants; nothing heavy is imported
     from pipelines.chat.pipeline import PersonaChatConfig
 
@@ -36,7 +37,8 @@ def register(subparsers) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for the backend")
     parser.add_argument("--wav", type=Path, default=None, help="also speak each reply in the character's voice into this WAV")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for the local model (default: torch's choice; 1 is often faster on a busy machine)")
+                        help="CPU threads for a local model (default: torch's choice, llama.cpp: half the cores; 1 is often faster "
+                             "on a busy machine)")
     parser.set_defaults(run=run)
 
 
@@ -50,11 +52,15 @@ def build_pipeline(args: argparse.Namespace):
             raise InputError("--backend openai needs --base-url (e.g. http://localhost:8000/v1) and --model.")
         return PersonaChatPipeline.from_server(args.base_url, args.model, api_key=args.api_key, timeout_s=args.timeout,
                                                config=config)
+    if args.threads is not None and args.threads < 1:
+        raise InputError("--threads must be at least 1.")
+    if args.backend == "llama.cpp":
+        from pipelines.chat.llamacpp import LlamaCppBackend
+
+        return PersonaChatPipeline(LlamaCppBackend.from_pretrained(args.model, threads=args.threads), config)
     if args.threads is not None:
         import torch
 
-        if args.threads < 1:
-            raise InputError("--threads must be at least 1.")
         torch.set_num_threads(args.threads)
     pipe = PersonaChatPipeline.from_pretrained(args.model, device=getattr(args, "device", "auto"), config=config)
     pipe.backend.timeout_s = args.timeout
