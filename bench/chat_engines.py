@@ -105,27 +105,24 @@ def bench_roleplay(args) -> list[list]:
         pipe = PersonaChatPipeline(backend, PersonaChatConfig(max_new_tokens=args.probe_tokens, temperature=0.0))
         for language in ("en", "zh"):
             probes = [p for p in PROBES if p.language == language]
-            totals = {"in_character": 0, "language": 0, "complete": 0, "recall": 0}
-            recall_total, refused, started = 0, 0, time.perf_counter()
+            marks_seen, refused, started = [], 0, time.perf_counter()
             for probe in probes:
+                if time.monotonic() > args.deadline:
+                    break  # out of time: the table says how many probes ran
                 character = load_character(presets[probe.character])
                 try:
                     reply = pipe(character, probe.history, probe.message).text
                 except InputError:  # the engine declared it cannot write this language
                     refused += 1
                     continue
-                marks = score(probe, reply, character.name)
-                for key in ("in_character", "language", "complete"):
-                    totals[key] += marks[key]
-                if marks["recall"] is not None:
-                    recall_total += 1
-                    totals["recall"] += marks["recall"]
-                print(engine_kind, language, probe.kind, marks, repr(reply[:90]), flush=True)
-            ran = len(probes) - refused
-            pct = lambda n, d: f"{100 * n / d:.0f}%" if d else "-"  # noqa: E731
-            rows.append([engine_kind, language, len(probes), refused, pct(totals["in_character"], ran),
-                         pct(totals["language"], ran), pct(totals["complete"], ran), pct(totals["recall"], recall_total),
-                         f"{(time.perf_counter() - started) / max(ran, 1):.1f}"])
+                marks_seen.append(score(probe, reply, character.name))
+                print(engine_kind, language, probe.kind, marks_seen[-1], repr(reply[:90]), flush=True)
+            ran = len(marks_seen)
+            recall = [m["recall"] for m in marks_seen if m["recall"] is not None]
+            pct = lambda values: f"{100 * sum(values) / len(values):.0f}%" if values else "-"  # noqa: E731
+            rows.append([engine_kind, language, len(probes), f"{ran} / {refused}",
+                         *(pct([m[key] for m in marks_seen]) for key in ("in_character", "language", "complete")),
+                         pct(recall), f"{(time.perf_counter() - started) / max(ran, 1):.1f}"])
     return rows
 
 
@@ -140,9 +137,11 @@ def main() -> int:
     parser.add_argument("--skip-roleplay", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--out", default="chat_engines", help="result file name under bench/results/")
+    parser.add_argument("--minutes", type=float, default=60, help="role-play: start no probe after this long")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     args.engines = args.engines.split(",")
+    args.deadline = time.monotonic() + 60 * args.minutes
     character = load_character(list_presets()["Ada"])
     load_before = os.getloadavg()[0]
     speed = [] if args.skip_speed else bench_speed(args, character)[0]
@@ -159,7 +158,7 @@ def main() -> int:
     if roleplay:
         body += ["", f"### Role-play evaluation ({len(PROBES)} probes, bench/roleplay.py, temperature 0, "
                  f"{args.probe_tokens} new tokens)", "",
-                 table(["engine", "language", "probes", "refused (language)", "in character", "language matches",
+                 table(["engine", "language", "probes", "ran / refused (language)", "in character", "language matches",
                         "sentences complete", "recall right", "s per reply"], roleplay)]
     write_result(args.out, "Chat engines", "\n".join(body))
     return 0
