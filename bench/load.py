@@ -55,7 +55,7 @@ def motion_clip(client):
 
 def chat_turn(client):
     client.predict("Ada", "User", api_name="/load_preset")  # a fresh conversation for this simulated visitor
-    return client.predict("What is in the clock room?", "local", "", "", "", "", 16, 0.0, "User", False,
+    return client.predict("What is in the clock room?", "", "", "", "", "", 16, 0.0, "User", False,
                           api_name="/chat_respond")  # fmt: skip
 
 

@@ -20,6 +20,8 @@ T = TypeVar("T")
 @dataclass
 class Settings:
     device: str = "auto"  # auto|cpu|cuda, resolved by pipelines.device.pick_device when a model loads
+    chat_engines: tuple = ()  # pipelines.chat.engines.Engine: the only chat engines visitors can choose
+    chat_free_entry: bool = False  # single-user local run: visitors may type a server URL or a model path
 
 
 SETTINGS = Settings()
@@ -28,8 +30,9 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def configure(device: str = "auto", weights_dir: str | None = None) -> None:
-    """Apply the command line: which device models go to and which folder they load from."""
+def configure(device: str = "auto", weights_dir: str | None = None, chat_config: str | None = None,
+              chat_free_entry: bool = False, probe_chat_servers: bool = True) -> None:
+    """Apply the command line: which device models go to, which folder they load from, which chat engines exist."""
     from pipelines.device import DEVICE_CHOICES, pick_device
 
     if device not in DEVICE_CHOICES:
@@ -39,6 +42,10 @@ def configure(device: str = "auto", weights_dir: str | None = None) -> None:
     SETTINGS.device = device
     if weights_dir:
         os.environ[WEIGHTS_ENV] = str(weights_dir)
+    from pipelines.chat.engines import configured_engines
+
+    SETTINGS.chat_engines = tuple(configured_engines(chat_config, probe=probe_chat_servers))
+    SETTINGS.chat_free_entry = chat_free_entry
     _objects.clear()
 
 

@@ -63,11 +63,16 @@ class ChatServer:
     """An OpenAI-compatible `/v1/chat/completions` server in a thread; `mode` picks its behaviour.
 
     modes: "stream" (SSE pieces of `reply`), "slow" (headers, then silence), "unauthorized" (401),
-    "error_event" (an SSE error object), "json" (a non-streaming JSON answer).
+    "error_event" (an SSE error object), "json" (a non-streaming JSON answer); hostile ones: "redirect"
+    (302 to `redirect_to`), "secret_error" (500 whose body holds a secret), "trickle" (a keep-alive every
+    0.1 s, forever), "flood" (megabytes of one reply), "models" (GET /v1/models lists `reply` as a model id).
     """
 
-    def __init__(self, port: int, reply: str = "Hello! Welcome to the museum.", mode: str = "stream"):
-        self.reply, self.mode = reply, mode
+    SECRET = "db_password=hunter2"
+
+    def __init__(self, port: int, reply: str = "Hello! Welcome to the museum.", mode: str = "stream",
+                 redirect_to: str = ""):
+        self.reply, self.mode, self.redirect_to = reply, mode, redirect_to
         self.requests: list[dict] = []
         server = self
 
@@ -75,11 +80,27 @@ class ChatServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
+            def do_GET(self):
+                server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": None})
+                if server.mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.end_headers()
+                else:
+                    body = {"object": "list", "data": [{"id": server.reply, "object": "model"}]}
+                    self._send(200, "application/json", json.dumps(body).encode())
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
                                         "body": json.loads(self.rfile.read(length))})
-                if server.mode == "unauthorized":
+                if server.mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.end_headers()
+                elif server.mode == "secret_error":
+                    self._send(500, "text/plain", f"internal config: {server.SECRET}".encode())
+                elif server.mode == "unauthorized":
                     self._send(401, "application/json", b'{"error": {"message": "Invalid API key"}}')
                 elif server.mode == "json":
                     body = {"choices": [{"message": {"role": "assistant", "content": server.reply}}]}
@@ -92,7 +113,20 @@ class ChatServer:
                         time.sleep(3)
                         return
                     if server.mode == "error_event":
-                        self._event({"error": {"message": "model overloaded"}})
+                        self._event({"error": {"message": f"model overloaded ({server.SECRET})"}})
+                        return
+                    try:
+                        if server.mode == "trickle":
+                            while True:
+                                self.wfile.write(b": still thinking\n\n")
+                                self.wfile.flush()
+                                time.sleep(0.1)
+                        if server.mode == "flood":
+                            piece = {"choices": [{"index": 0, "delta": {"content": "la " * 1000}}]}
+                            for _ in range(1000):
+                                self._event(piece)
+                            return
+                    except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
                         return
                     self.wfile.write(b": keep-alive comment\n\n")
                     for word in server.reply.split(" "):

@@ -66,7 +66,7 @@ def _bundle(client, path):
 
 
 def _chat(client, message):
-    return client.predict(message, "local", "", "", "", "", 16, 0.0, "User", False, api_name="/chat_respond")
+    return client.predict(message, "", "", "", "", "", 16, 0.0, "User", False, api_name="/chat_respond")
 
 
 def _still_serves(client):

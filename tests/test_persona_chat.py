@@ -18,9 +18,10 @@ from pipelines.chat.pipeline import (
     clean_message,
     greeting,
     triggered_lore,
+    whole_sentences,
 )
 from tests.chat_doubles import ChatServer, tiny_backend
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, free_loopback_port
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,21 @@ def test_lorebook_rules_constant_selective_disabled_and_word_boundaries():
     assert triggered_lore(character, ["what TIME is it", "a sword"]) == ["ALWAYS", "CLOCK"]
     assert triggered_lore(character, ["a sword of fire"]) == ["ALWAYS", "FIRE SWORD"]
     assert "ORDER" in triggered_lore(character, ["我们练习点菜吧"])
+
+
+def test_a_huge_lorebook_is_bounded_per_message(monkeypatch):
+    """Before: one regex per key over every recent message; 1,000 entries x 420 keys took 252 s per message.
+    Now at most MAX_LORE_KEYS keys are tried and no regex is built: keys past the budget are not consulted."""
+    entries = [{"keys": [f"nomatch{i}-{k}" for k in range(420)], "content": f"E{i}"} for i in range(1000)]
+    entries.append({"keys": ["clock"], "content": "CLOCK"})
+    character = Character(name="K", character_book={"entries": entries})
+
+    def no_regex(*args, **kwargs):
+        raise AssertionError("lorebook keys must not be matched with regular expressions")
+
+    monkeypatch.setattr("pipelines.chat.pipeline.re.search", no_regex)
+    monkeypatch.setattr("pipelines.chat.pipeline.re.compile", no_regex)
+    assert triggered_lore(character, ["where is the clock?" * 50] * 100) == []  # "clock" is key number 420,001
 
 
 def test_oldest_turns_are_dropped_first_to_fit_the_budget_and_the_persona_stays(backend, guide):
@@ -180,7 +196,7 @@ def test_openai_backend_streams_over_sse_from_a_real_server(free_port, guide):
     with ChatServer(free_port, reply=reply) as server:
         pipe = PersonaChatPipeline.from_server(server.base_url, "tiny-model", api_key="sk-test", config=PersonaChatConfig(seed=1))
         replies = list(pipe.stream(guide, [], "Hi!"))
-    assert replies[-1].text == "Welcome to the museum! Ada:"  # cut where the model starts writing the user's line
+    assert replies[-1].text == "Welcome to the museum!"  # cut where it writes the user's line, then to a whole sentence
     assert len(replies) >= 4
     request = server.requests[0]
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
@@ -196,7 +212,7 @@ def test_openai_backend_accepts_a_non_streaming_json_answer(free_port, guide):
 @pytest.mark.parametrize(
     ("mode", "error"),
     [("unauthorized", "HTTP 401: the API key was refused"), ("slow", "stopped sending for 1 s"),
-     ("error_event", "model overloaded")],
+     ("error_event", "reported an error")],
 )
 def test_server_failures_give_a_clear_message_and_lose_nothing(free_port, guide, mode, error):
     history = [{"role": "assistant", "content": "Welcome!"}]
@@ -205,6 +221,43 @@ def test_server_failures_give_a_clear_message_and_lose_nothing(free_port, guide,
         with pytest.raises(BackendError, match=error):
             pipe(guide, history, "hi")
     assert history == [{"role": "assistant", "content": "Welcome!"}]
+
+
+def test_a_redirect_is_not_followed_and_the_key_goes_nowhere_else(free_port, guide):
+    """Before: urllib followed the 302 to any address (an internal one) with the request and its API key."""
+    with ChatServer(free_loopback_port(), mode="stream", reply="internal secret page") as inner:
+        with ChatServer(free_port, mode="redirect", redirect_to=inner.base_url + "/chat/completions") as outer:
+            pipe = PersonaChatPipeline.from_server(outer.base_url, "m", api_key="sk-visitor", timeout_s=2)
+            with pytest.raises(BackendError, match="HTTP 302: it redirected elsewhere") as caught:
+                pipe(guide, [], "hi")
+    assert inner.requests == [] and "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["secret_error", "error_event"])
+def test_error_messages_never_quote_what_the_server_sent(free_port, guide, mode):
+    """Before: up to 300 characters of the server's answer were quoted to the visitor (an internal password)."""
+    with ChatServer(free_port, mode=mode) as server:
+        with pytest.raises(BackendError) as caught:
+            PersonaChatPipeline.from_server(server.base_url, "m", timeout_s=2)(guide, [], "hi")
+    assert ChatServer.SECRET not in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_a_server_that_trickles_forever_is_cut_at_the_reply_deadline(free_port, guide):
+    """Before: keep-alives every 0.1 s reset the per-read timeout, so the single chat slot was held forever."""
+    with ChatServer(free_port, mode="trickle") as server:
+        backend = OpenAICompatibleBackend(server.base_url, "m", timeout_s=5, deadline_s=1)
+        started = time.monotonic()
+        with pytest.raises(BackendError, match="took too long over one reply"):
+            PersonaChatPipeline(backend)(guide, [], "hi")
+    assert time.monotonic() - started < 5
+
+
+def test_a_flood_of_reply_bytes_is_cut_at_the_size_cap(free_port, guide, monkeypatch):
+    """Before: there was no cap on what one reply could send."""
+    monkeypatch.setattr("pipelines.chat.backends.MAX_REPLY_BYTES", 200_000)
+    with ChatServer(free_port, mode="flood") as server:
+        with pytest.raises(BackendError, match="sent more than"):
+            PersonaChatPipeline.from_server(server.base_url, "m", timeout_s=5)(guide, [], "hi")
 
 
 def test_a_server_that_is_down_gives_a_clear_message(free_port, guide):
@@ -231,3 +284,14 @@ def test_embedded_smollm2_streams_a_short_reply(guide):
     final = replies[-1]
     assert final.done and len(final.text.split()) >= 3 and len(replies) >= 4
     assert final.new_tokens <= 17 and final.emotion in EMOTIONS
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("The clock room is upstairs. It has a pendul", "The clock room is upstairs."),
+    ("Welcome! *bows* \"Shall we go?\" and then the", "Welcome! *bows* \"Shall we go?\""),
+    ("欢迎光临。我们先去看", "欢迎光临。"),
+    ("No sentence end at all", "No sentence end at all"),
+    ("Version 3.5 is out. The price is 3.5 dollars and", "Version 3.5 is out."),
+])
+def test_a_reply_cut_by_the_budget_ends_on_its_last_whole_sentence(text, kept):
+    assert whole_sentences(text) == kept

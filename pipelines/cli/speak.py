@@ -9,16 +9,21 @@ from pathlib import Path
 def register(subparsers) -> None:
     parser = subparsers.add_parser("speak", help="text to speech (espeak offline; kokoro or xtts when installed)",
                                    description=__doc__)
+    from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, LANGUAGES, Voice
+
+    normal = Voice()
     parser.add_argument("text", help="what to say (English, Chinese or both)")
     parser.add_argument("--out", type=Path, default=Path("speech.wav"), help="WAV file to write")
     parser.add_argument("--voice", default=None,
                         help="a character card (.json/.png) whose voice to use, or a voice name: espeak variant "
                              "(f1-f5, m1-m7, ...) or Kokoro voice (af_heart, zf_xiaobei, ...)")
-    parser.add_argument("--engine", choices=("espeak", "kokoro", "xtts"), default=None, help="default: the voice's, else espeak")
-    parser.add_argument("--pitch", type=int, default=None, help="espeak pitch 0-100 (50 = normal)")
-    parser.add_argument("--rate", type=int, default=None, help="words per minute, 80-450 (170 = normal)")
-    parser.add_argument("--language", choices=("auto", "en", "zh"), default=None, help="default: picked per sentence")
-    parser.add_argument("--reference", default=None, help="xtts: a 6-30 s clip of the voice to clone")
+    parser.add_argument("--engine", choices=ENGINES, default=None, help=f"default: the voice's, else {normal.engine}")
+    parser.add_argument("--pitch", type=int, default=None,
+                        help=f"espeak pitch {ESPEAK_PITCH_RANGE[0]}-{ESPEAK_PITCH_RANGE[1]} ({normal.pitch} = normal)")
+    parser.add_argument("--rate", type=int, default=None,
+                        help=f"words per minute, {ESPEAK_RATE_RANGE[0]}-{ESPEAK_RATE_RANGE[1]} ({normal.rate} = normal)")
+    parser.add_argument("--language", choices=LANGUAGES, default=None, help="default: picked per sentence")
+    parser.add_argument("--reference", default=None, help="xtts: file name of a 6-30 s clip of the voice in weights/voices/")
     parser.set_defaults(run=run)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import os
 import re
 import threading
 import time
@@ -24,9 +25,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from pipelines.errors import InputError
-from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve
+from pipelines.weights import WeightsNotFoundError, WeightSpec, resolve, weights_dir
 
 ENGINES = ("espeak", "kokoro", "xtts")
+LANGUAGES = ("auto", "en", "zh")  # auto = picked per sentence from its text
 MAX_SPEECH_CHARS = 4000  # one reply's worth; longer text is refused rather than read for minutes
 SENTENCE_PAUSE_S = 0.12  # silence between sentences when they are joined into one clip
 ESPEAK_PITCH_RANGE = (0, 100)  # espeak's own scale, 50 = the voice's normal pitch
@@ -41,17 +43,24 @@ BOLD = re.compile(r"\*\*([^*\n]+)\*\*")  # markdown emphasis is spoken; only its
 ACTIONS = re.compile(r"\*[^*\n]{1,200}\*")  # role-play stage directions, "*waves*": shown, not spoken
 MARKUP = re.compile(r"[*_`#>~|]+")
 
+# The optional neural voices are never downloaded at run time: no revision of them is pinned here, so the
+# operator places the files (and knows which ones they are).
+KOKORO_REPO = "hexgrad/Kokoro-82M"  # the name Kokoro's package wants; its files come from weights/kokoro-82m/
 KOKORO = WeightSpec(
     "kokoro-82m", ("config.json", "kokoro-v1_0.pth", "voices/af_heart.pt", "voices/zf_xiaobei.pt"),
-    hub_repo="hexgrad/Kokoro-82M",
-    how_to_get="Download hexgrad/Kokoro-82M (Apache-2.0) into weights/kokoro-82m/ and `pip install kokoro` "
+    how_to_get=f"Download {KOKORO_REPO} (Apache-2.0) into weights/kokoro-82m/ and `pip install kokoro` "
     "(plus `misaki[zh]` for Chinese).",
 )
 XTTS = WeightSpec(
-    "xtts-v2", ("config.json", "model.pth", "vocab.json"), hub_repo="coqui/XTTS-v2",
+    "xtts-v2", ("config.json", "model.pth", "vocab.json"),
     how_to_get="Download coqui/XTTS-v2 (Coqui Public Model License, non-commercial) into weights/xtts-v2/ "
     "and `pip install coqui-tts`.",
 )
+# XTTS-v2's model.pth is a Python pickle, and loading a pickle can run any code in it: only an operator who
+# trusts the files turns XTTS on (app.py --allow-xtts sets this).
+ALLOW_XTTS_ENV = "CHARACTER_STUDIO_ALLOW_XTTS"
+VOICES_DIR = "voices"  # weights/voices/: the reference clips XTTS may clone, placed by the operator
+REFERENCE_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,79}\.(?:wav|flac|mp3|ogg)")
 KOKORO_DEFAULT_VOICES = {"en": "af_heart", "zh": "zf_xiaobei"}
 KOKORO_LANG_CODES = {"en": "a", "zh": "z"}  # Kokoro's pipeline codes: American English, Mandarin
 XTTS_LANGUAGES = {"en": "en", "zh": "zh-cn"}
@@ -67,7 +76,7 @@ class Voice:
     rate: int = NORMAL_RATE  # words per minute; Kokoro and XTTS use rate / 170 as their speed
     language: str = "auto"  # auto (from the text, per sentence) | en | zh
     kokoro_voice: str = ""  # Kokoro voice name (af_heart, zf_xiaobei, ...); "" = a default for the language
-    reference_audio: str = ""  # XTTS: a 6-30 s clip of the voice to clone
+    reference_audio: str = ""  # XTTS: file name of a 6-30 s clip of the voice in weights/voices/ (never a path)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Voice":
@@ -87,10 +96,13 @@ class Voice:
             raise InputError(f"Voice pitch must be a whole number from {ESPEAK_PITCH_RANGE[0]} to {ESPEAK_PITCH_RANGE[1]}, got {self.pitch!r}.")
         if not isinstance(self.rate, int) or not ESPEAK_RATE_RANGE[0] <= self.rate <= ESPEAK_RATE_RANGE[1]:
             raise InputError(f"Voice rate must be {ESPEAK_RATE_RANGE[0]}-{ESPEAK_RATE_RANGE[1]} words per minute, got {self.rate!r}.")
-        if self.language not in ("auto", "en", "zh"):
+        if self.language not in LANGUAGES:
             raise InputError(f"Voice language must be auto, en or zh, got {self.language!r}.")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{0,32}", self.variant or ""):
             raise InputError(f"Voice variant {self.variant!r} is not a valid espeak variant name.")
+        if self.reference_audio and not REFERENCE_NAME.fullmatch(self.reference_audio):
+            raise InputError(f"The voice's reference_audio must be the file name of a clip in weights/{VOICES_DIR}/ "
+                             "(letters, digits, '.', '_', '-'; .wav, .flac, .mp3 or .ogg), not a path.")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{0,40}", self.kokoro_voice or ""):
             raise InputError(f"Kokoro voice {self.kokoro_voice!r} is not a valid voice name.")
 
@@ -225,9 +237,9 @@ class KokoroEngine:
         from kokoro import KModel, KPipeline  # imported only when this engine is chosen
 
         self.folder = folder
-        self.model = KModel(repo_id=KOKORO.hub_repo, config=str(folder / "config.json"),
+        self.model = KModel(repo_id=KOKORO_REPO, config=str(folder / "config.json"),
                             model=str(folder / "kokoro-v1_0.pth")).to(device).eval()
-        self._pipelines = {lang: KPipeline(lang_code=code, repo_id=KOKORO.hub_repo, model=self.model)
+        self._pipelines = {lang: KPipeline(lang_code=code, repo_id=KOKORO_REPO, model=self.model)
                            for lang, code in KOKORO_LANG_CODES.items()}
 
     @classmethod
@@ -261,12 +273,17 @@ class XTTSEngine:
     def from_pretrained(cls, device: str = "auto") -> "XTTSEngine":
         from pipelines.device import pick_device
 
+        if os.environ.get(ALLOW_XTTS_ENV) != "1":
+            raise InputError("The XTTS voice is off: its model file is a Python pickle, which can run code when "
+                             "loaded, so only the operator can turn it on (app.py --allow-xtts) for files they trust.")
         return cls(_package_and_weights("TTS", "coqui-tts", XTTS, cls.name), device=pick_device(device))
 
     def synthesize(self, text: str, voice: Voice, language: str) -> np.ndarray:
-        if not voice.reference_audio or not Path(voice.reference_audio).is_file():
-            raise InputError("XTTS clones a voice: set the voice's reference_audio to a 6-30 s clip of the speaker.")
-        wav = self.tts.tts(text=text, speaker_wav=voice.reference_audio, language=XTTS_LANGUAGES[language],
+        clip = weights_dir() / VOICES_DIR / voice.reference_audio if voice.reference_audio else None
+        if clip is None or not clip.is_file():
+            raise InputError(f"XTTS clones a voice: put a 6-30 s clip of the speaker in weights/{VOICES_DIR}/ and set "
+                             "the voice's reference_audio to its file name.")
+        wav = self.tts.tts(text=text, speaker_wav=str(clip), language=XTTS_LANGUAGES[language],
                            speed=voice.rate / NORMAL_RATE)
         return np.asarray(wav, dtype=np.float32)
 
@@ -367,6 +384,24 @@ class SpeechPipeline:
         chunks = list(self.stream([text], voice))
         # 3. join with short pauses
         return join_chunks(chunks, self.engine.sample_rate)
+
+
+class ReplySpeaker:
+    """Voice a reply while it streams: give it the reply text as it grows, get back the audio of each sentence
+    completed since the last call (and of the rest when the reply is done). The studio and the CLI both use it."""
+
+    def __init__(self, speech: "SpeechPipeline", voice: Voice):
+        self.speech = speech
+        self.voice = voice
+        self.buffer = SentenceBuffer()
+        self.shown = ""  # the text already fed to the sentence buffer
+
+    def update(self, text: str, done: bool) -> list[SpeechChunk]:
+        # The reply only grows; if it was rewritten instead (a speaker prefix cut), nothing of it counts as new.
+        delta = text[len(self.shown):] if text.startswith(self.shown) else ""
+        self.shown = text
+        sentences = self.buffer.feed(delta) + (self.buffer.flush() if done else [])
+        return [chunk for chunk in (self.speech.speak_sentence(s, self.voice) for s in sentences) if chunk is not None]
 
 
 def join_chunks(chunks: list[SpeechChunk], sample_rate: int) -> SpeechOutput:

@@ -7,12 +7,16 @@ first use and shared by every visitor through `studio.runtime.shared`.
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gradio as gr
 
+from pipelines.chat.pipeline import MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE, PersonaChatConfig
 from pipelines.character.card import (
     Character,
     export_filename,
@@ -25,6 +29,7 @@ from pipelines.character.card import (
     voice_of,
 )
 from pipelines.errors import InputError
+from pipelines.weights import weights_dir
 from pipelines.labels import LOOK
 from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, Voice
 from studio.errors import user_errors
@@ -33,9 +38,35 @@ from studio.runtime import SETTINGS, shared
 from studio.scratch import scratch_dir
 from studio.visitor import Visitor
 
+CHAT_DEFAULTS = PersonaChatConfig()  # the sliders start at the pipeline's defaults
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
 NO_CHARACTER = "Pick a preset or import a character card first."
-STREAM_AUDIO = shutil.which("ffmpeg") is not None  # Gradio encodes streamed audio with ffmpeg
+
+
+def ffmpeg_for_streaming() -> bool:
+    """Whether an `ffmpeg` is on PATH for Gradio, which encodes streamed audio with it. The system may have none;
+    imageio-ffmpeg (already a dependency, for video) ships a full static build, so the studio puts a link to it,
+    named `ffmpeg`, in weights/cache/bin/ and that folder on PATH."""
+    if shutil.which("ffmpeg"):
+        return True
+    try:
+        import imageio_ffmpeg
+
+        binary = Path(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        return False
+    folder = weights_dir() / "cache" / "bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "ffmpeg"
+    if link.is_symlink() and link.resolve() != binary.resolve():
+        link.unlink()  # left by an older imageio-ffmpeg
+    if not link.exists():
+        link.symlink_to(binary)
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+    return shutil.which("ffmpeg") is not None
+
+
+STREAM_AUDIO = ffmpeg_for_streaming()  # each sentence is heard as soon as it is spoken, not after the whole reply
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
@@ -65,12 +96,13 @@ TEXT = {
         "chat.chatbot": "Conversation",
         "chat.message": "Your message",
         "chat.send": "Send",
+        "chat.wait": "Replying… send again when this reply ends",
         "chat.restart": "Restart conversation",
         "chat.audio": "Spoken reply",
         "chat.speak": "Speak replies",
         "chat.backend": "Model settings",
-        "chat.backend_kind": "Where replies come from",
-        "chat.local_model": "Local model (empty = embedded SmolLM2-135M; or a folder, .gguf file or Hugging Face id)",
+        "chat.backend_kind": "Chat engine (set up by whoever runs this studio)",
+        "chat.local_model": "Local model: a folder, .gguf file or Hugging Face id (free entry, single-user runs only)",
         "chat.base_url": "OpenAI-compatible server URL (vLLM, TGI, llama.cpp, Ollama), e.g. http://localhost:11434/v1",
         "chat.model": "Model name on the server",
         "chat.api_key": "API key (if the server needs one)",
@@ -104,12 +136,13 @@ TEXT = {
         "chat.chatbot": "对话",
         "chat.message": "你的消息",
         "chat.send": "发送",
+        "chat.wait": "正在回复…回复结束后再发送",
         "chat.restart": "重新开始对话",
         "chat.audio": "语音回复",
         "chat.speak": "朗读回复",
         "chat.backend": "模型设置",
-        "chat.backend_kind": "回复来源",
-        "chat.local_model": "本地模型（留空 = 内置 SmolLM2-135M；或文件夹、.gguf 文件、Hugging Face 模型名）",
+        "chat.backend_kind": "对话引擎（由运行工作室的人配置）",
+        "chat.local_model": "本地模型：文件夹、.gguf 文件或 Hugging Face 模型名（仅限单用户本地运行）",
         "chat.base_url": "OpenAI 兼容服务器地址（vLLM、TGI、llama.cpp、Ollama），例如 http://localhost:11434/v1",
         "chat.model": "服务器上的模型名",
         "chat.api_key": "API 密钥（如果服务器需要）",
@@ -148,13 +181,28 @@ def portrait_for(character: Character | None, sprites: dict | None, emotion: str
     return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
 
 
+# What the chat window must not load by itself: a card or a (prompt-injected) reply could embed a remote image
+# that the visitor's browser fetches, a tracking or exfiltration beacon. Markdown images and media tags go.
+MARKDOWN_IMAGE = re.compile(r"!\[([^\]\n]{0,500})\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
+MEDIA_TAG = re.compile(r"</?\s*(?:img|image|picture|source|video|audio|iframe|object|embed|svg|link|meta|style)\b[^>]*>",
+                       re.IGNORECASE)
+
+
+def shown(history: list[dict]) -> list[dict]:
+    """The conversation as the chat window shows it: the same text, without remote images or media."""
+    def safe(text: str) -> str:
+        return MEDIA_TAG.sub("", MARKDOWN_IMAGE.sub(lambda m: m.group(1), text))
+
+    return [{**message, "content": safe(message["content"])} for message in history]
+
+
 def _opening(character: Character, sprites: dict | None, user_name: str) -> tuple:
     """A fresh conversation: the greeting as the first message, the neutral face."""
     from pipelines.chat.pipeline import greeting
 
     opening = greeting(character, 0, user_name or "User") if character.first_mes.strip() else ""
     history = [{"role": "assistant", "content": opening}] if opening else []
-    return list(history), history, portrait_for(character, sprites, "neutral"), emotion_label("neutral")
+    return shown(history), history, portrait_for(character, sprites, "neutral"), emotion_label("neutral")
 
 
 @dataclass
@@ -262,17 +310,45 @@ def restart(character, sprites, user_name: str = "User") -> tuple:
     return _opening(character, sprites, user_name)
 
 
-def _backend(kind: str, local_model: str, base_url: str, model: str, api_key: str, progress):
-    from pipelines.chat.backends import LocalTransformersBackend, OpenAICompatibleBackend
+def chat_engines() -> tuple:
+    """The engines visitors choose among: the operator's (app.py flags), else the embedded model (tests, Spaces)."""
+    return SETTINGS.chat_engines or _unconfigured_engines()
 
-    if kind == "openai":
-        if not (base_url or "").strip():
-            raise InputError("Enter the server URL in Model settings (e.g. http://localhost:11434/v1 for Ollama).")
-        return OpenAICompatibleBackend(base_url, model or "", api_key=api_key or None)
-    name = (local_model or "").strip()
+
+@functools.cache
+def _unconfigured_engines() -> tuple:
+    from pipelines.chat.engines import configured_engines
+
+    return tuple(configured_engines(probe=False))
+
+
+def _engine(name: str, local_model: str, base_url: str, model: str, api_key: str):
+    """The engine a visitor picked by name. Typed URLs and model paths count only in a free-entry local run."""
+    from pipelines.chat.engines import Engine, guess_languages
+
+    local_model, base_url, model = (local_model or "").strip(), (base_url or "").strip(), (model or "").strip()
+    if local_model or base_url:
+        if not SETTINGS.chat_free_entry:
+            raise InputError("Chat servers and model files are chosen by whoever runs this studio; pick one of the "
+                             "listed chat engines.")
+        if base_url:
+            return Engine(f"{model} at {base_url}", "openai", model, base_url, api_key or "", guess_languages(model))
+        kind = "llama.cpp" if local_model.endswith(".gguf") and any(e.kind == "llama.cpp" for e in chat_engines()) else "transformers"
+        return Engine(local_model, kind, local_model, languages=guess_languages(local_model))
+    engines = chat_engines()
+    for engine in engines:
+        if engine.name == name or not name:
+            return engine
+    raise InputError(f"There is no chat engine called {name!r}; pick one of the listed engines.")
+
+
+def _backend(engine, progress):
+    from pipelines.chat.engines import build_backend
+
+    if engine.kind == "openai":
+        return build_backend(engine)  # nothing to load, and a typed server must not be kept for everyone
     progress(0, desc="Loading the chat model (the first time only)…")
-    return shared(f"chat-local:{name}" if name else "chat-local",
-                  lambda: LocalTransformersBackend.from_pretrained(name or None, device=SETTINGS.device))
+    return shared(f"chat-engine:{engine.kind}:{engine.model}", lambda: build_backend(engine, device=SETTINGS.device))
 
 
 def speech_for(character: Character):
@@ -296,8 +372,9 @@ def _audio(chunks) -> tuple[int, "object"] | None:
 
 
 @user_errors
-def respond(message, character, sprites, history, backend_kind="local", local_model="", base_url="", model="",
-            api_key="", max_new_tokens=160, temperature=0.7, user_name="User", speak=True, progress=gr.Progress(),
+def respond(message, character, sprites, history, engine="", local_model="", base_url="", model="",
+            api_key="", max_new_tokens=CHAT_DEFAULTS.max_new_tokens, temperature=CHAT_DEFAULTS.temperature,
+            user_name=CHAT_DEFAULTS.user_name, speak=True, progress=gr.Progress(),
             stream_audio=None):
     """Stream a reply: yields (chatbot, history, textbox, portrait, emotion, audio) as it grows.
 
@@ -308,7 +385,7 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     typed message are put back.
     """
     from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline, clean_message
-    from pipelines.speech.pipeline import SentenceBuffer
+    from pipelines.speech.pipeline import ReplySpeaker
     from pipelines.weights import WeightsNotFoundError
 
     stream_audio = STREAM_AUDIO if stream_audio is None else stream_audio
@@ -318,33 +395,28 @@ def respond(message, character, sprites, history, backend_kind="local", local_mo
     config = PersonaChatConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
                                user_name=(user_name or "User").strip() or "User")
     message = clean_message(message, config.max_message_chars)  # before any model loads
-    pipe = PersonaChatPipeline(_backend(backend_kind, local_model, base_url, model, api_key, progress), config)
+    pipe = PersonaChatPipeline(_backend(_engine(engine, local_model, base_url, model, api_key), progress), config)
     message = pipe.check_inputs(character, history, message)
-    speech = None
+    speaker = None
     if speak:
         try:
-            speech = speech_for(character)
+            speaker = ReplySpeaker(*speech_for(character))
         except (ValueError, WeightsNotFoundError) as err:  # no voice is no reason to lose the reply
             gr.Warning(f"The reply will not be spoken: {err}")
-    buffer, chunks, shown = SentenceBuffer(), [], ""
+    chunks = []
     face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
     pending = [*history, {"role": "user", "content": message}]
-    yield pending, history, "", face, mood, None
+    yield shown(pending), history, "", face, mood, None
     try:
         for reply in pipe.stream(character, history, message):
-            fresh = []
-            if speech is not None:
-                delta = reply.text[len(shown):] if reply.text.startswith(shown) else ""
-                sentences = buffer.feed(delta) + (buffer.flush() if reply.done else [])
-                fresh = [c for c in (speech[0].speak_sentence(s, speech[1]) for s in sentences) if c is not None]
-                chunks.extend(fresh)
-            shown = reply.text
+            fresh = speaker.update(reply.text, reply.done) if speaker is not None else []
+            chunks.extend(fresh)
             if not reply.done:
-                yield reply.history, history, "", face, mood, _audio(fresh) if stream_audio else None
+                yield shown(reply.history), history, "", face, mood, _audio(fresh) if stream_audio else None
     except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
-        yield history, history, message, face, mood, None
+        yield shown(history), history, message, face, mood, None
         raise
-    yield (reply.history, reply.history, "", portrait_for(character, sprites, reply.emotion),
+    yield (shown(reply.history), reply.history, "", portrait_for(character, sprites, reply.emotion),
            emotion_label(reply.emotion), _audio(fresh if stream_audio else chunks))
 
 
@@ -401,14 +473,18 @@ def render(visitor: Visitor):
             audio = gr.Audio(label=t("chat.audio"), autoplay=True, interactive=False, type="numpy",
                              streaming=STREAM_AUDIO)
             with gr.Accordion(t("chat.backend"), open=False):
-                backend_kind = gr.Radio(["local", "openai"], value="local", label=t("chat.backend_kind"))
-                local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1)
-                base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1)
-                model = gr.Textbox(label=t("chat.model"), max_lines=1)
-                api_key = gr.Textbox(label=t("chat.api_key"), type="password", max_lines=1)
-                max_new_tokens = gr.Slider(16, 512, value=160, step=16, label=t("chat.max_new_tokens"))
-                temperature = gr.Slider(0, 1.5, value=0.7, step=0.05, label=t("chat.temperature"))
-                user_name = gr.Textbox(value="User", label=t("chat.user_name"), max_lines=1)
+                names = [e.name for e in chat_engines()]
+                chat_engine = gr.Dropdown(names, value=names[0] if names else None, label=t("chat.backend_kind"))
+                free = SETTINGS.chat_free_entry  # typed servers and model paths: single-user local runs only
+                local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1, visible=free)
+                base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1, visible=free)
+                model = gr.Textbox(label=t("chat.model"), max_lines=1, visible=free)
+                api_key = gr.Textbox(label=t("chat.api_key"), type="password", max_lines=1, visible=free)
+                max_new_tokens = gr.Slider(*MAX_NEW_TOKENS_RANGE, value=CHAT_DEFAULTS.max_new_tokens, step=16,
+                                           label=t("chat.max_new_tokens"))
+                temperature = gr.Slider(*TEMPERATURE_RANGE, value=CHAT_DEFAULTS.temperature, step=0.05,
+                                        label=t("chat.temperature"))
+                user_name = gr.Textbox(value=CHAT_DEFAULTS.user_name, label=t("chat.user_name"), max_lines=1)
 
     components = {"character": character, "sprites": sprites, "name": name, "description": description,
                   "personality": personality, "scenario": scenario, "first_mes": first_mes,
@@ -422,11 +498,18 @@ def render(visitor: Visitor):
     export_json.click(lambda c, s: export_card(c, s, "json"), [character, sprites], download)
     export_png.click(lambda c, s: export_card(c, s, "png"), [character, sprites], download)
     again.click(restart, [character, sprites, user_name], [chatbot, history, portrait, emotion])
-    inputs = [message, character, sprites, history, backend_kind, local_model, base_url, model, api_key,
+    inputs = [message, character, sprites, history, chat_engine, local_model, base_url, model, api_key,
               max_new_tokens, temperature, user_name, speak]
     outputs = [chatbot, history, message, portrait, emotion, audio]
-    message.submit(respond, inputs, outputs, concurrency_limit=1)
-    send.click(respond, inputs, outputs, concurrency_limit=1, api_name="chat_respond")
+    # One reply at a time per visitor: while it streams, Send and the message box are locked and say why, so a
+    # second message cannot start a turn from a history that is about to change (it would be lost).
+    busy = [send, message]
+    locked = lambda: (gr.update(interactive=False, value=t("chat.wait")), gr.update(interactive=False))  # noqa: E731
+    unlocked = lambda: (gr.update(interactive=True, value=t("chat.send")), gr.update(interactive=True))  # noqa: E731
+    for trigger, api in ((message.submit, None), (send.click, "chat_respond")):
+        (trigger(locked, None, busy, queue=False, api_visibility="undocumented")
+         .then(respond, inputs, outputs, concurrency_limit=1, concurrency_id="chat", api_name=api)
+         .then(unlocked, None, busy, queue=False, api_visibility="undocumented"))
 
     def follow(event) -> None:
         """After another tab replaces the character (a bundle import), refresh the form and start a new chat."""

