@@ -49,5 +49,8 @@ def build_studio() -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs) -> None:
-    demo.launch(server_name=host, server_port=port, share=share, i18n=I18N, max_file_size=MAX_UPLOAD, **kwargs)
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, mcp: bool = False,
+           **kwargs) -> None:  # fmt: skip
+    """Serve `demo`; with `mcp`, AI agents also reach the studio's tools at /gradio_api/mcp/ (studio/tools.py)."""
+    demo.launch(server_name=host, server_port=port, share=share, i18n=I18N, max_file_size=MAX_UPLOAD, mcp_server=mcp,
+                **kwargs)  # fmt: skip
