@@ -6,7 +6,7 @@ import os
 
 import gradio as gr
 
-from studio.i18n import build_i18n, t
+from studio.i18n import LABEL_TEXT, build_i18n, t
 from studio.tabs import about as about_tab
 from studio.tabs import character as character_tab
 from studio.tabs import chat as chat_tab
@@ -25,7 +25,7 @@ TEXT = {
     "en": {"app.title": "# Character Studio\nOne photo, one video and a persona → a living virtual character."},
     "zh": {"app.title": "# 角色工作室\n一张照片、一段视频、一个人设 → 一个活起来的虚拟角色。"},
 }
-I18N = build_i18n(TEXT, *(tab.TEXT for tab in TABS))
+I18N = build_i18n(TEXT, LABEL_TEXT, *(tab.TEXT for tab in TABS))
 
 
 def build_studio() -> gr.Blocks:

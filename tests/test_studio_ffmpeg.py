@@ -17,6 +17,9 @@ def test_without_a_system_ffmpeg_the_wheels_binary_runs_by_name(monkeypatch, tmp
     version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("ffmpeg version")
     assert put_ffmpeg_on_path() == binary  # a second call (another tab, another process) reuses the link
+    # No ffprobe comes with it: the stand-in fails plainly, so Gradio assumes a video plays (its own fallback).
+    probe = subprocess.run(["ffprobe", "-version"], capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 1 and "not installed" in probe.stderr
 
 
 def test_a_system_ffmpeg_stays_in_charge(monkeypatch, tmp_path):

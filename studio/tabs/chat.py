@@ -25,10 +25,12 @@ from pipelines.character.card import (
     save_character,
     voice_of,
 )
+from pipelines.character.sprites import nearest_sprite
 from pipelines.errors import InputError
 from pipelines.labels import LOOK
 from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, Voice
 from studio.errors import user_errors
+from studio.gpu import CHAT_SECONDS, gpu_task
 from studio.i18n import t
 from studio.runtime import SETTINGS, shared
 from studio.visitor import Visitor
@@ -136,15 +138,16 @@ def emotion_label(emotion: str | None) -> str:
 
 
 def portrait_for(character: Character | None, sprites: dict | None, emotion: str):
-    """The sprite for `emotion` (bundle sprites, then the card's own), else the portrait, else a drawn tile."""
+    """The sprite for `emotion` or the nearest one (bundle sprites, then the card's own), else the portrait, else a
+    drawn tile."""
     from PIL import Image
 
     if character is None:
         return None
     sprites = sprites or {}
-    for label in (emotion, "neutral"):
-        if label in sprites:
-            return Image.fromarray(sprites[label])
+    label = nearest_sprite(emotion, sprites)  # a 28-sprite SillyTavern set or a partial one answers every emotion
+    if label is not None:
+        return Image.fromarray(sprites[label])
     return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
 
 
@@ -296,6 +299,7 @@ def _audio(chunks) -> tuple[int, "object"] | None:
 
 
 @user_errors
+@gpu_task(CHAT_SECONDS)  # the local model runs on CUDA when there is one (ZeroGPU: studio/gpu.py)
 def respond(message, character, sprites, history, backend_kind="local", local_model="", base_url="", model="",
             api_key="", max_new_tokens=160, temperature=0.7, user_name="User", speak=True, progress=gr.Progress(),
             stream_audio=None):
