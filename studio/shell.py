@@ -6,6 +6,7 @@ import os
 
 import gradio as gr
 
+from studio import tools
 from studio.i18n import LABEL_TEXT, build_i18n, t
 from studio.tabs import about as about_tab
 from studio.tabs import character as character_tab
@@ -44,9 +45,19 @@ def build_studio() -> gr.Blocks:
                 character_tab.render(visitor, on_import=follow_chat)
             with gr.Tab(t("about.tab"), id="about"):
                 about_tab.render()
+        tools.render()
+    document_only_tools(demo)
     # One heavy job at a time per event by default; events that are light raise their own limit.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
     return demo
+
+
+def document_only_tools(demo: gr.Blocks) -> None:
+    """The API page and the MCP tool list show the agents' tools (studio/tools.py); the tabs' own events stay callable
+    by name (gradio_client, tests, the load bench) but undocumented, as their inputs and outputs are the UI's."""
+    for event in demo.fns.values():
+        if event.api_visibility == "public" and event.api_name not in tools.TOOL_NAMES:
+            event.api_visibility = "undocumented"
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, mcp: bool = False,

@@ -110,6 +110,23 @@ def write_sprite_zip(sprites: Mapping[str, np.ndarray], path: Path | str) -> Pat
     return path
 
 
+def contact_sheet(sprites: Mapping[str, np.ndarray], tile: int = 160, columns: int = 7) -> np.ndarray:
+    """The sprites side by side, `columns` to a row, each square-cropped to its centre and captioned with its
+    label: one picture of a whole set (README, the agents' tool)."""
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+    caption = max(14, tile // 9)
+    rows = -(-len(sprites) // columns)
+    sheet = Image.new("RGB", (min(columns, len(sprites)) * tile, rows * (tile + caption)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(caption * 4 // 5)
+    for i, (label, image) in enumerate(sprites.items()):
+        x, y = (i % columns) * tile, (i // columns) * (tile + caption)
+        sheet.paste(ImageOps.fit(Image.fromarray(image), (tile, tile), Image.Resampling.LANCZOS), (x, y))
+        draw.text((x + tile / 2, y + tile + caption / 2), label, fill=(40, 40, 40), anchor="mm", font=font)
+    return np.asarray(sheet)
+
+
 def _as_vector(recipe: SpriteRecipe) -> np.ndarray:
     """A recipe as one point: each basic expression's strength (neutral is the origin), then each slider."""
     strengths = [recipe.intensity if recipe.expression == label else 0.0 for label in LABELS if label != NEUTRAL]

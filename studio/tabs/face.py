@@ -118,7 +118,9 @@ def pipeline(refine: bool = False):
                                                                                 refine=DEFAULT_INPAINT_MODEL))
 
 
-def _request(photo, face_index, refine):
+def pipeline_for(photo, face_index, refine):
+    """The shared pipeline for a request (the polished one when `refine`) and the face index; refuses a missing
+    photo or a polish without a GPU."""
     if not photo:
         raise InputError(NO_PHOTO)
     index = None if face_index in (None, "") else int(face_index)
@@ -137,7 +139,7 @@ def _notes(out, request) -> str:
     return "\n".join([status, *(f"- ⚠️ {w}" for w in out.warnings)])
 
 
-def _sliders(values) -> dict[str, float]:
+def slider_values(values) -> dict[str, float]:
     """The fine-tune sliders by name, leaving out those at zero."""
     return {name: float(v) for name, v in zip(SLIDERS, values) if v}
 
@@ -148,8 +150,8 @@ def make_expression(photo, expression, intensity, smile, brow_raise, brow_furrow
                     refine=False, request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
     """Edit one photo: returns (before/after pair, result, notes, teach views...)."""
     progress(0.1, desc="finding the face")
-    pipe, index = _request(photo, face_index, refine)
-    sliders = _sliders((smile, brow_raise, brow_furrow, eye_open, jaw_open))
+    pipe, index = pipeline_for(photo, face_index, refine)
+    sliders = slider_values((smile, brow_raise, brow_furrow, eye_open, jaw_open))
     progress(0.4, desc=f"painting {expression}")
     out = pipe(photo, expression, float(intensity), sliders, index, refine=bool(refine))
     views = out.teach_panels()
@@ -179,7 +181,7 @@ def _gallery_and_zip(images: dict, folder: Path, name: str, first=None) -> tuple
 @gpu_task(SHEET_SECONDS)
 def make_sheet(photo, intensity, face_index, refine=False, progress=gr.Progress()):
     """Every expression: returns (gallery items, zip of sprites)."""
-    pipe, index = _request(photo, face_index, refine)
+    pipe, index = pipeline_for(photo, face_index, refine)
     sheet = pipe.expression_sheet(photo, float(intensity), index, refine=bool(refine),
                                   progress=lambda done, what: progress(done, desc=what))  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="face-sheet-"))
@@ -192,7 +194,7 @@ def make_sprite_set(photo, intensity, face_index, progress=gr.Progress()):
     """SillyTavern's 28 expressions (pipelines/character/sprites.py) at `intensity`: (gallery items, sprite pack)."""
     from pipelines.character.sprites import sprite_set
 
-    pipe, index = _request(photo, face_index, refine=False)
+    pipe, index = pipeline_for(photo, face_index, refine=False)
     sprites = sprite_set(pipe, photo, float(intensity), index, progress=lambda done, what: progress(done, desc=what))
     folder = Path(tempfile.mkdtemp(prefix="face-sprites-"))
     return _gallery_and_zip(sprites, folder, "sillytavern-sprites.zip")
@@ -205,7 +207,7 @@ def find_preview_face(photo, face_index):
         return None, None
     from pipelines.face.preview import PreviewFace
 
-    pipe, index = _request(photo, face_index, refine=False)
+    pipe, index = pipeline_for(photo, face_index, refine=False)
     face = PreviewFace.from_face(pipe.find_face(photo, index))
     return face, face.crop
 
@@ -217,7 +219,7 @@ def update_preview(face, expression, intensity, *sliders):
         return gr.skip()
     from pipelines.face.preview import render_preview
 
-    return render_preview(face, expression, float(intensity), _sliders(sliders))
+    return render_preview(face, expression, float(intensity), slider_values(sliders))
 
 
 def render() -> None:
