@@ -6,7 +6,7 @@ schema (files travel as URLs or data: URIs, images come back as images). The tab
 (teach views, per-visitor state), so the shell documents only these four (`TOOL_NAMES`) and keeps the rest
 callable but undocumented. They run the same shared pipelines as the tabs, inside the same ZeroGPU budgets.
 
-`render()` wires them to components that are never shown: the page stays as it is.
+`render()` wires them to components and a button that are never shown: the page stays as it is.
 """
 
 from __future__ import annotations
@@ -146,11 +146,12 @@ def render() -> None:
         character = gr.Dropdown(chat_tab.preset_names(), value=chat_tab.preset_names()[0], label="character")
         user_name = gr.Textbox(value=PersonaChatConfig.user_name, label="user_name")
         reply, emotion = gr.Textbox(label="reply"), gr.Textbox(label="emotion")
-    tool = {"trigger_mode": "multiple", "concurrency_limit": 1}
-    gr.on(None, edit_expression, [photo, expression, intensity, *sliders, face_index], edited,
-          api_name="edit_expression", **tool)  # fmt: skip
-    gr.on(None, expression_sheet, [photo, intensity, full_set, face_index], [sheet, archive], api_name="expression_sheet",
-          **tool)  # fmt: skip
-    gr.on(None, capture_motion, [video, start, end, person], [bvh, report], api_name="capture_motion", **tool)
-    gr.on(None, chat_as_character, [message, character, user_name], [reply, emotion], api_name="chat_as_character",
-          **tool)  # fmt: skip
+        call = gr.Button(visible=False)  # nobody clicks it: these events exist to be called through the API and MCP
+    tool = {"concurrency_limit": 1}
+    call.click(edit_expression, [photo, expression, intensity, *sliders, face_index], edited,
+               api_name="edit_expression", **tool)  # fmt: skip
+    call.click(expression_sheet, [photo, intensity, full_set, face_index], [sheet, archive],
+               api_name="expression_sheet", **tool)  # fmt: skip
+    call.click(capture_motion, [video, start, end, person], [bvh, report], api_name="capture_motion", **tool)
+    call.click(chat_as_character, [message, character, user_name], [reply, emotion], api_name="chat_as_character",
+               **tool)  # fmt: skip

@@ -286,7 +286,7 @@ def render(visitor: Visitor | None = None, on_import=None) -> None:
             sheet_button = gr.Button(t("character.make_sheet"), variant="primary")
             gr.Examples([[path] for path in EXAMPLE_FACES[:4]], inputs=[portrait], label=t("character.examples"))
         with gr.Column(scale=2):
-            sprite_gallery = gr.Gallery(gallery({}, character.value), label=t("character.sprites"), columns=7, height="auto",
+            sprite_gallery = gr.Gallery(gallery({}, character.value), label=t("character.sprites"), columns=7, height="fit-content",
                                         interactive=False)
             with gr.Row():
                 with gr.Column():

@@ -251,7 +251,8 @@ def render() -> None:
         gr.Markdown(t("face.teach_body"))
         with gr.Row():
             views = [gr.Image(label=t(f"face.view.{name}"), interactive=False, height=220) for name in TEACH_VIEWS]
-    gallery = gr.Gallery(label=t("face.gallery"), columns=7, height="auto", object_fit="contain", elem_id="face-gallery")
+    gallery = gr.Gallery(label=t("face.gallery"), columns=7, height="fit-content", object_fit="contain",
+                         elem_id="face-gallery")  # "auto" caps the grid at 55 % of the window and hides rows
     sprites = gr.File(label=t("face.sprites"), elem_id="face-sprites")
     gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"), elem_id="face-examples")
 
