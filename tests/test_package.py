@@ -61,8 +61,9 @@ def installed(tmp_path_factory) -> Path:
     for name in ("pipelines", "studio", "weights", "examples"):
         shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "cache"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)], check=True,
-                   capture_output=True, timeout=300)  # fmt: skip
+    # Built as `pip install .` builds it: setuptools fetched into an isolated environment (a fresh venv may lack it).
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(source)], check=True, capture_output=True,
+                   timeout=300)  # fmt: skip
     (wheel,) = wheels.glob("character_studio-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True,
                    capture_output=True, timeout=300)  # fmt: skip
