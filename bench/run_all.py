@@ -27,6 +27,7 @@ SIMMIM_DATA = ["--data", str(FACES_TRAIN)] if FACES_TRAIN.is_dir() else []
 BENCHMARKS = {
     "startup": [sys.executable, "bench/startup.py"],
     "face": [sys.executable, "bench/face.py"],
+    "preview": [sys.executable, "bench/preview.py"],
     "simmim": [sys.executable, "-m", "pipelines", "eval-simmim", *SIMMIM_DATA],
     "motion": [sys.executable, "bench/motion.py"],
     "chat": [sys.executable, "bench/chat.py"],

@@ -12,7 +12,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+# The folder holding `weights/` and `examples/`: the repository in a clone (`python app.py`, Spaces); in an
+# installed wheel (`pip install .`) they are packed into the package as `pipelines/shipped/` (pyproject.toml).
+REPO_ROOT = _PACKAGE / "shipped" if (_PACKAGE / "shipped" / "weights").is_dir() else _PACKAGE.parent
 WEIGHTS_ENV = "CHARACTER_STUDIO_WEIGHTS"
 
 

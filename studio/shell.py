@@ -6,7 +6,8 @@ import os
 
 import gradio as gr
 
-from studio.i18n import build_i18n, t
+from studio import tools
+from studio.i18n import LABEL_TEXT, build_i18n, t
 from studio.scratch import forget_session
 from studio.tabs import about as about_tab
 from studio.tabs import character as character_tab
@@ -28,7 +29,7 @@ TEXT = {
     "en": {"app.title": "# Character Studio\nOne photo, one video and a persona → a living virtual character."},
     "zh": {"app.title": "# 角色工作室\n一张照片、一段视频、一个人设 → 一个活起来的虚拟角色。"},
 }
-I18N = build_i18n(TEXT, *(tab.TEXT for tab in TABS))
+I18N = build_i18n(TEXT, LABEL_TEXT, *(tab.TEXT for tab in TABS))
 
 
 def build_studio() -> gr.Blocks:
@@ -47,11 +48,24 @@ def build_studio() -> gr.Blocks:
                 character_tab.render(visitor, on_import=follow_chat)
             with gr.Tab(t("about.tab"), id="about"):
                 about_tab.render()
+        tools.render()
     demo.unload(forget_session)  # a visitor's scratch files go when the visitor leaves
+    document_only_tools(demo)
     # One heavy job at a time per event by default; events that are light raise their own limit.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs) -> None:
-    demo.launch(server_name=host, server_port=port, share=share, i18n=I18N, max_file_size=MAX_UPLOAD, **kwargs)
+def document_only_tools(demo: gr.Blocks) -> None:
+    """The API page and the MCP tool list show the agents' tools (studio/tools.py); the tabs' own events stay callable
+    by name (gradio_client, tests, the load bench) but undocumented, as their inputs and outputs are the UI's."""
+    for event in demo.fns.values():
+        if event.api_visibility == "public" and event.api_name not in tools.TOOL_NAMES:
+            event.api_visibility = "undocumented"
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, mcp: bool = False,
+           **kwargs) -> None:  # fmt: skip
+    """Serve `demo`; with `mcp`, AI agents also reach the studio's tools at /gradio_api/mcp/ (studio/tools.py)."""
+    demo.launch(server_name=host, server_port=port, share=share, i18n=I18N, max_file_size=MAX_UPLOAD, mcp_server=mcp,
+                **kwargs)  # fmt: skip

@@ -39,12 +39,12 @@ def require_browser() -> str:
 
 
 @contextmanager
-def served_studio(port: int, timeout: float = 90.0, env: dict[str, str] | None = None):
-    """Run `python app.py` on a loopback port until the page answers; yield its URL; stop it afterwards."""
+def served_studio(port: int, timeout: float = 90.0, env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+    """Run `python app.py [args]` on a loopback port until the page answers; yield its URL; stop it afterwards."""
     ARTIFACTS.parent.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS.parent / f"studio-{port}.log", "w")  # the server's output, kept for a failing test
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)],
+        [sys.executable, "app.py", "--port", str(port), *args],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -138,3 +138,54 @@ def test_face_example_gets_a_new_expression_that_differs_from_the_photo(page):
     page.get_by_text("Teach: how masked image modelling").click()
     page.wait_for_timeout(1000)
     screenshot(page, "face")
+
+
+def _face_example_loaded(page):
+    page.get_by_role("tab", name="Face").click()
+    page.locator("#face-examples button, .gallery-item").first.click()
+    page.locator("#face-photo img[src*='london_001_neutral']").wait_for()
+
+
+def test_before_and_after_layers_line_up(page):
+    """The before/after slider draws both pictures in the same box, so the face does not jump at the divider."""
+    _face_example_loaded(page)
+    page.locator("#face-preview img").first.wait_for(timeout=120_000)  # the live preview found the face
+    page.get_by_role("button", name="Make expression", exact=True).click()
+    layers = page.locator("#face-compare img[data-testid='imageslider-image']")
+    layers.nth(1).wait_for(timeout=180_000)
+    page.wait_for_timeout(500)
+    before, after = (layers.nth(i).bounding_box() for i in range(2))
+    for key in ("x", "y", "width", "height"):
+        assert abs(before[key] - after[key]) <= 1.5, (key, before, after)
+    screenshot(page, "face_compare")
+
+
+def test_chinese_browser_gets_chinese_expression_buttons(browser, studio_url):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(studio_url)
+    page.get_by_role("tab", name="面部").wait_for(timeout=60_000)
+    buttons = page.locator("#face-expression label").all_inner_texts()
+    assert [text.split()[-1] for text in buttons] == ["喜悦", "悲伤", "愤怒", "惊讶", "害怕", "厌恶", "平静"]
+    for english in ("Make expression", "Expression", "Intensity", "Face photo"):
+        assert page.get_by_text(english, exact=True).count() == 0
+    screenshot(page, "face_zh")
+    context.close()
+
+
+def test_full_sillytavern_set_downloads_28_sprites(page, tmp_path):
+    import zipfile
+
+    from pipelines.labels import SILLYTAVERN_LABELS
+
+    _face_example_loaded(page)
+    page.get_by_role("button", name="Full SillyTavern set (28 sprites)").click()
+    link = page.locator("#face-sprites a[href$='sillytavern-sprites.zip']").first
+    link.wait_for(timeout=300_000)
+    with page.expect_download() as download:
+        link.click()
+    pack = tmp_path / "sprites.zip"
+    download.value.save_as(pack)
+    assert sorted(zipfile.ZipFile(pack).namelist()) == sorted(f"{label}.png" for label in SILLYTAVERN_LABELS)
+    assert page.locator("#face-gallery .thumbnail-item, #face-gallery button img").count() >= 28
+    screenshot(page, "face_sprites")

@@ -85,6 +85,23 @@ def test_export_then_import_restores_everything(guide, tmp_path):
     assert motions == {"wave": BVH} and back_voice == voice
 
 
+def test_a_preset_bundle_has_the_promised_portrait_and_a_full_size_card(tmp_path):
+    """Without an uploaded portrait the neutral sprite stands in: portrait.png is in the ZIP, the card is 400x600."""
+    import io
+
+    from pipelines.character.card import character_from_png, list_presets, load_character
+
+    ada = load_character(list_presets()["Ada"])
+    card, archive = character_tab.export_bundle(ada, None, {}, {}, None)
+    names = zipfile.ZipFile(archive).namelist()
+    assert "portrait.png" in names and "expressions/neutral.png" in names
+    picture = Image.open(card)
+    assert picture.size == (400, 600)
+    assert character_from_png(open(card, "rb").read()).name == "Ada"
+    portrait = Image.open(io.BytesIO(zipfile.ZipFile(archive).read("portrait.png")))
+    assert portrait.size == Image.open(io.BytesIO(zipfile.ZipFile(archive).read("expressions/neutral.png"))).size
+
+
 def test_export_without_a_character_says_so():
     with pytest.raises(gr.Error, match="Pick or import a character"):
         character_tab.export_bundle(None, None, {}, {}, None)

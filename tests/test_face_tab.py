@@ -72,7 +72,35 @@ def test_make_sheet_returns_a_gallery_and_a_zip_of_sprites(use_tiny, neutral_fac
     assert [label for _, label in gallery] == ["sheet", *face_tab.EXPRESSIONS]
     with zipfile.ZipFile(archive) as bundle:
         names = set(bundle.namelist())
-    assert names == {f"{e}.png" for e in face_tab.EXPRESSIONS} | {"sheet.png"}
+    assert names == {f"{e}.png" for e in face_tab.EXPRESSIONS}  # a SillyTavern sprite pack: sprites only
+
+
+class ChineseBrowser:
+    headers = {"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"}
+
+
+def test_notes_speak_the_visitors_language(use_tiny, neutral_face):
+    _, _, notes, *_ = face_tab.make_expression(str(neutral_face), "surprise", 0.8, 0, 0, 0, 0, 0, 0, False,
+                                               request=ChineseBrowser(), progress=no_progress)  # fmt: skip
+    assert "惊讶" in notes and "强度 80%" in notes
+
+
+def test_live_preview_finds_the_face_once_then_warps_a_small_crop(use_tiny, neutral_face):
+    from pipelines.face.preview import PREVIEW_SIZE
+
+    face, first = face_tab.find_preview_face(str(neutral_face), 0)
+    assert first.shape == (PREVIEW_SIZE, PREVIEW_SIZE, 3)
+    moved = face_tab.update_preview(face, "surprise", 0.8, 0, 0.3, 0, 0, 0.4)
+    assert moved.shape == first.shape
+    assert (np.abs(moved.astype(int) - first.astype(int)).max(axis=2) > 20).sum() > 100  # the mouth opens
+    assert face_tab.find_preview_face(None, 0) == (None, None)
+    assert isinstance(face_tab.update_preview(None, "joy", 0.8, 0, 0, 0, 0, 0), type(gr.skip()))
+
+
+def test_releasing_a_slider_before_any_photo_does_nothing(use_tiny):
+    outputs = face_tab.edit_on_release(None, "joy", 0.8, 0, 0, 0, 0, 0, 0, False)
+    assert len(outputs) == 3 + len(face_tab.TEACH_VIEWS)
+    assert all(isinstance(value, type(gr.skip())) for value in outputs)
 
 
 def test_errors_reach_the_user_as_gr_error(use_tiny, tmp_path):

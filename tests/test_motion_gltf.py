@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from test_motion_clip_bvh import random_clip
 
 from pipelines.errors import InputError
 from pipelines.motion.gltf import BONE_WIDTH, write_glb
-from test_motion_clip_bvh import random_clip
 
 NODE_TOOLS = Path(__file__).parent / "node"
 VALIDATOR = NODE_TOOLS / "node_modules" / "gltf-validator"

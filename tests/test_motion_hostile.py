@@ -11,10 +11,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from test_motion_clip_bvh import random_clip
 
 from pipelines.errors import InputError
 from pipelines.motion import bvh, video
-from test_motion_clip_bvh import random_clip
 
 
 def ffmpeg() -> str:

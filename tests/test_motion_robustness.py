@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from motion_bodies import LEGS, hide, walking_track
+
 from pipelines.errors import InputError
 from pipelines.motion.bvh import read_bvh, write_bvh
 from pipelines.motion.landmarks import NUM_LANDMARKS

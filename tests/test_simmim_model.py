@@ -145,12 +145,11 @@ def test_shipped_face_model_loads_and_its_condition_helps(neutral_face):
 
     from pipelines.face.align import align_face
     from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim import SIMMIM_FACE
     from pipelines.face.simmim.conditioning import render_condition
     from pipelines.face.simmim.evaluate import masked_l1_psnr, model_fill
     from pipelines.face.simmim.masks import patches_to_pixels, region_mask
     from pipelines.image_io import load_image
-
-    from pipelines.face.simmim import SIMMIM_FACE
 
     model = SimMIMFace.from_pretrained(weights=SIMMIM_FACE)
     size, patch = model.config.image_size, model.config.patch_size

@@ -53,6 +53,7 @@ MAX_VOICE_CHANNELS = 2
 MAX_VOICE_RATE = 48_000
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what we write; other methods are refused unread
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a ZIP starts with a member or (empty) with its directory end
+CARD_SIZE = (400, 600)  # width, height of the card picture: the 2:3 portrait SillyTavern shows cards at
 LABEL = r"[a-z][a-z0-9_\-]{0,39}"
 CLIP = r"[\w\-]{1,60}"
 LAYOUT = re.compile(rf"card\.png|portrait\.png|expressions/{LABEL}\.png|motions/{CLIP}\.bvh|voice/sample\.wav")
@@ -77,8 +78,6 @@ class CharacterBundle:
 
     def save(self, folder: str | Path) -> tuple[Path, Path]:
         """Write `<name>.png` (the card) and `<name>.zip` (card + assets) into `folder`; return both paths."""
-        from PIL import Image
-
         for label in self.expressions:
             if not re.fullmatch(LABEL, label):
                 raise InputError(f"Expression label {label!r} must be lower-case letters, digits, '_' or '-'.")
@@ -91,16 +90,16 @@ class CharacterBundle:
             "motions": sorted(self.motions),
             "voice_sample": self.voice_sample is not None,
         }
-        face = self.portrait if self.portrait is not None else self.expressions.get("neutral")
-        card = character_to_png(character, Image.fromarray(face) if face is not None else None)
+        face = self.portrait if self.portrait is not None else self.expressions.get(NEUTRAL)
+        card = character_to_png(character, _card_picture(face) if face is not None else None)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         card_path, zip_path = folder / export_filename(character, ".png"), folder / export_filename(character, ".zip")
         card_path.write_bytes(card)
         with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("card.png", card)
-            if self.portrait is not None:
-                archive.writestr("portrait.png", _png(self.portrait))
+            if face is not None:  # the portrait, or the neutral sprite standing in for it
+                archive.writestr("portrait.png", _png(face))
             for label, sprite in sorted(self.expressions.items()):  # at sprite size, so any reader accepts them
                 archive.writestr(f"expressions/{label}.png", _png(load_image(sprite, max_side=SPRITE_MAX_SIDE)))
             for name, bvh in sorted(self.motions.items()):
@@ -239,6 +238,14 @@ def _bvh_text(data: bytes, name: str) -> str:
     if not text.lstrip().startswith("HIERARCHY"):
         raise InputError(f"{name} is not a BVH file (it does not start with HIERARCHY).")
     return text
+
+
+def _card_picture(face: np.ndarray):
+    """The card's picture: the face cropped to SillyTavern's 2:3 card shape and scaled to CARD_SIZE (up, if small),
+    so a 192 px sprite does not become a thumbnail-sized card."""
+    from PIL import Image, ImageOps
+
+    return ImageOps.fit(Image.fromarray(face), CARD_SIZE, method=Image.Resampling.LANCZOS, centering=(0.5, 0.4))
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=0.0, metavar="-1..1",
                             help=f"extra {name.replace('_', ' ')} on top of the expression")  # fmt: skip
     parser.add_argument("--face-index", type=int, default=None, help="which face, 0 = largest (default)")
-    parser.add_argument("--out", type=Path, help="edited photo (default: PHOTO-STEM_EXPRESSION.png here)")
+    parser.add_argument("--out", type=Path, help="edited photo (default: PHOTO-STEM_EXPRESSION.png here, unless only "
+                        "--sheet/--sprites are asked for)")
     parser.add_argument("--sheet", type=Path, help="also write every expression as one labelled grid PNG")
     parser.add_argument("--sprites", type=Path, help="also write joy.png, sadness.png, ... (SillyTavern sprites) here")
     parser.add_argument("--show-mask", type=Path, help="write the paste-back mask (white = changed pixels)")
@@ -48,28 +49,34 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline
 
     sliders = {name: getattr(args, name) for name in SLIDERS if getattr(args, name)}
+    # A sheet or sprites alone write only what was asked for: the single edit (PHOTO_EXPRESSION.png) needs --out.
+    single = args.out or args.show_mask or args.teach or not (args.sheet or args.sprites)
+    warnings: list[str] = []
     config = FaceExpressionConfig(variant=args.variant)
     with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, config=config, refine=args.refine,
                                                 face_simmim_path=args.face_simmim) as pipe:  # fmt: skip
-        out = pipe(args.photo, args.expression, args.intensity, sliders, args.face_index, refine=bool(args.refine))
-        target = args.out or Path(f"{args.photo.stem}_{args.expression}.png")
-        Image.fromarray(out.image).save(target)
-        print(f"wrote {target} ({out.image.shape[1]}x{out.image.shape[0]}, face {out.face_index + 1} of {out.num_faces})")
-        if args.show_mask:
-            Image.fromarray(out.mask_image).save(args.show_mask)
-            print(f"wrote {args.show_mask}")
-        if args.teach:
-            panels = [out.crop, out.masked_input, out.reconstruction, out.filled, out.blended]
-            Image.fromarray(np.hstack(panels)).save(args.teach)
-            print(f"wrote {args.teach}")
+        if single:
+            out = pipe(args.photo, args.expression, args.intensity, sliders, args.face_index, refine=bool(args.refine))
+            target = args.out or Path(f"{args.photo.stem}_{args.expression}.png")
+            Image.fromarray(out.image).save(target)
+            print(f"wrote {target} ({out.image.shape[1]}x{out.image.shape[0]}, face {out.face_index + 1} of {out.num_faces})")
+            warnings = out.warnings
+            if args.show_mask:
+                Image.fromarray(out.mask_image).save(args.show_mask)
+                print(f"wrote {args.show_mask}")
+            if args.teach:
+                panels = [out.crop, out.masked_input, out.reconstruction, out.filled, out.blended]
+                Image.fromarray(np.hstack(panels)).save(args.teach)
+                print(f"wrote {args.teach}")
         if args.sheet or args.sprites:
             sheet = pipe.expression_sheet(args.photo, args.intensity, args.face_index, refine=bool(args.refine))
+            warnings = warnings or sheet.warnings
             if args.sprites:
                 for path in sheet.save(args.sprites, sheet_name=None):
                     print(f"wrote {path}")
             if args.sheet:
                 Image.fromarray(sheet.grid).save(args.sheet)
                 print(f"wrote {args.sheet}")
-    for warning in out.warnings:
+    for warning in warnings:
         print(f"warning: {warning}")
     return 0

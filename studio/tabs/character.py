@@ -17,6 +17,7 @@ from pipelines.character.card import STUDIO_KEY, safe_stem
 from pipelines.errors import InputError
 from studio.components import PhotoUpload
 from studio.errors import user_errors
+from studio.gpu import SPRITE_SET_SECONDS, gpu_task
 from studio.i18n import t
 from studio.scratch import scratch_dir
 from studio.tabs.face import EXAMPLE_FACES
@@ -41,6 +42,9 @@ TEXT = {
         "character.portrait": "Portrait photo",
         "character.intensity": "Expression intensity",
         "character.make_sheet": "Make expression sheet from the portrait",
+        "character.full_set": "Full SillyTavern set (28 sprites instead of 7)",
+        "character.start": "Start (s)",
+        "character.end": "End (s, 0 = to the end)",
         "character.sprites": "Expression sprites (joy.png, sadness.png, …)",
         "character.video": "Capture a motion from a video",
         "character.add_motion": "Add motion clip",
@@ -64,6 +68,9 @@ TEXT = {
         "character.portrait": "肖像照片",
         "character.intensity": "表情强度",
         "character.make_sheet": "用肖像生成表情表",
+        "character.full_set": "完整 SillyTavern 表情集（28 张，而不是 7 张）",
+        "character.start": "开始（秒）",
+        "character.end": "结束（秒，0 = 到结尾）",
         "character.sprites": "表情图（joy.png、sadness.png……）",
         "character.video": "从视频捕捉动作",
         "character.add_motion": "添加动作片段",
@@ -90,7 +97,7 @@ def summary(character) -> str:
 
     lines = [f"### {character.name}", _shorten(character.description, 400)]
     if character.first_mes.strip():
-        lines.append(f"> {_shorten(greeting(character, 0, 'you'), 200)}")
+        lines.append(f"> {_shorten(greeting(character), 200)}")
     if character.extensions.get(STUDIO_KEY, {}).get("voice"):
         try:
             voice = voice_of(character)
@@ -144,16 +151,23 @@ def voice_audio(voice_sample: bytes | None):
 
 
 @user_errors
-def make_sheet(portrait, intensity, sprites, progress=gr.Progress()):
-    """All seven expressions of the portrait, as sprites named by label (they replace earlier ones)."""
+@gpu_task(SPRITE_SET_SECONDS)
+def make_sheet(portrait, intensity, sprites, full_set=False, progress=gr.Progress()):
+    """The portrait's seven expressions, or SillyTavern's full 28, as sprites named by label (replacing earlier
+    ones of the same name)."""
+    from pipelines.character.sprites import sprite_set
     from studio.tabs.face import pipeline
 
     if portrait is None:
         raise InputError(NO_PORTRAIT)
     progress(0.05, desc="finding the face")
-    sheet = pipeline().expression_sheet(portrait, float(intensity),
-                                        progress=lambda done, what: progress(done, desc=what))  # fmt: skip
-    sprites = {**(sprites or {}), **sheet.images}
+
+    def step(done: float, what: str) -> None:
+        progress(done, desc=what)
+
+    made = (sprite_set(pipeline(), portrait, float(intensity), progress=step) if full_set
+            else pipeline().expression_sheet(portrait, float(intensity), progress=step).images)  # fmt: skip
+    sprites = {**(sprites or {}), **made}
     return sprites, gallery(sprites)
 
 
@@ -209,7 +223,7 @@ def make_voice(character, progress=gr.Progress()):
     if character is None:
         raise InputError(NO_CHARACTER)
     progress(0.1, desc="speaking")
-    text = greeting(character, 0, "you") if character.first_mes.strip() else character.name
+    text = greeting(character) if character.first_mes.strip() else character.name
     pipe, voice = speech_for(character)
     out = pipe(text[:600], voice)
     buffer = io.BytesIO()
@@ -267,17 +281,18 @@ def render(visitor: Visitor | None = None, on_import=None) -> None:
                              elem_id="character-import")
             portrait = PhotoUpload(label=t("character.portrait"), type="filepath", sources=["upload", "webcam"], height=280)
             intensity = gr.Slider(0.2, 1.0, value=0.8, step=0.05, label=t("character.intensity"))
+            full_set = gr.Checkbox(value=False, label=t("character.full_set"))
             sheet_button = gr.Button(t("character.make_sheet"), variant="primary")
             gr.Examples([[path] for path in EXAMPLE_FACES[:4]], inputs=[portrait], label=t("character.examples"))
         with gr.Column(scale=2):
-            sprite_gallery = gr.Gallery(gallery({}, character.value), label=t("character.sprites"), columns=7, height=200,
+            sprite_gallery = gr.Gallery(gallery({}, character.value), label=t("character.sprites"), columns=7, height="fit-content",
                                         interactive=False)
             with gr.Row():
                 with gr.Column():
-                    video = gr.Video(label=t("character.video"), sources=["upload", "webcam"], height=200)
+                    video = gr.Video(label=t("character.video"), sources=["upload", "webcam"])
                     with gr.Row():
-                        start = gr.Number(label="start (s)", minimum=0, precision=2)
-                        end = gr.Number(label="end (s)", minimum=0, precision=2)
+                        start = gr.Number(label=t("character.start"), minimum=0, precision=2)
+                        end = gr.Number(label=t("character.end"), minimum=0, precision=2)
                     motion_button = gr.Button(t("character.add_motion"))
                     gr.Examples([[path] for path in MOTION_EXAMPLES], inputs=[video], example_labels=MOTION_LABELS,
                                 label=t("character.examples"))
@@ -293,7 +308,7 @@ def render(visitor: Visitor | None = None, on_import=None) -> None:
     quiet = {"api_visibility": "undocumented"}  # display refreshes, not functions worth calling over the API
     character.change(summary, character, about, **quiet).then(gallery, [sprites, character], sprite_gallery, **quiet)
     sprites.change(gallery, [sprites, character], sprite_gallery, **quiet)
-    sheet_button.click(make_sheet, [portrait, intensity, sprites], [sprites, sprite_gallery])
+    sheet_button.click(make_sheet, [portrait, intensity, sprites, full_set], [sprites, sprite_gallery])
     motion_button.click(add_motion, [video, start, end, motions], [motions, motion_list])
     bvh_upload.upload(add_bvh_files, [bvh_upload, motions], [motions, motion_list])
     voice_button.click(make_voice, character, [voice_sample, voice])

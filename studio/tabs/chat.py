@@ -8,15 +8,12 @@ first use and shared by every visitor through `studio.runtime.shared`.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gradio as gr
 
-from pipelines.chat.pipeline import MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE, PersonaChatConfig
 from pipelines.character.card import (
     Character,
     export_filename,
@@ -28,11 +25,14 @@ from pipelines.character.card import (
     save_character,
     voice_of,
 )
+from pipelines.character.sprites import nearest_sprite
+from pipelines.chat.pipeline import MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE, PersonaChatConfig
 from pipelines.errors import InputError
-from pipelines.weights import weights_dir
 from pipelines.labels import LOOK
 from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, Voice
 from studio.errors import user_errors
+from studio.ffmpeg import put_ffmpeg_on_path
+from studio.gpu import CHAT_SECONDS, gpu_task
 from studio.i18n import t
 from studio.runtime import SETTINGS, shared
 from studio.scratch import scratch_dir
@@ -43,30 +43,7 @@ ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5
 NO_CHARACTER = "Pick a preset or import a character card first."
 
 
-def ffmpeg_for_streaming() -> bool:
-    """Whether an `ffmpeg` is on PATH for Gradio, which encodes streamed audio with it. The system may have none;
-    imageio-ffmpeg (already a dependency, for video) ships a full static build, so the studio puts a link to it,
-    named `ffmpeg`, in weights/cache/bin/ and that folder on PATH."""
-    if shutil.which("ffmpeg"):
-        return True
-    try:
-        import imageio_ffmpeg
-
-        binary = Path(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError):
-        return False
-    folder = weights_dir() / "cache" / "bin"
-    folder.mkdir(parents=True, exist_ok=True)
-    link = folder / "ffmpeg"
-    if link.is_symlink() and link.resolve() != binary.resolve():
-        link.unlink()  # left by an older imageio-ffmpeg
-    if not link.exists():
-        link.symlink_to(binary)
-    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
-    return shutil.which("ffmpeg") is not None
-
-
-STREAM_AUDIO = ffmpeg_for_streaming()  # each sentence is heard as soon as it is spoken, not after the whole reply
+STREAM_AUDIO = put_ffmpeg_on_path() is not None  # each sentence is heard as soon as it is spoken, not after the reply
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
@@ -169,15 +146,16 @@ def emotion_label(emotion: str | None) -> str:
 
 
 def portrait_for(character: Character | None, sprites: dict | None, emotion: str):
-    """The sprite for `emotion` (bundle sprites, then the card's own), else the portrait, else a drawn tile."""
+    """The sprite for `emotion` or the nearest one (bundle sprites, then the card's own), else the portrait, else a
+    drawn tile."""
     from PIL import Image
 
     if character is None:
         return None
     sprites = sprites or {}
-    for label in (emotion, "neutral"):
-        if label in sprites:
-            return Image.fromarray(sprites[label])
+    label = nearest_sprite(emotion, sprites)  # a 28-sprite SillyTavern set or a partial one answers every emotion
+    if label is not None:
+        return Image.fromarray(sprites[label])
     return expression_image(character, emotion) or portrait_image(character) or placeholder_portrait(character.name)
 
 
@@ -372,6 +350,7 @@ def _audio(chunks) -> tuple[int, "object"] | None:
 
 
 @user_errors
+@gpu_task(CHAT_SECONDS)  # the local model runs on CUDA when there is one (ZeroGPU: studio/gpu.py)
 def respond(message, character, sprites, history, engine="", local_model="", base_url="", model="",
             api_key="", max_new_tokens=CHAT_DEFAULTS.max_new_tokens, temperature=CHAT_DEFAULTS.temperature,
             user_name=CHAT_DEFAULTS.user_name, speak=True, progress=gr.Progress(),

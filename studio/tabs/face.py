@@ -6,7 +6,7 @@ pipeline is built on first use and shared by every visitor through `studio.runti
 
 from __future__ import annotations
 
-import zipfile
+from pathlib import Path
 
 import gradio as gr
 
@@ -15,7 +15,8 @@ from pipelines.face.action_units import EXPRESSIONS, SLIDER_RANGE, SLIDERS  # na
 from pipelines.weights import REPO_ROOT
 from studio.components import PhotoUpload
 from studio.errors import user_errors
-from studio.i18n import t
+from studio.gpu import EDIT_SECONDS, SHEET_SECONDS, SPRITE_SET_SECONDS, gpu_task
+from studio.i18n import label_choices, label_name, say, t
 from studio.runtime import SETTINGS, shared
 from studio.scratch import scratch_dir
 
@@ -42,11 +43,14 @@ TEXT = {
         "face.refine": "Polish with a diffusion model (needs a CUDA GPU and inpainting weights)",
         "face.run": "Make expression",
         "face.sheet": "Make expression sheet",
+        "face.full_set": "Full SillyTavern set (28 sprites)",
+        "face.preview": "Live preview while you drag (warp only, low resolution); the full edit runs on release",
+        "face.status": "Face {index} of {count} (0 = largest); {expression} at {intensity:.0%}.",
         "face.before_after": "Before / after",
         "face.result": "Result",
         "face.notes": "Notes",
         "face.gallery": "Expression sheet",
-        "face.sprites": "Sprites (joy.png, sadness.png, ... as SillyTavern expects)",
+        "face.sprites": "Sprites ZIP (joy.png, sadness.png, ... as SillyTavern uploads a sprite pack)",
         "face.examples": "Example faces (Face Research Lab London Set, CC BY 4.0)",
         "face.teach": "Teach: how masked image modelling repaints the face",
         "face.teach_body": "**Masked image modelling:** hide some patches of a picture and train a network to paint "
@@ -75,11 +79,14 @@ TEXT = {
         "face.refine": "用扩散模型精修（需要 CUDA GPU 和修复模型权重）",
         "face.run": "生成表情",
         "face.sheet": "生成表情表",
+        "face.full_set": "完整 SillyTavern 表情集（28 张）",
+        "face.preview": "拖动时的实时预览（仅变形，低分辨率）；松开后生成完整结果",
+        "face.status": "第 {index} 张脸，共 {count} 张（0 = 最大）；{expression}，强度 {intensity:.0%}。",
         "face.before_after": "前 / 后对比",
         "face.result": "结果",
         "face.notes": "提示",
         "face.gallery": "表情表",
-        "face.sprites": "表情立绘（joy.png、sadness.png……，SillyTavern 的命名方式）",
+        "face.sprites": "表情立绘 ZIP（joy.png、sadness.png……，SillyTavern 上传表情包的格式）",
         "face.examples": "示例人脸（Face Research Lab London Set，CC BY 4.0）",
         "face.teach": "教学：掩码图像建模如何重绘人脸",
         "face.teach_body": "**掩码图像建模：** 把图片的一部分小块遮住，训练网络根据还看得见的小块把它们画回来。\n"
@@ -109,7 +116,9 @@ def pipeline(refine: bool = False):
                                                                                 refine=DEFAULT_INPAINT_MODEL))
 
 
-def _request(photo, face_index, refine):
+def pipeline_for(photo, face_index, refine):
+    """The shared pipeline for a request (the polished one when `refine`) and the face index; refuses a missing
+    photo or a polish without a GPU."""
     if not photo:
         raise InputError(NO_PHOTO)
     index = None if face_index in (None, "") else int(face_index)
@@ -122,72 +131,144 @@ def _request(photo, face_index, refine):
     return pipeline(), index
 
 
-def _notes(out) -> str:
-    status = f"Face {out.face_index} of {out.num_faces} (0 = largest); {out.expression} at {out.intensity:.0%}."
+def _notes(out, request) -> str:
+    status = say(TEXT, "face.status", request, index=out.face_index, count=out.num_faces,
+                 expression=label_name(out.expression, request), intensity=out.intensity)  # fmt: skip
     return "\n".join([status, *(f"- ⚠️ {w}" for w in out.warnings)])
 
 
+def slider_values(values) -> dict[str, float]:
+    """The fine-tune sliders by name, leaving out those at zero."""
+    return {name: float(v) for name, v in zip(SLIDERS, values) if v}
+
+
 @user_errors
+@gpu_task(EDIT_SECONDS)
 def make_expression(photo, expression, intensity, smile, brow_raise, brow_furrow, eye_open, jaw_open, face_index,
-                    refine=False, progress=gr.Progress()):  # fmt: skip
+                    refine=False, request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
     """Edit one photo: returns (before/after pair, result, notes, teach views...)."""
     progress(0.1, desc="finding the face")
-    pipe, index = _request(photo, face_index, refine)
-    values = dict(zip(SLIDERS, (smile, brow_raise, brow_furrow, eye_open, jaw_open)))
-    sliders = {name: float(v) for name, v in values.items() if v}
+    pipe, index = pipeline_for(photo, face_index, refine)
+    sliders = slider_values((smile, brow_raise, brow_furrow, eye_open, jaw_open))
     progress(0.4, desc=f"painting {expression}")
     out = pipe(photo, expression, float(intensity), sliders, index, refine=bool(refine))
     views = out.teach_panels()
     from pipelines.image_io import load_image
 
     before = load_image(photo)
-    return ((before, out.image), out.image, _notes(out), *(views[name] for name in TEACH_VIEWS))
+    return ((before, out.image), out.image, _notes(out, request), *(views[name] for name in TEACH_VIEWS))
+
+
+def edit_on_release(photo, *values, request: gr.Request = None, progress=gr.Progress()):
+    """A released slider runs the full edit, once a photo is there (before that, sliders only set values)."""
+    if not photo:
+        return (gr.skip(),) * (3 + len(TEACH_VIEWS))
+    return make_expression(photo, *values, request=request, progress=progress)
+
+
+def _gallery_and_zip(images: dict, folder: Path, name: str, first=None) -> tuple[list, str]:
+    from pipelines.character.sprites import write_sprite_zip
+
+    items = [first] if first else []
+    for label, image in images.items():
+        items.append((image, label))
+    return items, str(write_sprite_zip(images, folder / name))
 
 
 @user_errors
+@gpu_task(SHEET_SECONDS)
 def make_sheet(photo, intensity, face_index, refine=False, progress=gr.Progress()):
     """Every expression: returns (gallery items, zip of sprites)."""
-    pipe, index = _request(photo, face_index, refine)
+    pipe, index = pipeline_for(photo, face_index, refine)
     sheet = pipe.expression_sheet(photo, float(intensity), index, refine=bool(refine),
                                   progress=lambda done, what: progress(done, desc=what))  # fmt: skip
     folder = scratch_dir("face-sheet-")
-    paths = sheet.save(folder)
-    archive = folder / "expressions.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        for path in paths:
-            bundle.write(path, path.name)
-    gallery = [(str(folder / "sheet.png"), "sheet")] + [(str(folder / f"{label}.png"), label) for label in sheet.images]
-    return gallery, str(archive)
+    return _gallery_and_zip(sheet.images, folder, "expressions.zip", first=(sheet.grid, "sheet"))
+
+
+@user_errors
+@gpu_task(SPRITE_SET_SECONDS)
+def make_sprite_set(photo, intensity, face_index, progress=gr.Progress()):
+    """SillyTavern's 28 expressions (pipelines/character/sprites.py) at `intensity`: (gallery items, sprite pack)."""
+    from pipelines.character.sprites import sprite_set
+
+    pipe, index = pipeline_for(photo, face_index, refine=False)
+    sprites = sprite_set(pipe, photo, float(intensity), index, progress=lambda done, what: progress(done, desc=what))
+    folder = scratch_dir("face-sprites-")
+    return _gallery_and_zip(sprites, folder, "sillytavern-sprites.zip")
+
+
+@user_errors
+def find_preview_face(photo, face_index):
+    """Find the face once per photo for the live preview: (per-visitor PreviewFace, first preview)."""
+    if not photo:
+        return None, None
+    from pipelines.face.preview import PreviewFace
+
+    pipe, index = pipeline_for(photo, face_index, refine=False)
+    face = PreviewFace.from_face(pipe.find_face(photo, index))
+    return face, face.crop
+
+
+@user_errors
+def update_preview(face, expression, intensity, *sliders):
+    """The warp-only preview for the current controls (bench/preview.py times it); nothing before a photo."""
+    if face is None:
+        return gr.skip()
+    from pipelines.face.preview import render_preview
+
+    return render_preview(face, expression, float(intensity), slider_values(sliders))
 
 
 def render() -> None:
     gr.Markdown(t("face.intro"))
+    preview_face = gr.State(None)  # per visitor: the found face, small, so dragging a slider never re-detects it
     with gr.Row():
         with gr.Column(scale=1):
             photo = PhotoUpload(label=t("face.photo"), sources=["upload", "webcam"], type="filepath", height=360,
                                 elem_id="face-photo")
-            expression = gr.Radio(list(EXPRESSIONS), value="joy", label=t("face.expression"))
+            expression = gr.Radio(label_choices(EXPRESSIONS), value="joy", label=t("face.expression"),
+                                  elem_id="face-expression")  # fmt: skip
             intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label=t("face.intensity"))
             with gr.Accordion(t("face.sliders"), open=False):
                 sliders = [gr.Slider(*SLIDER_RANGE, value=0.0, step=0.05, label=t(f"face.{name}")) for name in SLIDERS]
+            preview = gr.Image(label=t("face.preview"), interactive=False, height=200, elem_id="face-preview",
+                               buttons=[])  # fmt: skip
             face_index = gr.Number(value=0, minimum=0, precision=0, label=t("face.face_index"))
             refine = gr.Checkbox(value=False, label=t("face.refine"))
             with gr.Row():
                 run = gr.Button(t("face.run"), variant="primary")
                 sheet = gr.Button(t("face.sheet"))
+                full_set = gr.Button(t("face.full_set"))
         with gr.Column(scale=1):
-            compare = gr.ImageSlider(label=t("face.before_after"), height=360)
+            # max_height matches height: Gradio's default (500) lets the two layers overflow a 360 px box differently
+            compare = gr.ImageSlider(label=t("face.before_after"), height=360, max_height=360, elem_id="face-compare")
             result = gr.Image(label=t("face.result"), format="png", interactive=False, height=360, elem_id="face-result")
             notes = gr.Markdown(label=t("face.notes"))
     with gr.Accordion(t("face.teach"), open=False):
         gr.Markdown(t("face.teach_body"))
         with gr.Row():
             views = [gr.Image(label=t(f"face.view.{name}"), interactive=False, height=220) for name in TEACH_VIEWS]
-    gallery = gr.Gallery(label=t("face.gallery"), columns=4, height="auto")
-    sprites = gr.File(label=t("face.sprites"))
+    gallery = gr.Gallery(label=t("face.gallery"), columns=7, height="fit-content", object_fit="contain",
+                         elem_id="face-gallery")  # "auto" caps the grid at 55 % of the window and hides rows
+    sprites = gr.File(label=t("face.sprites"), elem_id="face-sprites")
     gr.Examples([[path] for path in EXAMPLE_FACES], inputs=[photo], label=t("face.examples"), elem_id="face-examples")
 
-    run.click(make_expression, [photo, expression, intensity, *sliders, face_index, refine],
-              [compare, result, notes, *views], api_name="face_expression", concurrency_limit=1)  # fmt: skip
+    edit_inputs = [photo, expression, intensity, *sliders, face_index, refine]
+    edit_outputs = [compare, result, notes, *views]
+    run.click(make_expression, edit_inputs, edit_outputs, api_name="face_expression", concurrency_limit=1)
     sheet.click(make_sheet, [photo, intensity, face_index, refine], [gallery, sprites], api_name="face_sheet",
                 concurrency_limit=1)  # fmt: skip
+    full_set.click(make_sprite_set, [photo, intensity, face_index], [gallery, sprites], api_name="face_sprite_set",
+                   concurrency_limit=1)  # fmt: skip
+    # Live preview: the face is found once per photo; dragging redraws the small warp only, outside the queue so a
+    # running full edit never delays it; releasing a slider runs the full edit.
+    quick = {"queue": False, "show_progress": "hidden", "trigger_mode": "always_last"}
+    for source in (photo.change, face_index.change):
+        source(find_preview_face, [photo, face_index], [preview_face, preview], **quick)
+    controls = [expression, intensity, *sliders]
+    for control in controls:
+        (control.change if control is expression else control.input)(update_preview, [preview_face, *controls],
+                                                                     preview, **quick)  # fmt: skip
+    for slider in (intensity, *sliders):
+        slider.release(edit_on_release, edit_inputs, edit_outputs, concurrency_limit=1, show_progress="minimal")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from fnmatch import fnmatch
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import cv2
