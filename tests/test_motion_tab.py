@@ -51,7 +51,7 @@ def test_capture_returns_preview_bvh_notes_and_the_clip(captured):
     assert preview.endswith(".mp4") and open(preview, "rb").read(12)[4:8] == b"ftyp"
     assert glb.endswith(".glb") and open(glb, "rb").read(4) == b"glTF"
     assert isinstance(clip, MotionClip) and read_bvh(bvh).num_frames == clip.num_frames == 30
-    assert "person found in 100% of frames" in notes and "m/s²" in notes
+    assert "person found in 100% of frames" in notes and "m/s²" in notes and "per planted frame" in notes
 
 
 @needs_model

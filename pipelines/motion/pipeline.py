@@ -250,7 +250,7 @@ class MotionCapturePipeline:
     def retarget(
         self, track: PoseTrack, min_cutoff: float | None = None, beta: float | None = None, progress: Progress | None = None
     ) -> MotionCaptureOutput:
-        """Landmarks -> clip (steps 3-6 of `__call__`): re-run this to try other settings without MediaPipe."""
+        """Landmarks -> clip (steps 4-6 of `__call__`): re-run this to try other settings without MediaPipe."""
         cfg = self.config
         min_cutoff = cfg.min_cutoff if min_cutoff is None else float(min_cutoff)
         beta = cfg.beta if beta is None else float(beta)

@@ -7,6 +7,7 @@ captured clip lives in per-visitor `gr.State`, so edits never re-run the video.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import gradio as gr
@@ -123,6 +124,8 @@ def _notes(out) -> str:
             else f"{s['end_to_end_fps']:.1f} frames/s on this machine."
         ),
     ]
+    if math.isfinite(s["foot_skate_cm"]):
+        lines.append(f"- Planted feet slide {s['foot_skate_cm']:.2f} cm per planted frame (held by the root and leg IK).")
     if out.track.people > 1:
         lines.append(
             f"- {out.track.people} people seen; this clip follows person {out.track.person} "
