@@ -7,14 +7,12 @@ pipeline is built on first use and shared by every visitor through `studio.runti
 from __future__ import annotations
 
 import tempfile
-import zipfile
 from pathlib import Path
 
 import gradio as gr
 
 from pipelines.errors import InputError
 from pipelines.face.action_units import EXPRESSIONS, SLIDER_RANGE, SLIDERS  # names only: numpy, no model
-from pipelines.labels import SILLYTAVERN_LABELS
 from pipelines.weights import REPO_ROOT
 from studio.components import PhotoUpload
 from studio.errors import user_errors
