@@ -36,12 +36,14 @@ def build_studio() -> gr.Blocks:
     """Build the Blocks without launching it and without loading any model."""
     with gr.Blocks(title="Character Studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(t("app.title"))
+        # One character per visitor, in both the Chat and Character tabs. Made outside gr.Tabs: a State among the
+        # tabs counts as a tab without a label, and the tab bar then repeats the selected tab's name in its place.
+        visitor = Visitor.create(chat_tab.first_character())
         with gr.Tabs():
             with gr.Tab(t("face.tab"), id="face"):
                 face_tab.render()
             with gr.Tab(t("motion.tab"), id="motion"):
                 motion_tab.render()
-            visitor = Visitor.create(chat_tab.first_character())  # one character per visitor, in both tabs
             with gr.Tab(t("chat.tab"), id="chat"):
                 follow_chat = chat_tab.render(visitor)
             with gr.Tab(t("character.tab"), id="character"):

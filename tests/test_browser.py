@@ -189,3 +189,10 @@ def test_full_sillytavern_set_downloads_28_sprites(page, tmp_path):
     assert sorted(zipfile.ZipFile(pack).namelist()) == sorted(f"{label}.png" for label in SILLYTAVERN_LABELS)
     assert page.locator("#face-gallery .thumbnail-item, #face-gallery button img").count() >= 28
     screenshot(page, "face_sprites")
+
+
+def test_the_tab_bar_keeps_its_names_whichever_tab_is_open(page):
+    names = ["Face", "Motion", "Chat", "Character", "About / Teach"]
+    for name in names:
+        page.get_by_role("tab", name=name).click()
+        assert page.get_by_role("tab").all_inner_texts() == names

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from pipelines.character.sprites import RECIPES, nearest_sprite, scaled, write_sprite_zip
+from pipelines.character.sprites import RECIPES, nearest_sprite, scaled
 from pipelines.errors import InputError
 from pipelines.face.action_units import SLIDER_RANGE, SLIDERS
 from pipelines.labels import LABELS, NEUTRAL, SILLYTAVERN_LABELS
@@ -49,30 +49,40 @@ def test_nearest_sprite_prefers_the_label_then_the_closest_recipe():
 
 
 @pytest.mark.weights
-def test_the_full_set_is_28_distinct_sprites_in_a_sillytavern_zip(tmp_path, neutral_face):
+def test_the_cli_writes_28_distinct_sprites_as_a_sillytavern_pack(tmp_path, neutral_face):
+    """`python -m pipelines face PHOTO --sillytavern pack.zip`, with a tiny seeded SimMIM model."""
     torch = pytest.importorskip("torch")
-    from pipelines.character.sprites import sprite_set
-    from pipelines.face.pipeline import FaceExpressionPipeline
+    from PIL import Image
+
+    from pipelines.__main__ import main
     from pipelines.face.simmim.config import SimMIMFaceConfig
     from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
-    folder = tmp_path / "simmim"
-    SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2)).save_pretrained(folder)
-    from PIL import Image
-
-    photo = np.asarray(Image.open(neutral_face).convert("RGB").resize((256, 256)))  # small: 28 edits stay quick
-    steps = []
-    with FaceExpressionPipeline.from_pretrained(folder, device="cpu") as pipe:
-        sprites = sprite_set(pipe, photo, strength=1.0, progress=lambda done, what: steps.append(what))
-    assert list(sprites) == list(SILLYTAVERN_LABELS) and steps[-1] == "done"
-    # Distinct pictures, not just distinct files: every pair differs visibly somewhere on the face.
-    for a, b in itertools.combinations(SILLYTAVERN_LABELS, 2):
-        moved = np.abs(sprites[a].astype(int) - sprites[b].astype(int)).max(axis=2) > 8
-        assert moved.sum() > 20, f"{a} and {b} look the same"
-    archive = write_sprite_zip(sprites, tmp_path / "sprites.zip")
+    model = tmp_path / "simmim"
+    SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2)).save_pretrained(model)
+    photo = tmp_path / "small.png"  # small: 28 edits stay quick
+    Image.open(neutral_face).convert("RGB").resize((256, 256)).save(photo)
+    archive = tmp_path / "pack.zip"
+    assert main(["--device", "cpu", "face", str(photo), "--simmim", str(model), "--intensity", "1",
+                 "--sillytavern", str(archive)]) == 0  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pack.zip", "simmim", "small.png"]  # nothing else written
     with zipfile.ZipFile(archive) as pack:
         names = pack.namelist()
-        digests = {hashlib.sha256(pack.read(name)).hexdigest() for name in names}
-    assert sorted(names) == sorted(f"{label}.png" for label in SILLYTAVERN_LABELS)
-    assert len(digests) == 28
+        assert sorted(names) == sorted(f"{label}.png" for label in SILLYTAVERN_LABELS)
+        assert len({hashlib.sha256(pack.read(name)).hexdigest() for name in names}) == 28
+        sprites = {name[:-4]: np.asarray(Image.open(pack.open(name)).convert("RGB"), int) for name in names}
+    # Distinct pictures, not just distinct files: every pair differs visibly somewhere on the face.
+    for a, b in itertools.combinations(SILLYTAVERN_LABELS, 2):
+        moved = np.abs(sprites[a] - sprites[b]).max(axis=2) > 8
+        assert moved.sum() > 20, f"{a} and {b} look the same"
+
+
+def test_the_contact_sheet_shows_every_sprite_in_rows_of_seven():
+    from pipelines.character.sprites import contact_sheet
+
+    sprites = {label: np.full((60, 40, 3), i * 9, np.uint8) for i, label in enumerate(SILLYTAVERN_LABELS)}
+    sheet = contact_sheet(sprites, tile=50, columns=7)
+    caption = 14
+    assert sheet.shape == (4 * (50 + caption), 7 * 50, 3)
+    assert (sheet[25, 25] == 0).all() and (sheet[3 * (50 + caption) + 25, 6 * 50 + 25] == 27 * 9).all()

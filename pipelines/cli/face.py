@@ -27,6 +27,8 @@ def register(subparsers) -> None:
                         "--sheet/--sprites are asked for)")
     parser.add_argument("--sheet", type=Path, help="also write every expression as one labelled grid PNG")
     parser.add_argument("--sprites", type=Path, help="also write joy.png, sadness.png, ... (SillyTavern sprites) here")
+    parser.add_argument("--sillytavern", type=Path, metavar="ZIP", help="also write SillyTavern's full set of 28 "
+                        "sprites (admiration.png ... surprise.png) as a sprite-pack ZIP")  # fmt: skip
     parser.add_argument("--show-mask", type=Path, help="write the paste-back mask (white = changed pixels)")
     parser.add_argument("--teach", type=Path, help="write crop | masked patches | SimMIM raw output | SimMIM in the "
                         "masked patches | result side by side")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     sliders = {name: getattr(args, name) for name in SLIDERS if getattr(args, name)}
     # A sheet or sprites alone write only what was asked for: the single edit (PHOTO_EXPRESSION.png) needs --out.
-    single = args.out or args.show_mask or args.teach or not (args.sheet or args.sprites)
+    single = args.out or args.show_mask or args.teach or not (args.sheet or args.sprites or args.sillytavern)
     warnings: list[str] = []
     config = FaceExpressionConfig(variant=args.variant)
     with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, config=config, refine=args.refine,
@@ -77,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
             if args.sheet:
                 Image.fromarray(sheet.grid).save(args.sheet)
                 print(f"wrote {args.sheet}")
+        if args.sillytavern:
+            from pipelines.character.sprites import sprite_set, write_sprite_zip
+
+            pack = sprite_set(pipe, args.photo, args.intensity, args.face_index)
+            print(f"wrote {write_sprite_zip(pack, args.sillytavern)} ({len(pack)} sprites)")
     for warning in warnings:
         print(f"warning: {warning}")
     return 0
