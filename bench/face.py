@@ -14,12 +14,12 @@ embedding (bench/judges.py, run in its own environment: bench/requirements-judge
   ratio, goal >= 0.9), pixels outside the mask bit-identical, and latency (goals 0.5 s / 2 s / 3 s).
 
 The people the face model may be tuned on are openpeople P001-P007; faces-dev and P008-P010 are held out, and
-the goals are judged on them. Variants of the pipeline (its `ABLATIONS`, or the config switches below, and the
-previous model) are compared on the held-out people. Writes bench/results/<name>.md, docs/images/face_grid.png and
-the README's sample sheet docs/images/face_sheet.png.
+the goals are judged on them. The pipeline's variants (its `ABLATIONS`: config overrides by name, e.g. warp only,
+SimMIM only, the previous model; or today's config switches below) are compared on the held-out people. Writes
+bench/results/<name>.md, docs/images/face_grid.png and the README's sample sheet docs/images/face_sheet.png.
 
     python -m venv .venv-judges && .venv-judges/bin/pip install ... (see bench/requirements-judges.txt)
-    python bench/face.py [--repo PATH] [--previous-simmim DIR] [--name face]
+    python bench/face.py [--repo PATH] [--data DIR] [--keep DIR] [--name face]
 """
 
 from __future__ import annotations
@@ -73,7 +73,6 @@ FALLBACK_ABLATIONS = {
     "SimMIM only": {"warp": False, "simmim_weight": 1.0, "blend": "feather"},
 }
 DEFAULT = "default"
-PREVIOUS = "previous model"
 
 
 @dataclass
@@ -418,17 +417,14 @@ def run_pipeline(args, people: list[Person], folder: Path) -> PipelineRun:
         args.sheet_out.parent.mkdir(parents=True, exist_ok=True)  # the README's sample sheet
         sheet = pipe.expression_sheet(held_out[0].neutral).grid
         cv2.imwrite(str(args.sheet_out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    variants = {} if args.no_ablation else {name: ({}, overrides) for name, overrides in
-                                            (ablations or FALLBACK_ABLATIONS).items()}  # fmt: skip
-    if args.previous_simmim and not args.no_ablation:
-        variants[PREVIOUS] = ({"simmim_path": args.previous_simmim}, {})
+    variants = {} if args.no_ablation else ablations or FALLBACK_ABLATIONS
     failed = {}
-    for name, (load_args, overrides) in variants.items():
+    for name, overrides in variants.items():
         try:
             config = replace(FaceExpressionConfig(), **overrides)
-            with FaceExpressionPipeline.from_pretrained(device="cpu", config=config, **load_args) as variant:
+            with FaceExpressionPipeline.from_pretrained(device="cpu", config=config) as variant:
                 stats[name] = make_edits(variant, held_out, name, folder)
-        except Exception as err:  # noqa: BLE001 - e.g. an old model the new code cannot load: the table says so
+        except Exception as err:  # noqa: BLE001 - e.g. weights a variant needs are missing: the table says so
             failed[name] = f"{type(err).__name__}: {err}"
     return PipelineRun(stats, failed, timings, load, source, _describe_checkout(args.repo))
 
@@ -544,7 +540,6 @@ def main(argv=None) -> int:
     parser.add_argument("--judges-python", type=Path,
                         default=Path(os.environ.get("FACE_JUDGES_PYTHON", REPO / ".venv-judges" / "bin" / "python")),
                         help="python of the judges environment (bench/requirements-judges.txt)")  # fmt: skip
-    parser.add_argument("--previous-simmim", type=Path, help="the previous face model's folder, for the ablation")
     parser.add_argument("--no-ablation", action="store_true", help="only the default variant")
     parser.add_argument("--only", help="comma-separated person ids (a quick look; rank-1 is then among them only)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs of one edit (sheets: half)")

@@ -85,7 +85,7 @@ def rank1(probes: np.ndarray, true_ids: list[str], gallery: np.ndarray, gallery_
     probes, gallery = np.atleast_2d(np.asarray(probes, float)), np.atleast_2d(np.asarray(gallery, float))
     distances = np.linalg.norm(probes[:, None, :] - gallery[None, :, :], axis=2)
     nearest = distances.argmin(axis=1)
-    return np.array([gallery_ids[n] == t for n, t in zip(nearest, true_ids)], dtype=bool)
+    return np.array([gallery_ids[n] == t for n, t in zip(nearest, true_ids, strict=True)], dtype=bool)
 
 
 def sharpness(image: np.ndarray, region: np.ndarray) -> float:
