@@ -129,10 +129,22 @@ class MemoryLog:
         self.samples.append((time.monotonic() - self.began, rss_mb(self.pid)))
 
 
-def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
-    """Each visitor loops over the jobs until time is up; returns latencies, busy answers and failures per job."""
+def connect(url: str, tries: int = 5):
+    """A gradio_client session; its first request (the API description) is retried on a busy machine."""
     from gradio_client import Client
 
+    for attempt in range(tries):
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # a timeout while the CPU is saturated; the next try usually gets through
+            if attempt == tries - 1:
+                raise
+            time.sleep(2.0)
+
+
+def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
+    """Each visitor loops over the jobs until time is up; returns latencies, busy answers and failures per job."""
+    clients = [connect(url) for _ in range(users)]  # sessions opened before the clock starts
     latencies: dict[str, list[float]] = defaultdict(list)
     busy: dict[str, int] = defaultdict(int)
     failures: dict[str, list[str]] = defaultdict(list)
@@ -140,7 +152,7 @@ def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
     stop_at = time.monotonic() + seconds
 
     def visitor(index: int) -> None:
-        client = Client(url, verbose=False)
+        client = clients[index]
         names = list(JOBS)
         step = index  # visitors start on different jobs so the mix is even from the first second
         while time.monotonic() < stop_at:
@@ -167,9 +179,9 @@ def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
 
 def burst(url: str, count: int) -> tuple[int, int, int, float]:
     """`count` face edits submitted at once: (served, refused as busy, other errors, slowest answer in s)."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    client = Client(url, verbose=False)
+    client = connect(url)
     began = time.perf_counter()
     jobs = [client.submit(handle_file(str(FACE)), "joy", 0.8, 0, 0, 0, 0, 0, 0, False, api_name="/face_expression")
             for _ in range(count)]  # fmt: skip
@@ -197,10 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     port = free_loopback_port()
     with served_studio(port, env={"CHARACTER_STUDIO_QUEUE_SIZE": str(args.queue)}) as url:
         pid = server_pid(port)
-        from gradio_client import Client
-
         memory = MemoryLog(pid)
-        warm = Client(url, verbose=False)
+        warm = connect(url)
         for job in JOBS.values():  # load every model once
             job(warm)
         crowd_from = time.monotonic() - memory.began
