@@ -14,6 +14,7 @@ face edits at once: the excess must get "queue is full" quickly, not hang. Write
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -214,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         for job in JOBS.values():  # load every model once
             job(warm)
         crowd_from = time.monotonic() - memory.began
+        load_before = os.getloadavg()[1]
         latencies, busy, failures = steady(url, args.users, args.seconds)
+        load_during = os.getloadavg()[1]  # 5-minute averages: other work on the machine shows here
         crowd_to = time.monotonic() - memory.began
         burst_served, burst_busy, burst_other, burst_seconds = burst(url, 3 * args.queue)
         memory.stop()
@@ -232,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     body = (
         f"{args.users} simulated visitors for {args.seconds:.0f} s, each with its own session, looping over the "
         f"actions below; queue size {args.queue}; one job of each kind at a time (concurrency limit 1 per event). "
-        "\"Busy\" is a \"queue is full\" answer (the visitor waits 2 s and goes on); \"failed\" is anything else.\n\n"
+        "\"Busy\" is a \"queue is full\" answer (the visitor waits 2 s and goes on); \"failed\" is anything else. "
+        f"Machine load average (5 min): {load_before:.1f} before the crowd, {load_during:.1f} at its end.\n\n"
         + table(["action", "served", "busy", "failed", "p50 (s)", "p95 (s)"], rows)
         + f"\n\nRequests served: {sum(len(v) for v in latencies.values())}; busy answers: {sum(busy.values())}; "
         + f"unexpected errors: {errors}.\n\n"
