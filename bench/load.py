@@ -14,6 +14,7 @@ face edits at once: the excess must get "queue is full" quickly, not hang. Write
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -129,10 +130,22 @@ class MemoryLog:
         self.samples.append((time.monotonic() - self.began, rss_mb(self.pid)))
 
 
-def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
-    """Each visitor loops over the jobs until time is up; returns latencies, busy answers and failures per job."""
+def connect(url: str, tries: int = 5):
+    """A gradio_client session; its first request (the API description) is retried on a busy machine."""
     from gradio_client import Client
 
+    for attempt in range(tries):
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # a timeout while the CPU is saturated; the next try usually gets through
+            if attempt == tries - 1:
+                raise
+            time.sleep(2.0)
+
+
+def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
+    """Each visitor loops over the jobs until time is up; returns latencies, busy answers and failures per job."""
+    clients = [connect(url) for _ in range(users)]  # sessions opened before the clock starts
     latencies: dict[str, list[float]] = defaultdict(list)
     busy: dict[str, int] = defaultdict(int)
     failures: dict[str, list[str]] = defaultdict(list)
@@ -140,7 +153,7 @@ def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
     stop_at = time.monotonic() + seconds
 
     def visitor(index: int) -> None:
-        client = Client(url, verbose=False)
+        client = clients[index]
         names = list(JOBS)
         step = index  # visitors start on different jobs so the mix is even from the first second
         while time.monotonic() < stop_at:
@@ -167,9 +180,9 @@ def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
 
 def burst(url: str, count: int) -> tuple[int, int, int, float]:
     """`count` face edits submitted at once: (served, refused as busy, other errors, slowest answer in s)."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    client = Client(url, verbose=False)
+    client = connect(url)
     began = time.perf_counter()
     jobs = [client.submit(handle_file(str(FACE)), "joy", 0.8, 0, 0, 0, 0, 0, 0, False, api_name="/face_expression")
             for _ in range(count)]  # fmt: skip
@@ -197,14 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     port = free_loopback_port()
     with served_studio(port, env={"CHARACTER_STUDIO_QUEUE_SIZE": str(args.queue)}) as url:
         pid = server_pid(port)
-        from gradio_client import Client
-
         memory = MemoryLog(pid)
-        warm = Client(url, verbose=False)
+        warm = connect(url)
         for job in JOBS.values():  # load every model once
             job(warm)
         crowd_from = time.monotonic() - memory.began
+        load_before = os.getloadavg()[1]
         latencies, busy, failures = steady(url, args.users, args.seconds)
+        load_during = os.getloadavg()[1]  # 5-minute averages: other work on the machine shows here
         crowd_to = time.monotonic() - memory.began
         burst_served, burst_busy, burst_other, burst_seconds = burst(url, 3 * args.queue)
         memory.stop()
@@ -222,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     body = (
         f"{args.users} simulated visitors for {args.seconds:.0f} s, each with its own session, looping over the "
         f"actions below; queue size {args.queue}; one job of each kind at a time (concurrency limit 1 per event). "
-        "\"Busy\" is a \"queue is full\" answer (the visitor waits 2 s and goes on); \"failed\" is anything else.\n\n"
+        "\"Busy\" is a \"queue is full\" answer (the visitor waits 2 s and goes on); \"failed\" is anything else. "
+        f"Machine load average (5 min): {load_before:.1f} before the crowd, {load_during:.1f} at its end.\n\n"
         + table(["action", "served", "busy", "failed", "p50 (s)", "p95 (s)"], rows)
         + f"\n\nRequests served: {sum(len(v) for v in latencies.values())}; busy answers: {sum(busy.values())}; "
         + f"unexpected errors: {errors}.\n\n"

@@ -39,8 +39,11 @@ def test_session_folders_older_than_the_limit_are_swept(visitor):
     assert old.exists()
     from gradio.context import LocalContext
 
-    LocalContext.request.set(SimpleNamespace(session_hash="other"))
-    scratch.scratch_dir("new-")
+    token = LocalContext.request.set(SimpleNamespace(session_hash="other"))
+    try:
+        scratch.scratch_dir("new-")
+    finally:
+        LocalContext.request.reset(token)
     assert not old.exists()  # a client that never said goodbye (an API script) does not leave files forever
 
 
