@@ -8,7 +8,6 @@ first use and shared by every visitor through `studio.runtime.shared`.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import shutil
 import tempfile
@@ -30,7 +29,6 @@ from pipelines.character.card import (
     voice_of,
 )
 from pipelines.errors import InputError
-from pipelines.weights import weights_dir
 from pipelines.labels import LOOK
 from pipelines.speech.pipeline import ENGINES, ESPEAK_PITCH_RANGE, ESPEAK_RATE_RANGE, Voice
 from studio.errors import user_errors
@@ -42,31 +40,7 @@ CHAT_DEFAULTS = PersonaChatConfig()  # the sliders start at the pipeline's defau
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
 NO_CHARACTER = "Pick a preset or import a character card first."
 
-
-def ffmpeg_for_streaming() -> bool:
-    """Whether an `ffmpeg` is on PATH for Gradio, which encodes streamed audio with it. The system may have none;
-    imageio-ffmpeg (already a dependency, for video) ships a full static build, so the studio puts a link to it,
-    named `ffmpeg`, in weights/cache/bin/ and that folder on PATH."""
-    if shutil.which("ffmpeg"):
-        return True
-    try:
-        import imageio_ffmpeg
-
-        binary = Path(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError):
-        return False
-    folder = weights_dir() / "cache" / "bin"
-    folder.mkdir(parents=True, exist_ok=True)
-    link = folder / "ffmpeg"
-    if link.is_symlink() and link.resolve() != binary.resolve():
-        link.unlink()  # left by an older imageio-ffmpeg
-    if not link.exists():
-        link.symlink_to(binary)
-    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
-    return shutil.which("ffmpeg") is not None
-
-
-STREAM_AUDIO = ffmpeg_for_streaming()  # each sentence is heard as soon as it is spoken, not after the whole reply
+STREAM_AUDIO = shutil.which("ffmpeg") is not None  # Gradio encodes streamed audio with ffmpeg
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
