@@ -229,3 +229,12 @@ def test_the_chat_window_never_loads_remote_images_from_a_card_or_a_reply(free_p
         steps = _respond("hi", character, {}, history, engine="test server", speak=False)
     assert all("attacker.example" not in json.dumps(step[0]) for step in steps)
 
+
+
+def test_the_chinese_preset_on_the_embedded_english_model_gets_the_note_before_any_model_loads(monkeypatch, operator_engines):
+    operator_engines(Engine("SmolLM2-135M (transformers)", "transformers"))
+    monkeypatch.setattr(runtime, "_objects", {})
+    teacher = load_character(EXAMPLES / "characters" / "chinese_teacher.json")
+    with pytest.raises(gr.Error, match="cannot write Chinese"):
+        _respond("老师好！我想学怎么点菜。", teacher, {}, [], speak=False)
+    assert runtime._objects == {}
