@@ -103,7 +103,7 @@ def bench_roleplay(args) -> list[list]:
     for engine_kind in args.engines:
         backend = build_backend(Engine(f"SmolLM2-135M ({engine_kind})", engine_kind), device="cpu")
         pipe = PersonaChatPipeline(backend, PersonaChatConfig(max_new_tokens=args.probe_tokens, temperature=0.0))
-        for language in ("en", "zh"):
+        for language in args.languages:
             probes = [p for p in PROBES if p.language == language]
             marks_seen, refused, started = [], 0, time.perf_counter()
             for probe in probes:
@@ -138,9 +138,11 @@ def main() -> int:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--out", default="chat_engines", help="result file name under bench/results/")
     parser.add_argument("--minutes", type=float, default=60, help="role-play: start no probe after this long")
+    parser.add_argument("--languages", default="en,zh", help="role-play: probe languages to run")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     args.engines = args.engines.split(",")
+    args.languages = args.languages.split(",")
     args.deadline = time.monotonic() + 60 * args.minutes
     character = load_character(list_presets()["Ada"])
     load_before = os.getloadavg()[0]

@@ -21,7 +21,8 @@ PERSONA_BREAK = re.compile(
     r"|人工智能|语言模型|我是(?:一个)?(?:AI|机器人|助手|程序)|系统提示",
     re.IGNORECASE,
 )
-OTHER_NAME = re.compile(r"\b(?i:my name is|i am|i.m|call me)\s+(?i:captain\s+)?([A-Z][a-z]+)|我叫([\u4e00-\u9fff]{2,3})")
+OTHER_NAME = re.compile(r"\b(?:(?i:my name is|i am|i.m|call me)\s+(?i:captain\s+)?|(?i:named)\s+)([A-Z][a-z]+)"
+                        r"|我叫([\u4e00-\u9fff]{2,3})")
 SENTENCE_END = re.compile(r"(?:[.!?…]|[。！？])[\"'”’」』）)\]*]*\s*$")
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")

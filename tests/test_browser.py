@@ -91,6 +91,24 @@ def test_chat_streams_an_in_character_reply_and_speaks_it(page):
     screenshot(page, "chat")
 
 
+def test_a_second_message_cannot_be_sent_while_a_reply_streams(page):
+    """Before: a message sent while a reply streamed started a turn from the old history and one of them was lost.
+    Now Send and the message box are locked, with the reason on the button, until the reply ends."""
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_label("Your message").fill("Hello! What is in the clock room?")
+    from playwright.sync_api import expect
+
+    send = page.get_by_role("button", name="Send", exact=True)
+    send.click()
+    waiting = page.get_by_role("button", name="Replying… send again when this reply ends")
+    waiting.wait_for(timeout=30_000)
+    assert waiting.is_disabled() and page.get_by_label("Your message").is_disabled()
+    page.locator("[data-testid='bot']").nth(1).wait_for(timeout=240_000)
+    expect(send).to_be_enabled(timeout=300_000)  # back once the reply is complete
+    expect(page.get_by_label("Your message")).to_be_enabled()
+    screenshot(page, "chat-locked-then-free")
+
+
 def test_character_bundle_exports_and_imports(page, tmp_path):
     import zipfile
 

@@ -230,17 +230,11 @@ def test_the_chat_window_never_loads_remote_images_from_a_card_or_a_reply(free_p
     assert all("attacker.example" not in json.dumps(step[0]) for step in steps)
 
 
-def test_streamed_speech_gets_an_ffmpeg_that_encodes_aac_without_a_system_one(monkeypatch, tmp_path):
-    """Before: with no system ffmpeg the reply was heard only after it ended (Gradio streams audio through ffmpeg)."""
-    import shutil
-    import subprocess
 
-    monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setenv("CHARACTER_STUDIO_WEIGHTS", str(tmp_path))
-    assert chat_tab.ffmpeg_for_streaming()
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg and ffmpeg.startswith(str(tmp_path))
-    tone = (np.sin(np.arange(2205) * 0.1) * 8000).astype(np.int16).tobytes()
-    encoded = subprocess.run([ffmpeg, "-v", "error", "-f", "s16le", "-ar", "22050", "-ac", "1", "-i", "pipe:",
-                              "-c:a", "aac", "-f", "adts", "pipe:"], input=tone, capture_output=True, timeout=60)
-    assert encoded.returncode == 0 and len(encoded.stdout) > 100
+def test_the_chinese_preset_on_the_embedded_english_model_gets_the_note_before_any_model_loads(monkeypatch, operator_engines):
+    operator_engines(Engine("SmolLM2-135M (transformers)", "transformers"))
+    monkeypatch.setattr(runtime, "_objects", {})
+    teacher = load_character(EXAMPLES / "characters" / "chinese_teacher.json")
+    with pytest.raises(gr.Error, match="cannot write Chinese"):
+        _respond("老师好！我想学怎么点菜。", teacher, {}, [], speak=False)
+    assert runtime._objects == {}

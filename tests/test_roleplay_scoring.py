@@ -20,6 +20,7 @@ def test_in_character_language_completeness_and_recall_rules():
         "in_character": True, "language": True, "complete": True, "recall": None}
     assert not score(hello, "As an AI language model, I cannot be a guide.", "Ada")["in_character"]
     assert not score(hello, "Arr! I'm Jack, the pirate of the seven seas.", "Ada")["in_character"]
+    assert not score(hello, "I'm a pirate named Jack, and I've just arrived.", "Ada")["in_character"]
     assert not score(hello, "Welcome to the museum, we will start with the", "Ada")["complete"]
     assert score(hello, '*smiles* "Shall we go?"', "Ada")["complete"]
     zh = Probe("李老师", "greeting", "zh", "老师好！")

@@ -42,7 +42,6 @@ CHAT_DEFAULTS = PersonaChatConfig()  # the sliders start at the pipeline's defau
 ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
 NO_CHARACTER = "Pick a preset or import a character card first."
 
-
 STREAM_AUDIO = put_ffmpeg_on_path() is not None  # each sentence is heard as soon as it is spoken, not after the reply
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
@@ -363,6 +362,7 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     otherwise the whole clip comes with the last step. If the backend fails, the conversation and the
     typed message are put back.
     """
+    from pipelines.chat.engines import cannot_write, detect_language
     from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline, clean_message
     from pipelines.speech.pipeline import ReplySpeaker
     from pipelines.weights import WeightsNotFoundError
@@ -374,7 +374,11 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     config = PersonaChatConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
                                user_name=(user_name or "User").strip() or "User")
     message = clean_message(message, config.max_message_chars)  # before any model loads
-    pipe = PersonaChatPipeline(_backend(_engine(engine, local_model, base_url, model, api_key), progress), config)
+    chosen = _engine(engine, local_model, base_url, model, api_key)
+    language = detect_language(message)
+    if not chosen.writes(language):  # say so before loading a model that would answer in gibberish
+        raise InputError(cannot_write(chosen.name, chosen.languages, language))
+    pipe = PersonaChatPipeline(_backend(chosen, progress), config)
     message = pipe.check_inputs(character, history, message)
     speaker = None
     if speak:
