@@ -132,7 +132,8 @@ def test_sheet_from_the_portrait_fills_every_sprite(monkeypatch, neutral_face):
     from studio.tabs import face as face_tab
 
     torch.manual_seed(0)
-    model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))
+    model = SimMIMFace(SimMIMFaceConfig(region="mouth", image_size=32, patch_size=8, hidden_size=32, num_layers=1,
+                                        num_heads=2))
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), model) as pipe:
         monkeypatch.setattr(face_tab, "pipeline", lambda: pipe)
         sprites, shown = character_tab.make_sheet(Image.open(neutral_face), 0.8, {"extra": np.zeros((4, 4, 3), np.uint8)},

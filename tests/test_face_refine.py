@@ -84,7 +84,8 @@ def test_face_pipeline_runs_the_refine_pass(refiner, neutral_face):
     from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
-    model = SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2))
+    model = SimMIMFace(SimMIMFaceConfig(region="mouth", image_size=32, patch_size=8, hidden_size=32, num_layers=1,
+                                        num_heads=2))
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), model, refiner=refiner) as pipe:
         pipe.config.refine_steps = 2
         plain = pipe(neutral_face, "surprise")

@@ -60,7 +60,8 @@ def test_the_cli_writes_28_distinct_sprites_as_a_sillytavern_pack(tmp_path, neut
 
     torch.manual_seed(0)
     model = tmp_path / "simmim"
-    SimMIMFace(SimMIMFaceConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2)).save_pretrained(model)
+    SimMIMFace(SimMIMFaceConfig(region="mouth", image_size=32, patch_size=8, hidden_size=32, num_layers=1,
+                                num_heads=2)).save_pretrained(model)
     photo = tmp_path / "small.png"  # small: 28 edits stay quick
     Image.open(neutral_face).convert("RGB").resize((256, 256)).save(photo)
     archive = tmp_path / "pack.zip"

@@ -457,7 +457,9 @@ def render(visitor: Visitor):
                              streaming=STREAM_AUDIO)
             with gr.Accordion(t("chat.backend"), open=False):
                 names = [e.name for e in chat_engines()]
-                chat_engine = gr.Dropdown(names, value=names[0] if names else None, label=t("chat.backend_kind"))
+                # A name outside the list is refused by `_engine`; API callers may send "" for the default engine.
+                chat_engine = gr.Dropdown(names, value=names[0] if names else None, label=t("chat.backend_kind"),
+                                          allow_custom_value=True)
                 free = SETTINGS.chat_free_entry  # typed servers and model paths: single-user local runs only
                 local_model = gr.Textbox(label=t("chat.local_model"), max_lines=1, visible=free)
                 base_url = gr.Textbox(label=t("chat.base_url"), max_lines=1, visible=free)
