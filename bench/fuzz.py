@@ -604,6 +604,8 @@ def run_child(case: Case, writer: int) -> None:
     from pipelines.errors import InputError
 
     signal.alarm(int(WALL_CAP_S[case.kind]) + 5)  # a backstop; the parent kills at WALL_CAP_S
+    # A forked child inherits the parent's peak (VmHWM): start it afresh from here ("5" resets it, Linux >= 4.0).
+    Path("/proc/self/clear_refs").write_text("5")
     start_mb = memory_mb()
     try:
         feed(case)
@@ -615,7 +617,9 @@ def run_child(case: Case, writer: int) -> None:
         result = {"outcome": "unclear" if problem else "refused", "detail": problem or str(err)[:160]}
     except BaseException as err:  # the point of the fuzz: anything else is a finding
         result = {"outcome": "crash", "detail": f"{type(err).__name__}: {str(err)[:160]}"}
-    helpers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # ffmpeg, for videos
+    # ffmpeg, for videos. Its peak counts the copy of this process it was forked as before it ran ffmpeg, so only
+    # what it used beyond this process's own size is added memory.
+    helpers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 - start_mb
     result["added_mb"] = max(memory_mb("VmHWM") - start_mb, helpers_mb)
     os.write(writer, json.dumps(result).encode())
     os._exit(0)

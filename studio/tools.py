@@ -11,7 +11,6 @@ callable but undocumented. They run the same shared pipelines as the tabs, insid
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -21,6 +20,7 @@ from pipelines.face.action_units import EXPRESSIONS, SLIDER_RANGE, SLIDERS
 from studio.components import PhotoUpload
 from studio.errors import user_errors
 from studio.gpu import CHAT_SECONDS, EDIT_SECONDS, SPRITE_SET_SECONDS, gpu_task
+from studio.scratch import scratch_dir
 from studio.tabs import chat as chat_tab
 from studio.tabs import face as face_tab
 from studio.tabs import motion as motion_tab
@@ -73,7 +73,7 @@ def expression_sheet(photo, intensity=0.8, full_sillytavern_set=False, face_inde
         sprites = sprite_set(pipe, photo, float(intensity), index)
     else:
         sprites = pipe.expression_sheet(photo, float(intensity), index).images
-    folder = Path(tempfile.mkdtemp(prefix="tool-sprites-"))
+    folder = scratch_dir("tool-sprites-")
     return contact_sheet(sprites), str(write_sprite_zip(sprites, folder / "sprites.zip"))
 
 
@@ -95,7 +95,7 @@ def capture_motion(video, start=0.0, end=0.0, person=0):
     if not video:
         raise InputError(motion_tab.NO_VIDEO)
     out = motion_tab.pipeline()(video, start=float(start) or None, end=float(end) or None, person=int(person or 0))
-    folder = Path(tempfile.mkdtemp(prefix="tool-motion-"))
+    folder = scratch_dir("tool-motion-")
     bvh = write_bvh(out.clip, folder / f"{Path(video).stem}.bvh")
     clip = out.clip
     return str(bvh), (f"{clip.num_frames} frames at {clip.fps:g} fps ({clip.duration:.1f} s), skeleton "

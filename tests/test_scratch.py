@@ -58,7 +58,7 @@ def test_an_odd_session_id_cannot_name_a_folder_outside_the_root():
 
 
 def test_the_studio_clears_gradios_cache_on_a_schedule():
-    from studio import build_studio
+    from studio.shell import build_studio
 
     frequency, age = build_studio().delete_cache
     assert 0 < frequency <= age <= 24 * 3600
