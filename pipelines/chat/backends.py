@@ -287,20 +287,17 @@ class OpenAICompatibleBackend:
             payload = line[len("data:"):].strip()
             if payload == "[DONE]":
                 return
-            event = self._json(payload)
-            if "error" in event:
-                raise BackendError(f"The chat server at {self.base_url} reported an error while answering.")
-            for choice in event.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
-                if isinstance(piece, str) and piece:
-                    yield piece
+            yield from self._contents(self._json(payload), "delta")
 
     def _whole(self, raw: bytes) -> Iterator[str]:
-        event = self._json(raw.decode("utf-8", errors="ignore"))
+        yield from self._contents(self._json(raw.decode("utf-8", errors="ignore")), "message")
+
+    def _contents(self, event: dict, part: str) -> Iterator[str]:
+        """The text of each choice's `part` ("delta" in a streamed event, "message" in a whole reply)."""
         if "error" in event:
             raise BackendError(f"The chat server at {self.base_url} reported an error while answering.")
         for choice in event.get("choices") or []:
-            content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+            content = (choice.get(part) or {}).get("content") if isinstance(choice, dict) else None
             if isinstance(content, str) and content:
                 yield content
 
