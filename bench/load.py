@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 FACE = REPO / "examples" / "faces" / "london_002_neutral.jpg"
 VIDEO = REPO / "examples" / "videos" / "lunge_front.mp4"
 REQUEST_TIMEOUT = 300  # seconds; a request still pending after this counts as a hang
+# gradio_client's HTTP calls (uploads, the job's event stream) otherwise give up after httpx's 5 s; a browser waits.
+# While every core runs jobs the server's event loop can be that slow to answer an upload: not an error.
+HTTP_TIMEOUT_S = 60.0
 BUSY_PAUSE_S = 2.0  # a visitor told "queue is full" waits this long before the next action
 MAX_GROWTH = 0.10  # server memory may grow at most 10 % after warm-up
 
@@ -136,7 +139,7 @@ def connect(url: str, tries: int = 5):
 
     for attempt in range(tries):
         try:
-            return Client(url, verbose=False)
+            return Client(url, verbose=False, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
         except Exception:  # a timeout while the CPU is saturated; the next try usually gets through
             if attempt == tries - 1:
                 raise

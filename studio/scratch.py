@@ -10,6 +10,7 @@ laptop), when untouched for MAX_AGE_S; the whole root goes when the process exit
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import shutil
 import tempfile
@@ -20,7 +21,21 @@ import gradio as gr
 
 ROOT = Path(tempfile.mkdtemp(prefix="character-studio-"))
 MAX_AGE_S = 3600  # a session folder untouched this long is removed by the next handler that makes one
+GRADIO_CACHE_ENV = "GRADIO_TEMP_DIR"
 atexit.register(shutil.rmtree, ROOT, True)
+
+
+def own_gradio_cache() -> Path:
+    """Give this process a gradio cache of its own, unless the operator chose one with $GRADIO_TEMP_DIR.
+
+    Gradio names cached files by their content, by default in one folder that every gradio process on the
+    machine shares (/tmp/gradio), and a server that stops deletes every file it cached. Two studios on one
+    host (or a studio beside the test suite) then delete each other's files while visitors download them:
+    the soak test (bench/load.py) saw "peer closed connection" on the preset portrait every visitor gets.
+    Call before any gradio component is built: each reads the folder when it is made.
+    """
+    os.environ.setdefault(GRADIO_CACHE_ENV, str(ROOT / "gradio"))
+    return Path(os.environ[GRADIO_CACHE_ENV])
 
 
 def scratch_dir(prefix: str) -> Path:

@@ -8,7 +8,8 @@ import gradio as gr
 
 from studio import tools
 from studio.i18n import LABEL_TEXT, build_i18n, t
-from studio.scratch import forget_session
+from studio.memory import keep_memory_flat
+from studio.scratch import forget_session, own_gradio_cache
 from studio.tabs import about as about_tab
 from studio.tabs import character as character_tab
 from studio.tabs import chat as chat_tab
@@ -34,6 +35,7 @@ I18N = build_i18n(TEXT, LABEL_TEXT, *(tab.TEXT for tab in TABS))
 
 def build_studio() -> gr.Blocks:
     """Build the Blocks without launching it and without loading any model."""
+    own_gradio_cache()
     with gr.Blocks(title="Character Studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(t("app.title"))
         # One character per visitor, in both the Chat and Character tabs. Made outside gr.Tabs: a State among the
@@ -69,5 +71,6 @@ def document_only_tools(demo: gr.Blocks) -> None:
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, mcp: bool = False,
            **kwargs) -> None:  # fmt: skip
     """Serve `demo`; with `mcp`, AI agents also reach the studio's tools at /gradio_api/mcp/ (studio/tools.py)."""
+    keep_memory_flat()  # before the worker threads start
     demo.launch(server_name=host, server_port=port, share=share, i18n=I18N, max_file_size=MAX_UPLOAD, mcp_server=mcp,
                 **kwargs)  # fmt: skip

@@ -69,3 +69,18 @@ def test_no_tab_makes_its_own_temporary_folders():
     offenders = [str(path.relative_to(REPO)) for path in (REPO / "studio").rglob("*.py")
                  if path.name != "scratch.py" and re.search(r"\bmkdtemp\(", path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_each_studio_process_caches_in_its_own_folder(tmp_path):
+    """Two studios on one machine must not share gradio's cache: a stopping server deletes all it cached."""
+    import subprocess
+    import sys
+
+    show = "from studio.shell import build_studio; build_studio(); import os; print(os.environ['GRADIO_TEMP_DIR'])"
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"}
+    first, second = (subprocess.run([sys.executable, "-c", show], cwd=REPO, env=env, capture_output=True, text=True,
+                                    check=True, timeout=120).stdout.split()[-1] for _ in range(2))  # fmt: skip
+    assert first != second and "character-studio-" in first
+    chosen = subprocess.run([sys.executable, "-c", show], cwd=REPO, env={**env, "GRADIO_TEMP_DIR": str(tmp_path)},
+                            capture_output=True, text=True, check=True, timeout=120).stdout.split()[-1]  # fmt: skip
+    assert chosen == str(tmp_path)  # the operator's choice stands
