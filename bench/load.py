@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     warmed = memory.at(crowd_from + args.warmup)
     end = memory.at(crowd_to)
     growth = (end - warmed) / warmed
+    peak = max(mb for t, mb in memory.samples if crowd_from + args.warmup <= t <= crowd_to)
     minutes = [[f"{t / 60:.0f}", f"{memory.at(crowd_from + t):.0f}"] for t in range(0, int(args.seconds) + 1, 60)]
     body = (
         f"{args.users} simulated visitors for {args.seconds:.0f} s, each with its own session, looping over the "
@@ -247,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         + f"{burst_other} other errors; every answer within {burst_seconds:.0f} s.\n\n"
         + f"Server memory (RSS): {single:.0f} MB after one pass of every action; {warmed:.0f} MB after the first "
         + f"{args.warmup:.0f} s of the crowd (warm-up); {end:.0f} MB at the end of the crowd: growth after warm-up "
-        + f"{100 * growth:+.1f} % (limit {100 * MAX_GROWTH:.0f} %).\n\n"
+        + f"{100 * growth:+.1f} % (limit {100 * MAX_GROWTH:.0f} %); highest sample after warm-up {peak:.0f} MB "
+        + f"({100 * (peak - warmed) / warmed:+.1f} %).\n\n"
         + table(["minute of the crowd", "RSS (MB)"], minutes)
         + "\n"
     )

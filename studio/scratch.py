@@ -30,9 +30,9 @@ def own_gradio_cache() -> Path:
 
     Gradio names cached files by their content, by default in one folder that every gradio process on the
     machine shares (/tmp/gradio), and a server that stops deletes every file it cached. Two studios on one
-    host (or a studio beside the test suite) then delete each other's files while visitors download them:
-    the soak test (bench/load.py) saw "peer closed connection" on the preset portrait every visitor gets.
-    Call before any gradio component is built: each reads the folder when it is made.
+    host (or a studio beside the test suite) would then delete files the other still hands out (the same
+    example photo gives the same file name in both). Call before any gradio component is built: each reads
+    the folder when it is made.
     """
     os.environ.setdefault(GRADIO_CACHE_ENV, str(ROOT / "gradio"))
     return Path(os.environ[GRADIO_CACHE_ENV])

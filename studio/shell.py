@@ -6,7 +6,7 @@ import os
 
 import gradio as gr
 
-from studio import tools
+from studio import gradio_fixes, tools
 from studio.i18n import LABEL_TEXT, build_i18n, t
 from studio.memory import keep_memory_flat
 from studio.scratch import forget_session, own_gradio_cache
@@ -36,6 +36,7 @@ I18N = build_i18n(TEXT, LABEL_TEXT, *(tab.TEXT for tab in TABS))
 def build_studio() -> gr.Blocks:
     """Build the Blocks without launching it and without loading any model."""
     own_gradio_cache()
+    gradio_fixes.apply()
     with gr.Blocks(title="Character Studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(t("app.title"))
         # One character per visitor, in both the Chat and Character tabs. Made outside gr.Tabs: a State among the
