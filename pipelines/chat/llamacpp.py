@@ -140,6 +140,7 @@ struct llama_batch llama_batch_get_one(llama_token * tokens, int32_t n_tokens);
 int32_t llama_decode(struct llama_context * ctx, struct llama_batch batch);
 llama_memory_t llama_get_memory(const struct llama_context * ctx);
 void llama_memory_clear(llama_memory_t mem, bool data);
+bool llama_memory_seq_rm(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1);
 struct llama_sampler * llama_sampler_chain_init(struct llama_sampler_chain_params params);
 void llama_sampler_chain_add(struct llama_sampler * chain, struct llama_sampler * smpl);
 struct llama_sampler * llama_sampler_init_greedy(void);
@@ -260,6 +261,8 @@ class LlamaCppBackend:
         self.repetition_penalty = repetition_penalty
         self.model_name = gguf.name
         self._busy = threading.Lock()  # one KV cache: replies from this model take turns
+        self._cached: list[int] = []  # the tokens whose keys and values the KV cache holds, in order
+        self.reused_tokens = 0  # how many prompt tokens the last reply found already evaluated
 
     @classmethod
     def from_pretrained(cls, gguf: str | Path | None = None, **kwargs) -> "LlamaCppBackend":
@@ -339,12 +342,13 @@ class LlamaCppBackend:
                 seed: int | None) -> Iterator[bytes]:
         """The reply's token bytes: decode the prompt in batches, then sample and decode one token at a time."""
         ffi, lib = self.ffi, self.lib
-        lib.llama_memory_clear(lib.llama_get_memory(self.ctx), True)
         sampler = self._sampler(temperature, top_p, seed)
         try:
+            reused = self._keep_prefix(prompt)
             ids = ffi.new("llama_token[]", prompt)
-            for start in range(0, len(prompt), PROMPT_BATCH):
+            for start in range(reused, len(prompt), PROMPT_BATCH):
                 self._decode(ids + start, min(PROMPT_BATCH, len(prompt) - start))
+                self._cached += prompt[start:start + PROMPT_BATCH]
             last = ffi.new("llama_token[1]")
             for _ in range(max_new_tokens):
                 token = lib.llama_sampler_sample(sampler, self.ctx, -1)
@@ -353,5 +357,27 @@ class LlamaCppBackend:
                 yield self._piece(token)
                 last[0] = token
                 self._decode(last, 1)
+                self._cached.append(token)
         finally:
             lib.llama_sampler_free(sampler)
+
+    def _keep_prefix(self, prompt: list[int]) -> int:
+        """Keep the KV cache of the longest start this prompt shares with what the cache holds; return its length.
+
+        A chat prompt repeats the persona, the card's examples and every earlier turn, so the next turn only
+        needs its new tokens evaluated (what llama.cpp's server calls prompt caching): the second reply of a
+        conversation starts in a fraction of the first one's time (bench/chat_engines.py). At least the prompt's
+        last token is evaluated again, so the model has logits to sample the first reply token from.
+        """
+        shared = 0
+        for cached, token in zip(self._cached, prompt[:-1]):
+            if cached != token:
+                break
+            shared += 1
+        memory = self.lib.llama_get_memory(self.ctx)
+        if not self.lib.llama_memory_seq_rm(memory, 0, shared, -1):  # a cache that cannot drop a tail: start over
+            self.lib.llama_memory_clear(memory, True)
+            shared = 0
+        del self._cached[shared:]
+        self.reused_tokens = shared
+        return shared

@@ -222,11 +222,13 @@ class PersonaChatPipeline:
                              ("{{char}}'s personality", character.personality), ("Scenario", character.scenario)):
             if value.strip():
                 parts.append(f"{title}: {value.strip()}")
-        if lore:
-            parts.append("Facts {{char}} knows:\n" + "\n".join(f"- {entry.strip()}" for entry in lore))
         examples = [block.strip() for block in character.mes_example.split(EXAMPLE_SEPARATOR) if block.strip()]
         if with_examples and examples:
             parts.append("Examples of how {{char}} speaks:\n" + "\n\n".join(examples))
+        # The lore comes after the parts that never change, so a local engine that keeps the evaluated start of
+        # the last prompt (llama.cpp's prompt cache) re-reads only from here when another entry triggers.
+        if lore:
+            parts.append("Facts {{char}} knows:\n" + "\n".join(f"- {entry.strip()}" for entry in lore))
         parts.append("You are {{char}}. You are talking with {{user}}.")
         return fill_macros("\n\n".join(parts), character, user)
 
