@@ -6,8 +6,8 @@ Steady phase: N visitors, each with its own session, loop over the studio's acti
 expression sheet, a short motion capture, a chat turn, a bundle export and re-import) for a bounded time.
 A request turned away with "queue is full" counts as busy (the queue limit doing its job; the visitor waits
 a moment and goes on); any other failure is an unexpected error. The server's memory is sampled throughout:
-growth is measured from the end of the warm-up (one pass of every action, then the first `--warmup` seconds
-of the crowd, while worker threads and caches fill) to the end. Burst phase: three times the queue size of
+growth is measured from the end of the warm-up (every visitor served every action once, so each session holds
+its state, then the first `--warmup` seconds of the crowd, while worker threads and caches fill) to the end. Burst phase: three times the queue size of
 face edits at once: the excess must get "queue is full" quickly, not hang. Writes bench/results/load.md.
 """
 
@@ -146,9 +146,32 @@ def connect(url: str, tries: int = 5):
             time.sleep(2.0)
 
 
-def steady(url: str, users: int, seconds: float) -> tuple[dict, dict, dict]:
+def fill_sessions(clients: list) -> None:
+    """Every visitor is served every action once (retrying "queue is full"), so each session holds its state.
+
+    A session's state (its sprites, clip, found face, character) is made on its first served request of each
+    kind; under a full queue that first success comes minutes into the crowd for some visitors, and the server's
+    memory steps up then. Filling the sessions first leaves the crowd's memory curve to show leaks alone.
+    """
+
+    def fill(client) -> None:
+        for job in JOBS.values():
+            while True:
+                try:
+                    job(client)
+                    break
+                except Exception as err:
+                    if not is_busy(err):
+                        raise
+                    time.sleep(BUSY_PAUSE_S)
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        list(pool.map(fill, clients))
+
+
+def steady(clients: list, seconds: float) -> tuple[dict, dict, dict]:
     """Each visitor loops over the jobs until time is up; returns latencies, busy answers and failures per job."""
-    clients = [connect(url) for _ in range(users)]  # sessions opened before the clock starts
+    users = len(clients)
     latencies: dict[str, list[float]] = defaultdict(list)
     busy: dict[str, int] = defaultdict(int)
     failures: dict[str, list[str]] = defaultdict(list)
@@ -207,19 +230,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--queue", type=int, default=8, help="the studio's queue size during the test")
-    parser.add_argument("--warmup", type=float, default=120.0, help="seconds of the crowd counted as warm-up")
+    parser.add_argument("--warmup", type=float, default=120.0,
+                        help="seconds of the crowd counted as warm-up (after every session was served once)")
     args = parser.parse_args(argv)
 
     port = free_loopback_port()
     with served_studio(port, env={"CHARACTER_STUDIO_QUEUE_SIZE": str(args.queue)}) as url:
         pid = server_pid(port)
         memory = MemoryLog(pid)
-        warm = connect(url)
+        clients = [connect(url) for _ in range(args.users)]  # sessions opened before the clock starts
         for job in JOBS.values():  # load every model once
-            job(warm)
+            job(clients[0])
+        fill_sessions(clients)
         crowd_from = time.monotonic() - memory.began
         load_before = os.getloadavg()[1]
-        latencies, busy, failures = steady(url, args.users, args.seconds)
+        latencies, busy, failures = steady(clients, args.seconds)
         load_during = os.getloadavg()[1]  # 5-minute averages: other work on the machine shows here
         crowd_to = time.monotonic() - memory.began
         burst_served, burst_busy, burst_other, burst_seconds = burst(url, 3 * args.queue)
@@ -246,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         + f"unexpected errors: {errors}.\n\n"
         + f"Burst: {3 * args.queue} face edits at once → {burst_served} served, {burst_busy} answered \"queue is full\", "
         + f"{burst_other} other errors; every answer within {burst_seconds:.0f} s.\n\n"
-        + f"Server memory (RSS): {single:.0f} MB after one pass of every action; {warmed:.0f} MB after the first "
+        + f"Server memory (RSS): {single:.0f} MB after every visitor was served every action once; {warmed:.0f} MB "
+        + "after the first "
         + f"{args.warmup:.0f} s of the crowd (warm-up); {end:.0f} MB at the end of the crowd: growth after warm-up "
         + f"{100 * growth:+.1f} % (limit {100 * MAX_GROWTH:.0f} %); highest sample after warm-up {peak:.0f} MB "
         + f"({100 * (peak - warmed) / warmed:+.1f} %).\n\n"
