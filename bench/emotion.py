@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import subprocess
 import sys
 import tarfile
@@ -144,13 +145,13 @@ def score(samples: list[Sample]) -> dict:
         polarity = POLARITY[label]
         predicted = sum(confusion[p][label] for p in confusion)
         right = confusion[polarity][label] if polarity else None
-        per_label[label] = (predicted, right / predicted if predicted and right is not None else float("nan"))
+        per_label[label] = (predicted, right / predicted if predicted and right is not None else math.nan)
     out["per_label"] = per_label
     return out
 
 
 def pct(x: float) -> str:
-    return "-" if x != x else f"{100 * x:.1f}%"
+    return "-" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
 def report(name: str, samples: list[Sample], polarities: tuple[str, ...]) -> str:
