@@ -43,6 +43,11 @@ ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5
 NO_CHARACTER = "Pick a preset or import a character card first."
 
 STREAM_AUDIO = put_ffmpeg_on_path() is not None  # each sentence is heard as soon as it is spoken, not after the reply
+# Streamed audio goes through one ffmpeg AAC encoder per reply, which Gradio starts on the first chunk and waits
+# 0.1 s for; on a busy CPU it is often not up by then, and the first sentence is only heard with the second
+# (bench/results/speech_latency.md). So each reply opens its stream with this much silence while the model is
+# still writing: the encoder is running by the time the first sentence is voiced.
+ENCODER_WARMUP_S = 0.1
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
@@ -337,6 +342,13 @@ def speech_for(character: Character):
     return pipe, voice
 
 
+def opening_audio(sample_rate: int) -> tuple[int, "object"]:
+    """The short silence a streamed reply starts with (see ENCODER_WARMUP_S)."""
+    import numpy as np
+
+    return sample_rate, np.zeros(int(ENCODER_WARMUP_S * sample_rate), np.int16)
+
+
 def _audio(chunks) -> tuple[int, "object"] | None:
     import numpy as np
 
@@ -389,7 +401,8 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     chunks = []
     face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
     pending = [*history, {"role": "user", "content": message}]
-    yield shown(pending), history, "", face, mood, None
+    opening = opening_audio(speaker.speech.engine.sample_rate) if stream_audio and speaker is not None else None
+    yield shown(pending), history, "", face, mood, opening
     try:
         for reply in pipe.stream(character, history, message):
             fresh = speaker.update(reply.text, reply.done) if speaker is not None else []
