@@ -43,11 +43,6 @@ ESPEAK_VARIANTS = ("", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5
 NO_CHARACTER = "Pick a preset or import a character card first."
 
 STREAM_AUDIO = put_ffmpeg_on_path() is not None  # each sentence is heard as soon as it is spoken, not after the reply
-# Streamed audio goes through one ffmpeg AAC encoder per reply, which Gradio starts on the first chunk and waits
-# 0.1 s for; on a busy CPU it is often not up by then, and the first sentence is only heard with the second
-# (bench/results/speech_latency.md). So each reply opens its stream with this much silence while the model is
-# still writing: the encoder is running by the time the first sentence is voiced.
-ENCODER_WARMUP_S = 0.1
 DEFAULT_PRESET = "Ada"  # the museum guide opens the tab: English, with a lorebook to show
 
 TEXT = {
@@ -342,24 +337,6 @@ def speech_for(character: Character):
     return pipe, voice
 
 
-def opening_audio(sample_rate: int) -> tuple[int, "object"]:
-    """The short silence a streamed reply starts with (see ENCODER_WARMUP_S)."""
-    import numpy as np
-
-    return sample_rate, np.zeros(int(ENCODER_WARMUP_S * sample_rate), np.int16)
-
-
-def _audio(chunks) -> tuple[int, "object"] | None:
-    import numpy as np
-
-    from pipelines.speech.pipeline import join_chunks
-
-    if not chunks:
-        return None
-    output = join_chunks(chunks, chunks[0].sample_rate)
-    return output.sample_rate, (np.clip(output.samples, -1, 1) * 32767).astype(np.int16)
-
-
 @user_errors
 @gpu_task(CHAT_SECONDS)  # the local model runs on CUDA when there is one (ZeroGPU: studio/gpu.py)
 def respond(message, character, sprites, history, engine="", local_model="", base_url="", model="",
@@ -378,6 +355,7 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline, clean_message
     from pipelines.speech.pipeline import ReplySpeaker
     from pipelines.weights import WeightsNotFoundError
+    from studio.reply_audio import ReplyAudio, clip
 
     stream_audio = STREAM_AUDIO if stream_audio is None else stream_audio
     if character is None:
@@ -401,19 +379,19 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     chunks = []
     face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
     pending = [*history, {"role": "user", "content": message}]
-    opening = opening_audio(speaker.speech.engine.sample_rate) if stream_audio and speaker is not None else None
-    yield shown(pending), history, "", face, mood, opening
+    streamed = ReplyAudio(speaker.speech.engine.sample_rate) if stream_audio and speaker is not None else None
+    yield shown(pending), history, "", face, mood, streamed.opening() if streamed else None
     try:
         for reply in pipe.stream(character, history, message):
             fresh = speaker.update(reply.text, reply.done) if speaker is not None else []
             chunks.extend(fresh)
             if not reply.done:
-                yield shown(reply.history), history, "", face, mood, _audio(fresh) if stream_audio else None
+                yield shown(reply.history), history, "", face, mood, streamed.step(fresh) if streamed else None
     except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
         yield shown(history), history, message, face, mood, None
         raise
     yield (shown(reply.history), reply.history, "", portrait_for(character, sprites, reply.emotion),
-           emotion_label(reply.emotion), _audio(fresh if stream_audio else chunks))
+           emotion_label(reply.emotion), clip(fresh if stream_audio else chunks))
 
 
 # --- layout --------------------------------------------------------------------------------------
