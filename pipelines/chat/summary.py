@@ -8,8 +8,9 @@ engine writes it, each rewrite extends the previous summary with the turns that 
 and the window moves in steps of `every` messages, so a rewrite (one extra model call before a reply) happens
 once per step, not on every turn.
 
-The pipeline stays stateless: the summary is a function of the history. Summaries are remembered by a hash
-of the history prefix they cover, so the next turn finds the last one and only summarises what is new.
+The pipeline stays stateless: the summary is a function of the history. Summaries are remembered, for the
+whole process, by the model that wrote them and a hash of the history prefix they cover, so the next turn
+(the studio builds a new pipeline for each) finds the last one and only summarises what is new.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ NOTES_REQUEST = ("Notes so far:\n{notes}\n\nNext part of the conversation:\n{lin
                  "every fact that may matter later: names, places, numbers, what {user} said about themselves, what "
                  "happened and what was promised. At most {words} words.")
 WORDS_PER_TOKEN = 0.7  # what the request asks for, in words, for a budget in tokens (English averages ~0.75)
-CACHE_SIZE = 256  # summaries remembered (by history prefix); one is a few hundred bytes
+CACHE_SIZE = 1024  # summaries remembered (by model and history prefix); one is a few hundred bytes
+_cache: OrderedDict[str, str] = OrderedDict()
+_lock = threading.Lock()
 
 
 class RunningSummary:
@@ -36,27 +39,26 @@ class RunningSummary:
 
     def __init__(self, backend: ChatBackend, max_tokens: int, context_tokens: int):
         self.backend, self.max_tokens, self.context_tokens = backend, max_tokens, context_tokens
-        self._cache: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
 
     def __call__(self, history: list[dict], upto: int, char: str, user: str) -> str:
         """The summary of `history[:upto]`: the longest remembered prefix, extended by what follows it."""
-        keys = _prefix_keys(history[:upto], char, user)
+        writer = [self.backend.name, self.backend.model_name, self.max_tokens, self.context_tokens, char, user]
+        keys = _prefix_keys(history[:upto], writer)
         start, notes = 0, ""
-        with self._lock:
+        with _lock:
             for k in range(upto, 0, -1):
-                if keys[k] in self._cache:
-                    start, notes = k, self._cache[keys[k]]
-                    self._cache.move_to_end(keys[k])
+                if keys[k] in _cache:
+                    start, notes = k, _cache[keys[k]]
+                    _cache.move_to_end(keys[k])
                     break
         while start < upto:
             end = self._chunk_end(history, start, upto, notes, char, user)
             notes = self._rewrite(notes, history[start:end], char, user)
             start = end
-            with self._lock:
-                self._cache[keys[start]] = notes
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+            with _lock:
+                _cache[keys[start]] = notes
+                while len(_cache) > CACHE_SIZE:
+                    _cache.popitem(last=False)
         return notes
 
     def _request(self, notes: str, turns: list[dict], char: str, user: str) -> list[dict]:
@@ -102,9 +104,9 @@ class RunningSummary:
         return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip()
 
 
-def _prefix_keys(turns: list[dict], char: str, user: str) -> list[str]:
-    """keys[k] identifies turns[:k] (chained hashes, one pass over the history)."""
-    digest = hashlib.sha256(json.dumps([char, user]).encode("utf-8")).hexdigest()
+def _prefix_keys(turns: list[dict], writer: list) -> list[str]:
+    """keys[k] identifies turns[:k] summarised by `writer` (chained hashes, one pass over the history)."""
+    digest = hashlib.sha256(json.dumps(writer, default=str).encode("utf-8")).hexdigest()
     keys = [digest]
     for message in turns:
         digest = hashlib.sha256((digest + json.dumps([message["role"], message["content"]])).encode("utf-8")).hexdigest()
