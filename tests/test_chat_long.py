@@ -95,3 +95,33 @@ def test_the_summary_is_remembered_between_turns(guide):
     other.model_name = "another-model"
     assert PersonaChatPipeline(other, _config()).build_prompt(guide, history, "And now?").summary == first.summary
     assert other.calls and all(call[-1]["content"].startswith("Notes so far:") for call in other.calls)
+
+
+def test_a_model_that_echoes_the_request_leaves_the_notes_as_they_were(guide):
+    class Parrot(NotesBackend):
+        def stream(self, messages, **kwargs):
+            self.calls.append(messages)
+            yield from (messages[-1]["content"] if messages[-1]["content"].startswith("Notes so far:") else self.REPLY)
+
+    persona_tokens = PersonaChatPipeline(NotesBackend(4096), _config()).build_prompt(guide, [], "hi").tokens
+    backend = Parrot(context_length=persona_tokens + 240)
+    backend.model_name = "parrot"
+    pipe = PersonaChatPipeline(backend, _config())
+    history = []
+    for turn in range(30):
+        reply = pipe(guide, history, FILLER[turn % len(FILLER)])
+        history = reply.history
+    assert reply.prompt.dropped_messages > 0 and reply.prompt.summary == ""  # no request text in the prompt
+
+
+def test_the_embedded_model_does_not_summarise_and_an_operator_can_say_so_of_others(tmp_path):
+    import json
+
+    from pipelines.chat.engines import Engine, embedded_engines, engines_from_file
+
+    assert not any(engine.summarizes for engine in embedded_engines(True))
+    assert Engine("Qwen", "openai", "qwen2.5:3b", "http://127.0.0.1:11434/v1").summarizes
+    config = tmp_path / "chat.json"
+    config.write_text(json.dumps({"engines": [{"name": "tiny", "kind": "llama.cpp", "model": "/m/tiny.gguf",
+                                               "summarizes": False}]}))
+    assert not engines_from_file(config)[0].summarizes

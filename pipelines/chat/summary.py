@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 
@@ -28,6 +29,7 @@ NOTES_SYSTEM = ("You keep the notes of a role-play between {char} and {user}. Yo
 NOTES_REQUEST = ("Notes so far:\n{notes}\n\nNext part of the conversation:\n{lines}\n\nRewrite the notes so they keep "
                  "every fact that may matter later: names, places, numbers, what {user} said about themselves, what "
                  "happened and what was promised. At most {words} words.")
+ECHO = re.compile(r"Rewrite the notes|Notes so far|Next part of the conversation", re.IGNORECASE)
 WORDS_PER_TOKEN = 0.7  # what the request asks for, in words, for a budget in tokens (English averages ~0.75)
 CACHE_SIZE = 1024  # summaries remembered (by model and history prefix); one is a few hundred bytes
 _cache: OrderedDict[str, str] = OrderedDict()
@@ -87,7 +89,9 @@ class RunningSummary:
             text = "".join(pieces).strip()
         finally:
             pieces.close()
-        return self.fit(text or notes)
+        if not text or ECHO.search(text):  # a weak model repeats the request instead of answering it
+            return notes
+        return self.fit(text)
 
     def fit(self, text: str) -> str:
         """`text` cut (at a word boundary) to at most `max_tokens` tokens."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import gradio as gr
@@ -365,6 +365,8 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
                                user_name=(user_name or "User").strip() or "User")
     message = clean_message(message, config.max_message_chars)  # before any model loads
     chosen = _engine(engine, local_model, base_url, model, api_key)
+    if not chosen.summarizes:  # old turns are dropped instead of summarised by a model that cannot
+        config = replace(config, summary_tokens=0)
     language = detect_language(message)
     if not chosen.writes(language):  # say so before loading a model that would answer in gibberish
         raise InputError(cannot_write(chosen.name, chosen.languages, language))
