@@ -31,6 +31,8 @@ BENCHMARKS = {
     "simmim": [sys.executable, "-m", "pipelines", "eval-simmim", *SIMMIM_DATA],
     "motion": [sys.executable, "bench/motion.py"],
     "chat": [sys.executable, "bench/chat.py"],
+    "emotion": [sys.executable, "bench/emotion.py"],
+    "speech_latency": [sys.executable, "bench/speech_latency.py"],
     "load": [sys.executable, "bench/load.py"],
 }
 

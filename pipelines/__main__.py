@@ -12,7 +12,7 @@ import sys
 from pipelines.device import DEVICE_CHOICES
 
 # Subcommand modules under pipelines/cli/, in the order `--help` lists them.
-COMMANDS = ("face", "train_simmim", "eval_simmim", "chat", "speak", "motion")
+COMMANDS = ("face", "train_simmim", "eval_simmim", "chat", "speak", "motion", "setup_llama_cpp")
 
 
 def add_commands(subparsers) -> None:

@@ -157,3 +157,50 @@ class ChatServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class NotesBackend:
+    """A small, deterministic `ChatBackend` for long-chat tests: a context of `context_length` words.
+
+    A word is a token. A chat turn gets the same short line back. A request to rewrite the running notes
+    (pipelines/chat/summary.py) is answered the way a careful summariser would, by rule: keep every
+    sentence of the old notes and of the new lines that holds a fact (a number, or a capitalised word that
+    does not start the sentence), in order, without repeats. Every request is recorded in `calls`.
+    """
+
+    name = "notes"
+    model_name = "notes-rule-v1"
+    languages = None
+    REPLY = "I see. Tell me more."
+
+    def __init__(self, context_length: int):
+        self.context_length = context_length
+        self.calls: list[list[dict]] = []
+
+    def count_text(self, text: str) -> int:
+        return len(text.split())
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        return sum(self.count_text(m["content"]) + 4 for m in messages) + 2  # role markers, like a chat template
+
+    def stream(self, messages, *, max_new_tokens, temperature, top_p, seed=None):
+        self.calls.append(messages)
+        request = messages[-1]["content"]
+        words = (self._notes(request) if request.startswith("Notes so far:") else self.REPLY).split()
+        for word in words[:max_new_tokens]:
+            yield word + " "
+
+    @staticmethod
+    def _notes(request: str) -> str:
+        import re
+
+        notes, _, rest = request.partition("Next part of the conversation:")
+        lines, _, _ = rest.partition("\n\nRewrite the notes")
+        text = notes.removeprefix("Notes so far:") + "\n" + re.sub(r"(?m)^[^:\n]{1,40}: ", "", lines)
+        kept = []
+        for sentence in re.findall(r"[^.!?\n]+[.!?]", text):
+            words = sentence.split()
+            fact = any(c.isdigit() for c in sentence) or any(w[:1].isupper() and w != "I" for w in words[1:])
+            if fact and sentence.strip() not in kept:
+                kept.append(sentence.strip())
+        return " ".join(kept)

@@ -28,14 +28,14 @@ def test_speak_refuses_a_bad_voice(tmp_path, capsys):
 
 def test_chat_say_streams_one_reply_with_emotion_and_voice(free_port, tmp_path, capsys):
     wav = tmp_path / "reply.wav"
-    with ChatServer(free_port, reply="What a wonderful question! The clock strikes every hour.") as server:
+    with ChatServer(free_port, reply="I love this clock! It strikes every hour.") as server:
         code = main(["chat", "--card", str(GUIDE), "--backend", "openai", "--base-url", server.base_url,
                      "--model", "m", "--say", "Tell me about the clock", "--user", "Lin", "--wav", str(wav)])
     captured = capsys.readouterr()
     out = captured.out
     assert code == 0, captured.err
     assert "Welcome to the City Museum, Lin!" in out  # the greeting, with {{user}} filled in
-    assert "Ada: What a wonderful question! The clock strikes every hour." in out and "[joy;" in out
+    assert "Ada: I love this clock! It strikes every hour." in out and "[joy;" in out
     samples, rate = soundfile.read(wav)
     assert len(samples) / rate > 1.5
 

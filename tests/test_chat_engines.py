@@ -66,7 +66,7 @@ def test_only_the_pinned_llama_cpp_build_is_loaded(tmp_path):
     (tmp_path / "libllama.v9.9.9.so").write_bytes(b"not the pinned build")
     with pytest.raises(WeightsNotFoundError, match="not the llama.cpp build"):
         LlamaCppLibrary(tmp_path)
-    with pytest.raises(WeightsNotFoundError, match="npm pack @node-llama-cpp"):
+    with pytest.raises(WeightsNotFoundError, match="python -m pipelines setup-llama-cpp"):
         LlamaCppLibrary(tmp_path / "empty")
 
 

@@ -14,6 +14,7 @@ from pipelines.character.card import load_character
 from pipelines.chat.engines import Engine
 from pipelines.labels import LABELS
 from studio import runtime
+from studio.reply_audio import PUMP_STEPS, WARMUP_S
 from studio.tabs import chat as chat_tab
 from studio.tabs.chat import FORM, Loaded
 from studio.visitor import Visitor
@@ -127,8 +128,13 @@ def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_p
     with ChatServer(free_port, reply=reply) as server:
         operator_engines(_server_engine(server))
         steps = _respond("Where is the clock?", character, {}, [], engine="test server", stream_audio=True)
-    clips = [(i, step[5]) for i, step in enumerate(steps) if step[5] is not None]
-    assert len(clips) == 3  # one clip per sentence
+    rate, opening = steps[0][5]  # the stream opens with a short silence, so the encoder is up for sentence one
+    assert rate == 22050 and len(opening) == int(WARMUP_S * rate) and not opening.any()
+    audio = [(i, step[5]) for i, step in enumerate(steps[1:], 1) if step[5] is not None]
+    clips = [(i, value) for i, value in audio if len(value[1])]
+    assert len(clips) == 3  # then one clip per sentence,
+    pumps = [i for i, value in audio if not len(value[1])]  # and empty chunks that flush Gradio's encoder
+    assert pumps and all(any(c < i <= c + PUMP_STEPS for c, _ in clips) for i in pumps)
     assert clips[0][0] < len(steps) - 1  # the first sentence is out while the reply still streams
     partial = steps[clips[0][0]][0][-1]["content"]
     assert partial.startswith("The clock room is upstairs.") and partial != reply

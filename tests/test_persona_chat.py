@@ -93,13 +93,14 @@ def test_a_huge_lorebook_is_bounded_per_message(monkeypatch):
 
 
 def test_oldest_turns_are_dropped_first_to_fit_the_budget_and_the_persona_stays(backend, guide):
+    """With the running summary off (summary_tokens=0), the fewest old turns that must go are dropped."""
     history = []
     for i in range(40):
         history += [{"role": "user", "content": f"question number {i} about the museum"},
                     {"role": "assistant", "content": f"answer number {i} about the galleries"}]
     bare = _pipe(backend, context_tokens=4096).build_prompt(guide, [], "And the last question?").tokens
     budget = bare + 300  # room for some of the 80 messages, not all
-    pipe = _pipe(backend, context_tokens=budget + 50, max_new_tokens=50)
+    pipe = _pipe(backend, context_tokens=budget + 50, max_new_tokens=50, summary_tokens=0)
     prompt = pipe.build_prompt(guide, history, "And the last question?")
     assert 0 < prompt.dropped_messages < len(history) and prompt.tokens <= budget
     kept = prompt.messages[1:-1]

@@ -92,7 +92,9 @@ def test_sentence_splitting_and_buffer():
     buffer = SentenceBuffer()
     assert buffer.feed("It is 3.") == []  # "3." may still become "3.5"
     assert buffer.feed("5 m tall. And") == ["It is 3.5 m tall."]
-    assert buffer.flush() == ["And"]
+    assert buffer.feed(" so it is.") == ["And so it is."]  # voiced at once: no wait for the next piece
+    assert buffer.feed("你好！") == ["你好！"]
+    assert buffer.flush() == []
 
 
 def test_stage_directions_and_markup_are_not_spoken():

@@ -4,8 +4,10 @@ A small transparent classifier rather than a model: it runs offline in microseco
 Chinese, and every decision can be traced to the cue words it found. Rules on top of the lexicon:
 a negation just before a cue cancels it ("not happy" counts towards sadness, "not scared" counts
 for nothing), an intensifier just before a cue raises its weight, "!" strengthens what is already
-there, and "?!" or a bare "really?" reads as surprise. With no cue the reply is neutral. Accuracy on
-the labelled set in tests/data/emotion_labelled.jsonl is measured by bench/chat.py.
+there, and "?!" or a bare "really?" / "什么？" reads as surprise. Politeness formulas ("happy to help",
+"welcome", "谢谢", "欢迎光临") are read past: manners are not the speaker's mood, and an assistant that is
+"happy to help" in every reply would otherwise show joy after each one. With no cue the reply is neutral.
+Measured on human-labelled public text (bench/emotion.py) and on tests/data/emotion_labelled.jsonl (bench/chat.py).
 """
 
 from __future__ import annotations
@@ -20,41 +22,62 @@ EMOTIONS = LABELS  # a reply gets the label of the sprite the portrait shows
 
 # English cues: whole words, or prefixes when they end with "*" (so "annoy*" covers annoyed/annoying).
 EN_CUES: dict[str, tuple[str, ...]] = {
-    "joy": ("happy", "glad", "joy*", "love", "loved", "lovely", "adore", "wonderful", "great", "awesome", "amazing",
-            "fantastic", "excellent", "yay", "haha*", "hooray", "congrat*", "delight*", "enjoy*", "fun", "smile*",
-            "proud", "thank*", "thrilled", "excited", "exciting", "beautiful", "brilliant", "cheer*",
-            "pleased", "nice", "perfect", "welcome", "laugh*"),
-    "sadness": ("sad", "sadly", "sorrow*", "unhappy", "miss", "lonely", "alone", "cry*", "cried", "tears", "heartbroken",
+    "joy": ("happy", "glad", "joy", "joyful", "joyous", "love", "loved", "lovely", "adore", "wonderful", "great",
+            "awesome", "amazing", "fantastic", "excellent", "yay", "haha*", "hooray", "congrat*", "delight*", "enjoy*",
+            "fun", "smile*", "proud", "thrilled", "excited", "exciting", "beautiful", "brilliant", "cheer*",
+            "pleased", "nice", "perfect", "laugh", "laughs", "laughed", "laughing", "laughter"),
+    "sadness": ("sad", "sadly", "sorrow*", "unhappy", "miss", "lonely", "cry*", "cried", "tears", "heartbroken",
                 "breaks", "broke", "grief", "griev*", "depress*", "pity", "shame", "unfortunately", "regret*", "sigh",
-                "disappoint*", "failed", "lost", "passed", "goodbye", "wish", "gloomy", "hurt*", "sorry"),
+                "disappoint*", "failed", "lost", "gloomy", "hurt*", "sorry"),
     "anger": ("angry", "anger", "furious", "mad", "rage", "hate", "hated", "annoy*", "irritat*", "outrage*",
-              "unacceptable", "ridiculous", "enough", "dare", "stupid", "idiot*", "damn*", "lied", "liar",
-              "fed", "sick", "cheat*", "unfair", "terrible", "awful", "stop", "scream", "insult*"),
-    "surprise": ("wow", "whoa", "woah", "surpris*", "unexpected*", "expect", "incredible", "unbelievable", "believe",
-                 "really", "seriously", "serious", "omg", "huh", "oh", "idea", "shock*", "astonish*", "amazed",
-                 "way", "suddenly"),
-    "fear": ("afraid", "scared", "scary", "fear*", "terrif*", "frighten*", "nervous", "anxious", "anxiety",
-             "worried", "worry", "panic*", "dangerous", "danger", "careful", "shaking", "trembl*",
+              "unacceptable", "ridiculous", "dare", "stupid", "idiot*", "damn*", "lied", "liar", "cheat*",
+              "unfair", "terrible", "awful", "scream", "insult*"),
+    "surprise": ("wow", "whoa", "woah", "surpris*", "unexpected*", "incredible", "unbelievable", "seriously", "omg",
+                 "huh", "shock*", "astonish*", "amazed", "suddenly"),
+    "fear": ("afraid", "scared", "scary", "fear*", "terrified", "terrifying", "frighten*", "nervous", "anxious",
+             "anxiety", "worried", "worry", "panic*", "dangerous", "danger", "careful", "shaking", "trembl*",
              "horror", "creepy", "dread*", "bad feeling"),
-    "disgust": ("disgust*", "gross", "ew", "eww", "yuck", "revolting", "nasty", "vile", "rotten", "mold*", "mould*",
+    "disgust": ("disgust*", "gross", "ew", "eww", "yuck", "revolting", "nasty", "vile", "rotten", "moldy", "mouldy",
                 "filthy", "dirty", "stink*", "smelly", "sickening", "sickened", "vomit", "puke", "throw up",
                 "repulsive", "distasteful", "slime", "ugh"),
 }
+# Several-word cues, read before single words (their words are then not read again).
+EN_PHRASES: dict[str, str] = {
+    "throw up": "disgust", "bad feeling": "fear", "help!": "fear", "no way": "surprise", "no idea": "surprise",
+    "oh my": "surprise", "can't believe": "surprise", "cannot believe": "surprise", "didn't expect": "surprise",
+    "never expected": "surprise", "had enough": "anger", "that's enough": "anger", "fed up": "anger",
+    "sick of": "anger", "how dare": "anger", "passed away": "sadness", "all alone": "sadness",
+}
+# Politeness formulas carry no emotion of the speaker: an assistant that is "happy to help", says "welcome",
+# "thank you" or "sorry for any confusion" in every reply would otherwise wear the same face after each one.
+EN_FORMULAS = re.compile(
+    r"\b(?:(?:i'?d|i would|i'?m|i am|i'?ll|we'?d|we are|we'?re) (?:be )?(?:so |very |more than )?"
+    r"(?:happy|glad|pleased|delighted) to (?:help|assist|answer|show|guide|explain|tell)"
+    r"|(?:you'?re|you are) (?:very |most )?welcome|welcome(?: back)? to|welcome\b"
+    r"|thanks?(?: you)?(?: so much| very much)?(?: for \w+(?: \w+)?)?|(?:nice|great|pleased|glad) to meet you"
+    r"|feel free|(?:great|good|excellent|wonderful) question|my pleasure|have a (?:nice|great|good|lovely) \w+"
+    r"|sorry for (?:any|the) (?:confusion|inconvenience|misunderstanding)|i'?d love to)"
+)
 
 # Chinese cues: substrings, matched longest first so "恶心" is not also read as "心".
 ZH_CUES: dict[str, tuple[str, ...]] = {
     "joy": ("开心", "高兴", "快乐", "太好了", "真棒", "很棒", "好棒", "喜欢", "哈哈", "恭喜", "欣慰", "骄傲", "幸福",
-            "好玩", "有趣", "谢谢", "感谢", "欢迎", "耶", "愉快", "满意", "笑", "赢了", "美好", "爱"),
+            "好玩", "有趣", "耶", "愉快", "满意", "笑", "赢了", "美好", "爱"),
     "sadness": ("难过", "伤心", "悲伤", "遗憾", "可惜", "孤单", "孤独", "想家", "失望", "哭", "唉", "难受", "痛苦",
-                "心碎", "再也不", "没人", "没有人", "不开心", "沮丧", "对不起", "怀念", "舍不得"),
-    "anger": ("生气", "愤怒", "气死", "太过分", "过分", "讨厌", "烦死", "烦人", "够了", "凭什么", "竟然敢", "混蛋",
+                "心碎", "再也不", "不开心", "沮丧", "对不起", "怀念", "舍不得"),
+    "anger": ("生气", "愤怒", "气死", "太过分", "过分", "讨厌", "烦死", "烦人", "凭什么", "竟然敢", "混蛋",
               "别再", "不要再", "骗", "作弊", "可恶", "受够", "火大", "太差"),
-    "surprise": ("哇", "真的吗", "真的假的", "什么？", "天哪", "天啊", "居然", "竟然", "不会吧", "咦", "没想到",
-                 "意外", "惊讶", "吃惊", "震惊", "啊？", "难以置信"),
+    "surprise": ("哇", "真的吗", "真的假的", "天哪", "天啊", "居然", "竟然", "不会吧", "咦", "没想到",
+                 "意外", "惊讶", "吃惊", "震惊", "啊？", "难以置信", "不敢相信"),
     "fear": ("害怕", "怕", "恐惧", "紧张", "吓人", "吓死", "可怕", "危险", "小心", "担心", "救命", "不敢", "焦虑",
              "发抖", "阴森", "发毛", "万一", "慌"),
     "disgust": ("恶心", "呕", "难闻", "脏", "发霉", "反胃", "作呕", "臭", "下流", "嫌弃", "腐烂", "令人作呕", "吃不下"),
 }
+# Words that contain a cue but mean something else ("哪怕" even if, "恐怕" probably, "足够" enough, "爱好" hobby,
+# "笑话" joke): matched first and then ignored, so their characters are not read as the cue inside them.
+ZH_NOT_CUES = ("哪怕", "恐怕", "怕是", "足够", "能够", "爱好", "笑话", "可笑")
+# Politeness formulas, as in English: "欢迎光临", "谢谢", "很高兴为您服务" are manners, not the speaker's mood.
+ZH_FORMULAS = re.compile(r"欢迎(?:光临|来到|回来)?|谢谢(?:您|你)?|感谢(?:您|你)?|不客气|(?:很|非常)?(?:高兴|乐意)(?:为您|为你|帮助|帮您|帮你|认识)")
 
 EN_NEGATIONS = {"not", "no", "never", "nobody", "nothing", "hardly", "without"}
 EN_INTENSIFIERS = {"very", "so", "really", "extremely", "too", "totally", "truly", "super", "incredibly", "absolutely"}
@@ -92,14 +115,13 @@ def _en_cue(word: str) -> str | None:
 
 
 def _score_english(text: str, scores: dict[str, float], cues: list[str]) -> None:
-    lowered = text.lower().replace("n't", " not")
-    for phrase in ("throw up", "bad feeling", "no way", "no idea", "oh my", "help!"):  # multi-word cues first
+    lowered = EN_FORMULAS.sub(" ", text.lower().replace("’", "'"))
+    for phrase, label in EN_PHRASES.items():
         if phrase in lowered:
-            label = {"no way": "surprise", "no idea": "surprise", "oh my": "surprise", "help!": "fear"}.get(phrase) or _en_cue(phrase)
             scores[label] += 1.0
             cues.append(phrase)
             lowered = lowered.replace(phrase, " ")
-    words = _WORD.findall(lowered)
+    words = _WORD.findall(lowered.replace("n't", " not"))
     for i, word in enumerate(words):
         label = _en_cue(word)
         if label is None:
@@ -115,29 +137,37 @@ def _score_english(text: str, scores: dict[str, float], cues: list[str]) -> None
         cues.append(word)
 
 
+_ZH_MATCHES = sorted(
+    [(cue, label) for label, table in ZH_CUES.items() for cue in table] + [(word, None) for word in ZH_NOT_CUES],
+    key=lambda item: -len(item[0]),
+)
+
+
 def _score_chinese(text: str, scores: dict[str, float], cues: list[str]) -> None:
+    text = ZH_FORMULAS.sub("，", text)
     taken = [False] * len(text)
-    matches = sorted(
-        ((cue, label) for label, table in ZH_CUES.items() for cue in table), key=lambda item: -len(item[0])
-    )
-    for cue, label in matches:
+    for cue, label in _ZH_MATCHES:  # longest first, so "恶心" is not also read as "心"
         start = text.find(cue)
         while start != -1:
             end = start + len(cue)
             if not any(taken[start:end]):
-                for k in range(start, end):
-                    taken[k] = True
-                prefix = text[max(0, start - ZH_NEGATION_WINDOW - 2) : start]
-                negated = any(prefix.endswith(neg) or prefix[:-1].endswith(neg) for neg in ZH_NEGATIONS)
-                weight = INTENSIFIER_WEIGHT if any(prefix.endswith(w) for w in ZH_INTENSIFIERS) else 1.0
-                if negated and label not in ("anger",):  # "别再/不要再" are anger cues themselves, already matched
-                    if label == "joy":
-                        scores["sadness"] += NEGATED_JOY_TO_SADNESS
-                        cues.append(f"不{cue}")
-                else:
-                    scores[label] += weight
-                    cues.append(cue)
+                taken[start:end] = [True] * len(cue)
+                if label is not None:
+                    _score_chinese_cue(text, start, cue, label, scores, cues)
             start = text.find(cue, start + 1)
+
+
+def _score_chinese_cue(text: str, start: int, cue: str, label: str, scores: dict[str, float], cues: list[str]) -> None:
+    before = text[max(0, start - ZH_NEGATION_WINDOW - 4) : start]
+    negated = any(neg in before[-(ZH_NEGATION_WINDOW + len(neg)) :] for neg in ZH_NEGATIONS)
+    weight = INTENSIFIER_WEIGHT if any(before.endswith(w) for w in ZH_INTENSIFIERS) else 1.0
+    if negated and label != "anger":  # "别再/不要再" are anger cues themselves, already matched
+        if label == "joy":
+            scores["sadness"] += NEGATED_JOY_TO_SADNESS
+            cues.append(f"不{cue}")
+        return
+    scores[label] += weight
+    cues.append(cue)
 
 
 def classify_emotion(text: str) -> Emotion:
@@ -150,7 +180,7 @@ def classify_emotion(text: str) -> Emotion:
         if icon in text:
             scores[label] += 1.0
             cues.append(icon)
-    if re.search(r"[?？][!！]|[!！][?？]", text) or re.fullmatch(r"\W*(really|seriously|真的)[?？]\W*", text.lower()):
+    if re.search(r"[?？][!！]|[!！][?？]", text) or re.fullmatch(r"\W*(really|seriously|真的|什么)[?？]\W*", text.lower()):
         scores["surprise"] += 1.0
         cues.append("?!")
     if re.search(r"[!！]", text):

@@ -48,6 +48,9 @@ class Engine:
     base_url: str = ""  # openai only
     api_key: str = field(default="", repr=False)  # openai only; never shown
     languages: tuple[str, ...] = EMBEDDED_LANGUAGES  # languages the model can write
+    # Whether it writes the running summary of a long chat (pipelines/chat/summary.py); when not, old turns are
+    # just dropped. SmolLM2-135M's summaries are noise and cost ~14 s each here (bench/results/long_chat.md).
+    summarizes: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -77,7 +80,7 @@ def engines_from_file(path: str | Path) -> list[Engine]:
         languages = item.get("languages") or guess_languages(str(item.get("model", "")))
         engines.append(Engine(str(item.get("name") or item.get("model") or item.get("kind")), str(item.get("kind", "")),
                               str(item.get("model", "")), str(item.get("base_url", "")), str(item.get("api_key", "")),
-                              tuple(languages)))
+                              tuple(languages), bool(item.get("summarizes", True))))
     return engines
 
 
@@ -111,9 +114,9 @@ def probe_local_servers(servers: dict[str, int] | None = None, host: str = "127.
 def embedded_engines(llama_cpp_ready: bool) -> list[Engine]:
     """The offline SmolLM2-135M: through llama.cpp when its library is set up (faster, bench/results/chat.md),
     and through transformers always."""
-    engines = [Engine("SmolLM2-135M (transformers)", "transformers")]
+    engines = [Engine("SmolLM2-135M (transformers)", "transformers", summarizes=False)]
     if llama_cpp_ready:
-        engines.insert(0, Engine("SmolLM2-135M (llama.cpp)", "llama.cpp"))
+        engines.insert(0, Engine("SmolLM2-135M (llama.cpp)", "llama.cpp", summarizes=False))
     return engines
 
 

@@ -5,8 +5,8 @@ passes structs by value, so the declarations below must match the library byte f
 accept only builds whose SHA-256 we pinned (`PINNED_BUILDS`), and refuse any other instead of
 risking memory corruption. The pinned build is the prebuilt CPU library that the npm package
 `@node-llama-cpp/linux-x64@3.22.1` ships (llama.cpp v0.5.0, MIT; it picks the best CPU kernel
-variant at load time); the operator points at its folder with `--llama-cpp DIR` or
-CHARACTER_STUDIO_LLAMA_CPP (see the README for the two commands that fetch it).
+variant at load time). `python -m pipelines setup-llama-cpp` fetches it into weights/llama.cpp/ (the
+README's install command runs it); `--llama-cpp DIR` or CHARACTER_STUDIO_LLAMA_CPP point elsewhere.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ LLAMA_CPP_ENV = "CHARACTER_STUDIO_LLAMA_CPP"
 LIBRARY_GLOB = "libllama.v*.so"
 PROMPT_BATCH = 512  # prompt tokens decoded per llama_decode call
 PENALTY_WINDOW = 64  # recent tokens the repetition penalty looks at
-SETUP = ("npm pack @node-llama-cpp/linux-x64@3.22.1 && tar xzf node-llama-cpp-linux-x64-3.22.1.tgz "
-         "&& mv package/bins/linux-x64 weights/llama.cpp")
+SETUP = "python -m pipelines setup-llama-cpp"  # pipelines/chat/llamacpp_install.py
 # sha256 of libllama → where it comes from. The declarations in CDEF are those of this build's llama.h.
 PINNED_BUILDS = {
     "2ecd1d85f68456573a664106a9039366b88231579fd65d9669c9a6ab41374fd4": "@node-llama-cpp/linux-x64 3.22.1 (llama.cpp v0.5.0)",

@@ -5,9 +5,10 @@ or an OpenAI-compatible server, see `chat_backends`). The prompt follows the ord
 tools use: system prompt, persona (description, personality, scenario), lorebook entries whose
 keywords appear in recent messages, example dialogue, the history, and the new message followed by
 the post-history instructions, last, where they weigh most against "forget your instructions". It is
-fitted to the model's context by dropping the oldest turns first, then the examples and the
-lore, never the persona. The pipeline never changes the caller's history: each reply carries a new
-one, so a failed turn loses nothing.
+fitted to the model's context: the oldest turns leave first, and the same model summarises them into a
+running summary that stays in the system message (summary.py); then the examples and the lore give way,
+never the persona. The pipeline never changes the caller's history: each reply carries a new one, so a
+failed turn loses nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Iterator
 from pipelines.character.card import Character
 from pipelines.chat.backends import ChatBackend, LocalTransformersBackend, OpenAICompatibleBackend
 from pipelines.chat.emotion import classify_emotion
+from pipelines.chat.summary import SUMMARY_HEADING, RunningSummary
 from pipelines.errors import InputError
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -56,6 +58,8 @@ class PersonaChatConfig:
     max_message_chars: int = 4000  # longer messages are refused (a paste of a book is not a chat turn)
     user_name: str = "User"  # what {{user}} becomes
     seed: int | None = None  # fixed seed = reproducible sampling (tests, benchmarks)
+    summary_tokens: int = 192  # running summary of the turns that left the context; 0 = just drop them
+    summary_every: int = 8  # messages: the window (and so the summary) moves in steps of this many turns
 
 
 @dataclass
@@ -64,9 +68,10 @@ class ChatPrompt:
 
     messages: list[dict]
     tokens: int
-    dropped_messages: int  # oldest history messages left out
+    dropped_messages: int  # oldest history messages left out (they are in `summary` when there is one)
     lore: list[str]  # lorebook entries included
     examples_included: bool
+    summary: str = ""  # the running summary of the dropped messages, as it stands in the system message
 
 
 @dataclass
@@ -179,6 +184,9 @@ class PersonaChatPipeline:
     def __init__(self, backend: ChatBackend, config: PersonaChatConfig | None = None):
         self.backend = backend
         self.config = config or PersonaChatConfig()
+        context = min(self.config.context_tokens, backend.context_length)
+        self.summarize = (RunningSummary(backend, self.config.summary_tokens, context)
+                          if self.config.summary_tokens > 0 else None)
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | None = None, device: str = "auto",
@@ -213,7 +221,7 @@ class PersonaChatPipeline:
                 raise InputError(cannot_write(self.backend.model_name or self.backend.name, languages, language))
         return message
 
-    def _system_message(self, character: Character, lore: list[str], with_examples: bool) -> str:
+    def _system_message(self, character: Character, lore: list[str], with_examples: bool, summary: str = "") -> str:
         user = self.config.user_name
         system = character.system_prompt.strip() or DEFAULT_SYSTEM_PROMPT
         system = re.sub(r"\{\{original\}\}", lambda _: DEFAULT_SYSTEM_PROMPT, system, flags=re.IGNORECASE)
@@ -225,8 +233,10 @@ class PersonaChatPipeline:
         examples = [block.strip() for block in character.mes_example.split(EXAMPLE_SEPARATOR) if block.strip()]
         if with_examples and examples:
             parts.append("Examples of how {{char}} speaks:\n" + "\n\n".join(examples))
-        # The lore comes after the parts that never change, so a local engine that keeps the evaluated start of
-        # the last prompt (llama.cpp's prompt cache) re-reads only from here when another entry triggers.
+        # The summary and the lore come after the parts that never change, so a local engine that keeps the
+        # evaluated start of the last prompt (llama.cpp's prompt cache) re-reads only from here when they change.
+        if summary:
+            parts.append(f"{SUMMARY_HEADING}\n{summary}")
         if lore:
             parts.append("Facts {{char}} knows:\n" + "\n".join(f"- {entry.strip()}" for entry in lore))
         parts.append("You are {{char}}. You are talking with {{user}}.")
@@ -243,29 +253,55 @@ class PersonaChatPipeline:
         post = fill_macros(re.sub(r"\{\{original\}\}", lambda _: DEFAULT_POST_HISTORY, post, flags=re.IGNORECASE), character, user)
         budget = min(self.config.context_tokens, self.backend.context_length) - self.config.max_new_tokens
 
-        def assemble(dropped: int, with_examples: bool, with_lore: bool) -> list[dict]:
-            system = self._system_message(character, lore if with_lore else [], with_examples)
+        def assemble(dropped: int, with_examples: bool, with_lore: bool, summary: str = "") -> list[dict]:
+            system = self._system_message(character, lore if with_lore else [], with_examples, summary)
             turns = [{"role": m["role"], "content": m["content"]} for m in history[dropped:]]
             # The post-history instructions ride on the last user turn: small models read a trailing system
             # message as a cue to answer as a generic assistant (bench/chat.py), a suffix keeps them in role.
             return [{"role": "system", "content": system}, *turns, {"role": "user", "content": f"{message}\n\n({post})"}]
 
-        # Fewest dropped turns that fit, by bisection: token counts only fall as more old turns go.
-        low, high = 0, len(history)
-        if self.backend.count_tokens(assemble(high, True, True)) <= budget:
+        def fewest_dropped(low: int, room: int) -> int | None:
+            """The fewest old turns (>= low) to drop so the rest fits `room`, by bisection (counts only fall)."""
+            high = len(history)
+            if self.backend.count_tokens(assemble(high, True, True)) > room:
+                return None
             while low < high:
                 mid = (low + high) // 2
-                if self.backend.count_tokens(assemble(mid, True, True)) <= budget:
+                if self.backend.count_tokens(assemble(mid, True, True)) <= room:
                     high = mid
                 else:
                     low = mid + 1
-            messages = assemble(low, True, True)
-            return ChatPrompt(messages, self.backend.count_tokens(messages), low, lore, True)
-        for with_examples, with_lore in ((False, True), (False, False)):  # then the examples, then the lore
-            messages = assemble(len(history), with_examples, with_lore)
+            return low
+
+        # 1. everything fits: no summary needed
+        messages = assemble(0, True, True)
+        if self.backend.count_tokens(messages) <= budget:
+            return ChatPrompt(messages, self.backend.count_tokens(messages), 0, lore, True)
+        # 2. old turns leave in steps of `summary_every`, and the running summary of them takes their place
+        if self.summarize is not None and history:
+            room = budget - self.backend.count_text(f"{SUMMARY_HEADING}\n") - self.config.summary_tokens - 2
+            dropped = fewest_dropped(1, room)
+            if dropped is not None:
+                step = max(1, self.config.summary_every)
+                dropped = min(len(history), -(-dropped // step) * step)
+                summary = self.summarize(history, dropped, character.name, user)
+                messages = assemble(dropped, True, True, summary)
+                tokens = self.backend.count_tokens(messages)
+                if tokens <= budget:
+                    return ChatPrompt(messages, tokens, dropped, lore, True, summary)
+        else:
+            dropped = fewest_dropped(0, budget)
+            if dropped is not None:
+                messages = assemble(dropped, True, True)
+                return ChatPrompt(messages, self.backend.count_tokens(messages), dropped, lore, True)
+        # 3. then the examples, then the lore, then the summary give way; never the persona
+        summary = self.summarize(history, len(history), character.name, user) if self.summarize and history else ""
+        for with_examples, with_lore, with_summary in ((False, True, True), (False, False, True), (False, False, False)):
+            messages = assemble(len(history), with_examples, with_lore, summary if with_summary else "")
             tokens = self.backend.count_tokens(messages)
             if tokens <= budget:
-                return ChatPrompt(messages, tokens, len(history), lore if with_lore else [], False)
+                return ChatPrompt(messages, tokens, len(history), lore if with_lore else [], False,
+                                  summary if with_summary else "")
         raise InputError(
             f"The character's persona and your message need {tokens:,} tokens, but only {budget:,} fit this model's "
             "context with room for a reply. Shorten the message or the character's description."

@@ -47,6 +47,8 @@ def build_pipeline(args: argparse.Namespace):
 
     config = PersonaChatConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, user_name=args.user,
                                seed=args.seed)
+    if args.backend != "openai" and not args.model:  # the embedded 135M model cannot summarise (engines.py)
+        config.summary_tokens = 0
     if args.backend == "openai":
         if not args.base_url or not args.model:
             raise InputError("--backend openai needs --base-url (e.g. http://localhost:8000/v1) and --model.")

@@ -132,9 +132,9 @@ class SentenceBuffer:
     def feed(self, piece: str) -> list[str]:
         self.pending += piece
         ends = list(SENTENCE_END.finditer(self.pending))
-        # The last boundary at the very end of a western sentence may still grow ("3." → "3.5"), so wait for the
-        # next character unless the punctuation is Chinese or a newline, which always close a sentence.
-        ends = [m for m in ends if m.end() < len(self.pending) or not re.search(r"[.!?…]$", self.pending[: m.end()])]
+        # A number may go on after its point ("3." → "3.5"), so a "." right after a digit at the very end waits for
+        # the next character; any other sentence end is voiced at once (every piece of delay is heard).
+        ends = [m for m in ends if m.end() < len(self.pending) or not re.search(r"\d\.$", self.pending[: m.end()])]
         if not ends:
             return []
         cut = ends[-1].end()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import gradio as gr
@@ -337,17 +337,6 @@ def speech_for(character: Character):
     return pipe, voice
 
 
-def _audio(chunks) -> tuple[int, "object"] | None:
-    import numpy as np
-
-    from pipelines.speech.pipeline import join_chunks
-
-    if not chunks:
-        return None
-    output = join_chunks(chunks, chunks[0].sample_rate)
-    return output.sample_rate, (np.clip(output.samples, -1, 1) * 32767).astype(np.int16)
-
-
 @user_errors
 @gpu_task(CHAT_SECONDS)  # the local model runs on CUDA when there is one (ZeroGPU: studio/gpu.py)
 def respond(message, character, sprites, history, engine="", local_model="", base_url="", model="",
@@ -366,6 +355,7 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline, clean_message
     from pipelines.speech.pipeline import ReplySpeaker
     from pipelines.weights import WeightsNotFoundError
+    from studio.reply_audio import ReplyAudio, clip
 
     stream_audio = STREAM_AUDIO if stream_audio is None else stream_audio
     if character is None:
@@ -375,6 +365,8 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
                                user_name=(user_name or "User").strip() or "User")
     message = clean_message(message, config.max_message_chars)  # before any model loads
     chosen = _engine(engine, local_model, base_url, model, api_key)
+    if not chosen.summarizes:  # old turns are dropped instead of summarised by a model that cannot
+        config = replace(config, summary_tokens=0)
     language = detect_language(message)
     if not chosen.writes(language):  # say so before loading a model that would answer in gibberish
         raise InputError(cannot_write(chosen.name, chosen.languages, language))
@@ -389,18 +381,19 @@ def respond(message, character, sprites, history, engine="", local_model="", bas
     chunks = []
     face, mood = portrait_for(character, sprites, "neutral"), gr.skip()
     pending = [*history, {"role": "user", "content": message}]
-    yield shown(pending), history, "", face, mood, None
+    streamed = ReplyAudio(speaker.speech.engine.sample_rate) if stream_audio and speaker is not None else None
+    yield shown(pending), history, "", face, mood, streamed.opening() if streamed else None
     try:
         for reply in pipe.stream(character, history, message):
             fresh = speaker.update(reply.text, reply.done) if speaker is not None else []
             chunks.extend(fresh)
             if not reply.done:
-                yield shown(reply.history), history, "", face, mood, _audio(fresh) if stream_audio else None
+                yield shown(reply.history), history, "", face, mood, streamed.step(fresh) if streamed else None
     except ValueError:  # backend down or slow, or an empty reply: put everything back, then say what happened
         yield shown(history), history, message, face, mood, None
         raise
     yield (shown(reply.history), reply.history, "", portrait_for(character, sprites, reply.emotion),
-           emotion_label(reply.emotion), _audio(fresh if stream_audio else chunks))
+           emotion_label(reply.emotion), clip(fresh if stream_audio else chunks))
 
 
 # --- layout --------------------------------------------------------------------------------------
