@@ -2,10 +2,9 @@
 
 Every open-mouth panel (happy, surprised, scared, shocked, playful) of openpeople P008–P010 — people no face
 model was trained or tuned on — is cut to the mouth window; the inside of the inner lip line is hidden and
-filled by the mouth SimMIM (with its lip drawing, and with the drawing blanked) and by the pipeline's default
-fill, a real open mouth of a training person shaped to the lips (`pipelines/face/mouth_interiors.py`), then
-compared with the real pixels there: L1 (0–255) and the Laplacian energy relative to the real mouth
-(sharpness). Writes bench/results/face_mouth.md and a picture grid (real | SimMIM | donor | no drawing).
+filled by the mouth SimMIM (with its lip drawing, and with the drawing blanked) and by the pipeline's drawn
+cavity, then compared with the real pixels there: L1 (0–255) and the Laplacian energy relative to the real
+mouth (sharpness). Writes bench/results/face_mouth.md and a picture grid (real | SimMIM | drawn | no drawing).
 
     python bench/face_mouth.py [--model weights/simmim-mouth] [--data ../shared/data/faces-expressive/openpeople]
 """
@@ -54,7 +53,7 @@ def main() -> int:
     torch.set_num_threads(1)
     model = SimMIMFace.from_pretrained(args.model, "cpu")
     size, patch = model.config.image_size, model.config.patch_size
-    scores: dict[str, list[tuple[float, float]]] = {"SimMIM": [], "real mouth (donor)": [], "SimMIM, drawing blanked": []}
+    scores: dict[str, list[tuple[float, float]]] = {"SimMIM": [], "drawn cavity": [], "SimMIM, drawing blanked": []}
     rows = []
     with FaceLandmarker.from_pretrained() as landmarker:
         for person in PEOPLE:
@@ -75,7 +74,7 @@ def main() -> int:
                 closed[list(fr.LIPS_INNER), 1] = points[list(fr.LIPS_INNER), 1].mean()
                 fills = {
                     "SimMIM": FaceExpressionPipeline.inpaint(model, window.crop, mask, points),
-                    "real mouth (donor)": shade_mouth_cavity(window.crop.copy(), closed, points, expression)[0],
+                    "drawn cavity": shade_mouth_cavity(window.crop.copy(), closed, points)[0],
                     "SimMIM, drawing blanked": FaceExpressionPipeline.inpaint(model, window.crop, mask,
                                                                               np.full_like(points, FAR_AWAY)),
                 }  # fmt: skip

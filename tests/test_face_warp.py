@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from test_expressions import hand_made_face
 
@@ -41,38 +40,3 @@ def test_cavity_only_where_the_mouth_opens():
     assert alpha[mouth_centre[1], mouth_centre[0]] > 0.9
     assert shaded[alpha > 0.9].mean() < 150  # darker inside the mouth
     assert np.array_equal(shaded[alpha == 0], image[alpha == 0])
-
-
-def test_a_smile_that_opens_shows_real_teeth_and_a_jaw_drop_shows_a_dark_mouth():
-    """The opening is filled from real open mouths of that expression: bright teeth for joy, shadow for surprise."""
-    image = np.full((*SHAPE, 3), 150, np.uint8)
-    opened = move_landmarks(FACE, expression_amounts("surprise"))
-    looks = {}
-    for expression in ("joy", "surprise"):
-        shaded, alpha = shade_mouth_cavity(image, FACE, opened, expression)
-        inside = shaded[alpha > 0.9].astype(np.float64).mean(axis=1)
-        looks[expression] = (np.percentile(inside, 90), inside.mean())
-    assert looks["joy"][0] > 1.3 * looks["surprise"][0]  # teeth: the brightest tenth of the opening is far brighter
-    assert looks["surprise"][1] < 100  # a dark interior
-
-
-def test_the_donor_lands_on_the_target_lips():
-    """Target lips shaped exactly like a donor's: the donor's own pixels come back inside the opening."""
-    from pipelines.face.mouth_interiors import CANVAS, interior, pick_donor, shipped_donors
-
-    donors = shipped_donors()
-    index = pick_donor(donors, "happy", donors.inner[0])
-    assert donors.labels[index] == "happy"
-    landmarks = np.zeros((478, 2))
-    inner = donors.inner[index].astype(np.float64)
-    landmarks[list(fr.LIPS_INNER)] = inner
-    centre = inner.mean(axis=0)
-    landmarks[list(fr.LIPS_OUTER)] = centre + 1.6 * (inner - centre)  # lips around the opening
-    canvas = np.full((*CANVAS, 3), donors.lip_tone[index], np.uint8)  # lit like the donor: no brightness change
-    filled = interior(canvas, landmarks, "joy", donors)
-    opening = np.zeros(CANVAS, np.uint8)
-    cv2.fillPoly(opening, [np.round(inner).astype(np.int32)], 1)
-    cv2.erode(opening, np.ones((3, 3), np.uint8), dst=opening)
-    grey = filled.mean(axis=2)  # toning the colour down keeps each pixel's grey level
-    error = np.abs(grey[opening > 0] - donors.pixels[index].astype(np.float64).mean(axis=2)[opening > 0]).mean()
-    assert error < 6.0

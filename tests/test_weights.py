@@ -30,7 +30,7 @@ def test_readme_lists_the_mediapipe_bundles():
 @pytest.mark.parametrize("name", sorted(_readme_table()))
 def test_shipped_file_matches_its_checksum(name):
     size, sha = _readme_table()[name]
-    data = (WEIGHTS.parent / name if name.startswith("pipelines/") else WEIGHTS / name).read_bytes()  # data in code
+    data = (WEIGHTS / name).read_bytes()
     assert len(data) == size
     assert hashlib.sha256(data).hexdigest() == sha
 

@@ -333,7 +333,7 @@ class FaceExpressionPipeline:
         # 5-6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
         #      and the previous whole-face model).
         if cfg.variant in ("warp", "legacy"):
-            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop, expression)
+            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
             moved_mask |= (cavity > 0).astype(np.uint8)
         if cfg.variant == "legacy":
             painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)

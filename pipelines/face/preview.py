@@ -42,5 +42,5 @@ def render_preview(face: PreviewFace, expression: str, intensity: float,
     amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
     target = move_landmarks(face.landmarks, amounts).astype(np.float64)  # landmarks move the same in any pixel frame
     warped, _ = warp_image(face.crop, face.landmarks, target)
-    warped, _ = shade_mouth_cavity(warped, face.landmarks, target, expression)
+    warped, _ = shade_mouth_cavity(warped, face.landmarks, target)
     return warped

@@ -5,8 +5,8 @@ person's own lips, eyes and skin to their new places (as LivePortrait does with 
 here with the 478 MediaPipe landmarks). The field is piecewise linear over a Delaunay triangulation
 of the TARGET landmarks (so it can never fold), pinned to zero by a ring of fixed anchors around the
 face, then smoothed so triangle edges leave no creases. Where the mouth opens wider than in the
-photo there are no source pixels to carry, so a real mouth interior shows through the new gap; the
-inpainting model then repaints the masked area on top of this.
+photo there are no source pixels to carry, so the new gap is shaded as a mouth cavity; the inpainting
+model then repaints the masked area on top of this.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from pipelines.face import landmarks as fr
 ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
 ANCHOR_RING_POINTS = 48
 FIELD_SMOOTH = 0.012  # Gaussian sigma of the displacement smoothing, as a fraction of the image size
+CAVITY_COLOUR = np.array([52.0, 22.0, 24.0])  # a dark, slightly red mouth interior (RGB), shaded by the lips' tone
 CAVITY_MIN_GAP = 0.5  # pixels: a target gap that barely opens needs no cavity
+TEETH_COLOUR = np.array([222.0, 214.0, 200.0])  # upper front teeth under the face's light (scaled by the lip tone)
+TEETH_SHOW = 0.35  # the upper teeth fill this share of the mouth opening below the upper lip
+TEETH_MIN_GAP = 4.0  # pixels: teeth fade in as the mouth opens from this gap to twice it
 
 
 def _anchors(src: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -85,16 +89,12 @@ def mouth_gap(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(points[fr.LOWER_LIP_INNER, :2] - points[fr.UPPER_LIP_INNER, :2]))
 
 
-def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                       expression: str = "") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Show a mouth interior where `dst` opens the mouth wider than `src`; returns (image, cavity alpha (H, W)).
+def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paint the inside of the mouth where `dst` opens it wider than `src`; returns (image, cavity alpha (H, W)).
 
-    A warp can only stretch the closed lips' seam into the new gap. What shows through the opening is a real
-    open mouth of that expression (teeth for joy, a dark jaw drop for surprise: `mouth_interiors`), shaped to
-    the target lips and brought to the photo's light; the inpainting model can build on it.
+    A warp can only stretch the closed lips' seam into the new gap; a dark, soft-edged interior tinted by
+    the person's lip colour reads as an open mouth, and the inpainting model can build on it.
     """
-    from pipelines.face.mouth_interiors import interior
-
     alpha = np.zeros(image.shape[:2], dtype=np.float32)
     if mouth_gap(dst) - mouth_gap(src) < CAVITY_MIN_GAP:
         return image, alpha
@@ -104,6 +104,35 @@ def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
         return image, alpha
     # A slight blur: the lips' inner edge is a soft shadow, not a cut-out.
     alpha = cv2.GaussianBlur(coverage.astype(np.float32) / 255, (0, 0), max(0.5, 0.05 * mouth_gap(dst)))
-    inside = interior(image, dst, expression)
-    out = image.astype(np.float32) * (1 - alpha[..., None]) + inside * alpha[..., None]
+    lips = np.zeros(image.shape[:2], dtype=np.uint8)
+    cv2.fillPoly(lips, [np.round(np.asarray(dst)[list(fr.LIPS_OUTER), :2]).astype(np.int32)], 1)
+    rim = lips.astype(bool) & (alpha == 0)  # lip pixels the cavity does not cover (none on a tiny, wide-open mouth)
+    lip_tone = image[rim].mean(axis=0) if rim.any() else CAVITY_COLOUR
+    interior = np.empty(image.shape, np.float32)
+    interior[:] = 0.7 * CAVITY_COLOUR + 0.3 * 0.35 * lip_tone
+    teeth = _upper_teeth(dst, image.shape[:2])
+    interior += teeth[..., None] * (TEETH_COLOUR * min(1.0, lip_tone.mean() / 150) - interior)
+    out = image.astype(np.float32) * (1 - alpha[..., None]) + interior * alpha[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), alpha
+
+
+def _upper_teeth(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A soft band under the upper lip where the upper teeth show, fading into shadow towards the corners."""
+    from pipelines.face.action_units import face_frame
+
+    points = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    frame = face_frame(points)
+    inner = set(fr.LIPS_INNER)
+    upper = [i for i in frame.upper_lip if i in inner]
+    line = points[sorted(upper, key=lambda i: frame.uv[i, 0])]
+    canvas = np.full(shape, 255, np.uint8)
+    cv2.polylines(canvas, [np.round(line).astype(np.int32)], False, 0, 1, cv2.LINE_8)  # exact zeros for the distance
+    distance = cv2.distanceTransform(canvas, cv2.DIST_L2, 5)
+    depth = TEETH_SHOW * mouth_gap(points)
+    band = cv2.GaussianBlur(np.clip(1.0 - distance / max(depth, 1.0), 0.0, 1.0) ** 0.5, (0, 0), 1.0)
+    band *= np.clip((mouth_gap(points) - TEETH_MIN_GAP) / TEETH_MIN_GAP, 0.0, 1.0)  # a slit shows no teeth
+    # Teeth recede into the dark towards the mouth corners.
+    half_width = (line[:, 0].max() - line[:, 0].min()) / 2
+    xs = np.arange(shape[1], dtype=np.float32)
+    across = np.clip(1.0 - np.abs(xs - line[:, 0].mean()) / max(half_width, 1.0), 0.0, 1.0) ** 0.6
+    return (band * across[None, :]).astype(np.float32)
