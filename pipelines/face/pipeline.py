@@ -25,6 +25,7 @@ from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
+from pipelines.face.expression_texture import canonical_map, interior_for, ratio_for, shipped_textures, skin_colour
 from pipelines.face.simmim.conditioning import render_condition
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
@@ -48,8 +49,10 @@ VARIANTS: dict[str, str] = {
 DEFAULT_VARIANT = "warp"
 PAINT_ALPHA_FLOOR = 0.02  # the soft edge of the mouth paint below this is dropped (it would mask whole patches)
 # The configurations the bench compares with the default (config overrides by name).
-ABLATIONS: dict[str, dict[str, str]] = {label: {"variant": name} for name, label in VARIANTS.items()
-                                        if name != DEFAULT_VARIANT}  # fmt: skip
+ABLATIONS: dict[str, dict[str, object]] = {
+    "no expression texture": {"texture": False},
+    **{label: {"variant": name} for name, label in VARIANTS.items() if name != DEFAULT_VARIANT},
+}
 # "feather": alpha mix; "poisson": the stronger gradient of the two, cloned seamlessly (cv2 MIXED_CLONE);
 # "lowpass": SimMIM's coarse colour and shading under the warp's fine detail.
 BLENDS = ("feather", "poisson", "lowpass")
@@ -71,6 +74,10 @@ class FaceExpressionConfig:
     simmim_weight: float = 1.0
     blend: str = "lowpass"
     feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
+    # Expression ratio images (`expression_texture`): the measured folds and lines of the expression multiply the
+    # warped crop, and a measured mouth interior fills a newly opened mouth; `texture_strength` scales the log ratio.
+    texture: bool = True
+    texture_strength: float = 1.0
     refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
     refine_steps: int = 25
 
@@ -81,6 +88,8 @@ class FaceExpressionConfig:
             raise InputError(f"min_edit_size {self.min_edit_size} must be between 1 and max_edit_size {self.max_edit_size}.")
         if self.blend not in BLENDS:
             raise InputError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}.")
+        if not 0.0 <= self.texture_strength <= 3.0:
+            raise InputError(f"texture_strength must be in [0, 3], got {self.texture_strength}.")
         if not 0.0 <= self.simmim_weight <= 1.0:
             raise InputError(f"simmim_weight must be in [0, 1], got {self.simmim_weight}.")
 
@@ -330,10 +339,17 @@ class FaceExpressionPipeline:
             warped, moved = warp_image(crop, source_crop, target_crop)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
-        # 5-6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
-        #      and the previous whole-face model).
+        # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
+        interior = None
+        if cfg.texture and cfg.variant != "simmim":
+            warped, textured, interior = _add_texture(warped, skin_colour(crop, source_crop), target_crop, amounts,
+                                                      cfg.texture_strength)  # fmt: skip
+            moved_mask |= textured.astype(np.uint8)
+
+        # 6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
+        #    and the previous whole-face model).
         if cfg.variant in ("warp", "legacy"):
-            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
+            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop, interior)
             moved_mask |= (cavity > 0).astype(np.uint8)
         if cfg.variant == "legacy":
             painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)
@@ -482,6 +498,33 @@ class FaceExpressionPipeline:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------------
+
+
+def _add_texture(warped: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
+                 strength: float) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:  # fmt: skip
+    """The measured texture of each expression in `amounts`, warped onto the `target` landmarks (crop px).
+
+    Returns (the crop multiplied by the expression ratio images, where it changed (bool), the mouth interior
+    in this face's `skin` colour with its alpha, or None). Sliders (and neutral) carry no texture.
+    """
+    textures = shipped_textures()
+    size = warped.shape[0]
+    log_ratio = np.zeros(warped.shape[:2], np.float32)
+    interior = None
+    for name, amount in amounts.items():
+        if name not in textures or amount <= 0:
+            continue
+        mapping = canonical_map(textures[name], target, size)
+        log_ratio += np.log(ratio_for(textures[name], mapping, amount * strength))
+        if interior is None:  # one expression per preset; the first one's mouth
+            interior = interior_for(textures[name], mapping, skin)
+    if not log_ratio.any():
+        return warped, np.zeros(warped.shape[:2], bool), interior
+    # Brightening stops where a channel would clip (that would shift the hue), so the ratio never tints the skin.
+    ratio = np.minimum(np.exp(log_ratio), 255.0 / np.maximum(warped.max(axis=2), 1).astype(np.float32))
+    ratio = np.where(log_ratio > 0, np.maximum(ratio, 1.0), np.exp(log_ratio))
+    shaded = np.clip(warped.astype(np.float32) * ratio[..., None] + 0.5, 0, 255).astype(np.uint8)
+    return shaded, np.abs(log_ratio) > 0.5 / 255, interior
 
 
 def _quality_warnings(landmarks: np.ndarray, config: FaceExpressionConfig) -> list[str]:

@@ -1,0 +1,256 @@
+"""Expression texture: the lines, folds and shading a landmark warp cannot make, and the inside of an open mouth.
+
+A warp only moves the person's own pixels, so a warped smile has no nasolabial fold, a warped frown no
+glabellar lines, a warped open mouth no teeth. Liu, Shan & Zhang ("Expressive expression mapping with
+ratio images", SIGGRAPH 2001) carry that texture from other people: with two photos of one person, A
+(neutral) and A' (expressive), both mapped into the same face geometry, the per-pixel ratio A'/A is the
+expression's shading with the person's skin, colour and lighting divided out; multiplying another face
+B, warped to the expression's geometry, by that ratio gives B the folds and lines.
+
+Here, for each emotion, from same-person pairs of openpeople's training people (P001-P007):
+
+1. each pair is laid into one aligned face frame (`align.align_face`; the expressive photo through the
+   similarity that puts its stable points on the neutral's, as `expression_moves` measures moves), then both
+   photos are warped (`warp.backward_map`) onto the emotion's CANONICAL geometry: the mean neutral face
+   of the training people moved by the shipped expression move — exactly the geometry the pipeline's
+   target has at intensity 1;
+2. ratio: log of the luminance ratio expressive/neutral after a small blur, with slow changes (exposure,
+   light: `LOW_CUT`) removed and clipped (`LOG_RATIO_RANGE`), only on skin
+   (the face oval without the brows, the eye openings and the mouth opening), faded out at the oval's
+   edge; then averaged over people. Luminance only, so the ratio never tints a face;
+3. mouth interior (teeth, tongue, shadow): the colour inside the canonical inner lip line over the
+   person's own skin colour (`skin_colour`), averaged over people; where the canonical mouth is closed
+   there is none.
+
+At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
+crop's pixels are multiplied by exp(amount * log ratio) (amount = the expression's intensity), and the
+mouth opening is filled with the interior times this photo's skin colour. Mean maps rather than one
+person's: `python -m pipelines.face.expression_texture` prints how each choice scores; the mean keeps
+the folds every person shares and averages away one person's moles and hair strands.
+
+Source of the shipped maps (`expression_texture.npz`, float16): openpeople 0.1.2 (MIT, "Copyright (c)
+2026 Prompt Haus"), people P001-P007; P008-P010 and the London set are kept for evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipelines.face import landmarks as fr
+from pipelines.face.action_units import move_landmarks
+from pipelines.face.align import AlignedFace, align_face, similarity_matrix, transform_points
+from pipelines.face.warp import backward_map
+
+TEXTURE_FILE = Path(__file__).with_name("expression_texture.npz")
+SIZE = 256  # side of the canonical frame (an aligned face crop); about the training photos' own resolution
+BLUR_SIGMA = 0.7  # px at SIZE: removes JPEG noise, keeps lines that are 2 px wide
+# Ratios beyond these are misregistration (a lid edge, a hair), not shade. Lines and folds darken a lot; skin that
+# catches more light (a raised cheek) brightens a little, and a bright ratio on pale skin would burn it out.
+LOG_RATIO_RANGE = (float(np.log(1 / 1.8)), float(np.log(1.25)))
+LOW_CUT = 0.06  # shading that varies more slowly than a Gaussian of this fraction of SIZE is lighting, not expression
+EDGE_FADE = 0.04  # the ratio fades to 1 over this fraction of SIZE inside the face oval
+OPENING_GROW = 2  # px at SIZE: eye and mouth openings are cut out this much wider (their rims jitter)
+
+
+@dataclass(frozen=True)
+class ExpressionTexture:
+    """One emotion's texture in the canonical frame (SIZE x SIZE)."""
+
+    shape: np.ndarray  # (478, 2) float64: the canonical landmarks the maps are drawn on
+    log_ratio: np.ndarray  # (SIZE, SIZE) float32: log(expressive / neutral) luminance; 0 = unchanged
+    interior: np.ndarray  # (SIZE, SIZE, 3) float32: mouth interior colour over skin colour
+    interior_alpha: np.ndarray  # (SIZE, SIZE) float32: where `interior` is known (0 when the mouth stays closed)
+
+
+@lru_cache(maxsize=1)
+def shipped_textures() -> dict[str, ExpressionTexture]:
+    """label -> ExpressionTexture, from the shipped measurement."""
+    with np.load(TEXTURE_FILE, allow_pickle=False) as data:
+        labels = sorted({key.split("/")[0] for key in data.files})
+        return {label: ExpressionTexture(*(data[f"{label}/{part}"].astype(np.float32 if part != "shape" else np.float64)
+                                           for part in ("shape", "log_ratio", "interior", "interior_alpha")))
+                for label in labels}  # fmt: skip
+
+
+# --- masks and colours shared by measuring and applying ------------------------------------------------------------
+
+
+def _polygon_mask(points: np.ndarray, loops: tuple[tuple[int, ...], ...], size: int, grow: int = 0) -> np.ndarray:
+    """(size, size) bool: inside any of the landmark loops, grown by `grow` px."""
+    canvas = np.zeros((size, size), np.uint8)
+    for loop in loops:
+        cv2.fillPoly(canvas, [np.round(points[list(loop)] * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    if grow > 0:
+        canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return canvas.astype(bool)
+
+
+def _hulls(points: np.ndarray, groups: tuple[tuple[int, ...], ...], size: int) -> np.ndarray:
+    """(size, size) bool: inside the convex hull of any of the landmark groups."""
+    canvas = np.zeros((size, size), np.uint8)
+    for group in groups:
+        cv2.fillConvexPoly(canvas, cv2.convexHull(np.round(points[list(group)]).astype(np.int32)), 1)
+    return canvas.astype(bool)
+
+
+def _oval(points: np.ndarray, size: int) -> np.ndarray:
+    return _hulls(points, (fr.FACE_OVAL,), size)
+
+
+def skin_weight(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32: 1 on the face's skin, 0 on the brows, in the eye and mouth openings and outside the oval.
+
+    Soft at the oval's edge (hair and background lie beyond it) and round the brows (the warp moves their
+    hair, and a ratio of hair against skin would paint a ghost brow); hard at the openings, whose inside is
+    another material (eyes, teeth) that a skin ratio must not touch.
+    """
+    points = np.asarray(points, np.float64)[:, :2]
+    oval = _oval(points, size).astype(np.uint8)
+    fade = cv2.distanceTransform(oval, cv2.DIST_L2, 5) / max(1.0, EDGE_FADE * size)
+    grow = max(1, round(OPENING_GROW * size / SIZE))
+    openings = _polygon_mask(points, (fr.RIGHT_EYE, fr.LEFT_EYE, fr.LIPS_INNER), size, grow)
+    brows = _hulls(points, (fr.RIGHT_BROW, fr.LEFT_BROW), size).astype(np.float32)
+    brows = cv2.GaussianBlur(cv2.dilate(brows, np.ones((2 * grow + 1,) * 2, np.uint8)), (0, 0), grow)
+    return (np.clip(fade, 0.0, 1.0) * ~openings * (1.0 - brows)).astype(np.float32)
+
+
+def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(3,) float: the median colour of the face's bare skin (no eyes, brows, lips), what lighting makes of it."""
+    points = np.asarray(points, np.float64)[:, :2]
+    size = image.shape[0]
+    grow = max(1, round(3 * size / SIZE))
+    features = _polygon_mask(points, (fr.RIGHT_EYE, fr.LEFT_EYE, fr.LIPS_OUTER), size, grow)
+    bare = skin_weight(points, size) > 0.5
+    bare &= ~features
+    pixels = image[bare] if bare.any() else image.reshape(-1, 3)
+    return np.median(pixels.astype(np.float64), axis=0)
+
+
+def _luminance(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+# --- applying -----------------------------------------------------------------------------------------------------
+
+
+def canonical_map(texture: ExpressionTexture, target: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 2) float32: for each pixel of a `size` crop whose face has `target` landmarks, where to
+    read the canonical maps (SIZE px frame) — a warp from the canonical geometry onto the target's."""
+    scale = size / SIZE
+    mapping = backward_map(texture.shape * scale, np.asarray(target, np.float64)[:, :2], (size, size))
+    return mapping / np.float32(scale)
+
+
+def ratio_for(texture: ExpressionTexture, mapping: np.ndarray, amount: float) -> np.ndarray:
+    """(size, size) float32 multiplier of the crop's pixels: exp(amount * log ratio), warped by `mapping`."""
+    log_ratio = cv2.remap(texture.log_ratio, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+    return np.exp(np.float32(amount) * log_ratio)
+
+
+def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mouth interior in this photo's colours, warped by `mapping`: ((size, size, 3) RGB, (size, size) alpha)."""
+    interior = cv2.remap(texture.interior, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+    alpha = cv2.remap(texture.interior_alpha, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+    return interior * np.asarray(skin, np.float32), alpha
+
+
+# --- measuring (needs MediaPipe and the openpeople photos) ----------------------------------------------------------
+
+
+def lay_onto(neutral: AlignedFace, expressive_image: np.ndarray, neutral_points: np.ndarray,
+             expressive_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The expressive photo in the neutral's aligned frame (via the stable points): (crop, landmarks)."""
+    from pipelines.face.expression_moves import STABLE_POINTS
+
+    onto = similarity_matrix(expressive_points[list(STABLE_POINTS)], neutral_points[list(STABLE_POINTS)])
+    matrix = neutral.matrix[:, :2] @ np.vstack([onto, [0, 0, 1]])[:2]
+    matrix[:, 2] += neutral.matrix[:, 2]
+    size = neutral.crop.shape[0]
+    crop = cv2.warpAffine(expressive_image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    return crop, transform_points(expressive_points, matrix)
+
+
+def _to_shape(image: np.ndarray, points: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    mapping = backward_map(points, shape, image.shape[:2])
+    return cv2.remap(image, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def pair_texture(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressive_crop: np.ndarray,
+                 expressive_points: np.ndarray, shape: np.ndarray) -> ExpressionTexture:  # fmt: skip
+    """One person's texture: both photos (aligned crops, SIZE px) warped onto `shape`, then compared."""
+    neutral = _to_shape(neutral_crop, neutral_points, shape).astype(np.float32)
+    expressive = _to_shape(expressive_crop, expressive_points, shape).astype(np.float32)
+    blur = lambda y: cv2.GaussianBlur(y, (0, 0), BLUR_SIGMA)  # noqa: E731
+    log_ratio = np.log((blur(_luminance(expressive)) + 4.0) / (blur(_luminance(neutral)) + 4.0))
+    skin = skin_weight(shape, SIZE)
+    # Keep what changes within a few millimetres (lines, folds, a bulge's shading); drop exposure and broad light
+    # changes between the two photos (a normalised blur over the skin alone, so the openings leave no halo).
+    spread = lambda y: cv2.GaussianBlur(y, (0, 0), LOW_CUT * SIZE)  # noqa: E731
+    log_ratio = log_ratio - spread(log_ratio * skin) / np.maximum(spread(skin), 1e-3)
+    log_ratio = np.clip(log_ratio, *LOG_RATIO_RANGE) * skin
+    opening = _polygon_mask(shape, (fr.LIPS_INNER,), SIZE).astype(np.float32)
+    interior = expressive / skin_colour(neutral_crop, neutral_points).astype(np.float32) * opening[..., None]
+    return ExpressionTexture(shape, log_ratio.astype(np.float32), interior.astype(np.float32), opening)
+
+
+def mean_texture(textures: list[ExpressionTexture]) -> ExpressionTexture:
+    """The per-pixel median over people (they share the canonical shape): one person's beard or mole is outvoted."""
+    return ExpressionTexture(textures[0].shape, *(np.median([getattr(t, part) for t in textures], axis=0)
+                                                  for part in ("log_ratio", "interior", "interior_alpha")))  # fmt: skip
+
+
+def measure(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, ExpressionTexture]]:
+    """label -> person -> that person's texture, on the canonical shapes of `people`'s mean neutral face."""
+    from pipelines.face.expression_moves import OPENPEOPLE_NAMES, detect_folder
+    from pipelines.image_io import load_image
+
+    names = [f"{p}_{e}.jpg" for p in people for e in ("neutral", *OPENPEOPLE_NAMES.values())]
+    found = detect_folder(folder, [n for n in names if (folder / n).is_file()])
+    neutrals = {p: align_face(load_image(folder / f"{p}_neutral.jpg"), found[f"{p}_neutral.jpg"], SIZE)
+                for p in people if f"{p}_neutral.jpg" in found}  # fmt: skip
+    canonical = np.mean([aligned.landmarks for aligned in neutrals.values()], axis=0).astype(np.float64)
+    out: dict[str, dict[str, ExpressionTexture]] = {}
+    for label, tag in OPENPEOPLE_NAMES.items():
+        shape = move_landmarks(canonical, {label: 1.0}).astype(np.float64)
+        out[label] = {}
+        for person, aligned in neutrals.items():
+            name = f"{person}_{tag}.jpg"
+            if name not in found:
+                continue
+            crop, points = lay_onto(aligned, load_image(folder / name), found[f"{person}_neutral.jpg"], found[name])
+            out[label][person] = pair_texture(aligned.crop, aligned.landmarks, crop, points, shape)
+    return out
+
+
+def save(textures: dict[str, ExpressionTexture], path: Path) -> None:
+    arrays = {f"{label}/{part}": getattr(t, part).astype(np.float16 if part != "shape" else np.float32)
+              for label, t in textures.items() for part in ("shape", "log_ratio", "interior", "interior_alpha")}
+    np.savez_compressed(path, **arrays)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the mean textures on openpeople's training people and save them."""
+    import argparse
+
+    from pipelines.face.expression_moves import TRAIN_PEOPLE
+
+    parser = argparse.ArgumentParser(prog="python -m pipelines.face.expression_texture", description=main.__doc__)
+    parser.add_argument("folder", type=Path, help="faces-expressive/openpeople (P001_neutral.jpg, P001_happy.jpg, ...)")
+    parser.add_argument("--out", type=Path, default=TEXTURE_FILE)
+    args = parser.parse_args(argv)
+    per_person = measure(args.folder, TRAIN_PEOPLE)
+    save({label: mean_texture(list(people.values())) for label, people in per_person.items()}, args.out)
+    print(f"wrote {args.out} from {', '.join(TRAIN_PEOPLE)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
