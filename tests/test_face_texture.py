@@ -63,10 +63,24 @@ def test_a_darker_line_is_kept_and_a_change_of_exposure_is_not():
     assert abs(np.median(cheeks)) < 0.01
 
 
-def test_at_intensity_zero_the_ratio_is_exactly_one():
+def test_at_intensity_zero_nothing_is_shaded():
     texture = et.shipped_textures()["anger"]
-    mapping = et.canonical_map(texture, texture.shape, et.SIZE)
-    assert np.array_equal(et.ratio_for(texture, mapping, 0.0), np.ones((et.SIZE, et.SIZE), np.float32))
+    photo = _photo()
+    for amounts, strength in (({"anger": 0.0}, 1.0), ({}, 1.0), ({"smile": 1.0}, 1.0), ({"anger": 1.0}, 0.0)):
+        shaded, changed, interior = et.add_texture(photo, np.full(3, 150.0), texture.shape, amounts, strength)
+        assert shaded is photo and not changed.any() and interior is None
+    shaded, changed, _ = et.add_texture(photo, np.full(3, 150.0), texture.shape, {"anger": 0.5})
+    assert changed.any() and not np.array_equal(shaded[changed], photo[changed])
+    assert np.array_equal(shaded[~changed], photo[~changed])
+
+
+def test_shading_keeps_the_hue_and_never_clips_a_bright_channel():
+    image = np.array([[[200, 150, 100], [250, 120, 60], [100, 100, 100]]], np.uint8)
+    brighter = et.shade(image, np.full((1, 3), np.log(1.2), np.float32)).astype(float)
+    darker = et.shade(image, np.full((1, 3), np.log(0.5), np.float32)).astype(float)
+    assert brighter.max() <= 255 and brighter[0, 1, 0] >= 250 - 1  # already bright: brightened only to the top
+    np.testing.assert_allclose(brighter[0, 0], [240, 180, 120], atol=1)
+    np.testing.assert_allclose(darker[0, 0], [100, 75, 50], atol=1)
 
 
 def test_on_its_own_geometry_the_map_reads_the_canonical_frame_in_place():

@@ -24,9 +24,10 @@ Here, for each emotion, from same-person pairs of openpeople's training people (
 
 At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
 crop's pixels are multiplied by exp(amount * log ratio) (amount = the expression's intensity), and the
-mouth opening is filled with the interior times this photo's skin colour. Mean maps rather than one
-person's: `python -m pipelines.face.expression_texture` prints how each choice scores; the mean keeps
-the folds every person shares and averages away one person's moles and hair strands.
+mouth opening is filled with the interior times this photo's skin colour. The per-pixel median over
+people rather than one person's map or the mean: `python -m pipelines.face.expression_texture` prints,
+leaving each training person out in turn, how much of that person's real texture each choice explains;
+the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands.
 
 Source of the shipped maps (`expression_texture.npz`, float16): openpeople 0.1.2 (MIT, "Copyright (c)
 2026 Prompt Haus"), people P001-P007; P008-P010 and the London set are kept for evaluation.
@@ -37,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 import cv2
 import numpy as np
@@ -146,11 +148,21 @@ def canonical_map(texture: ExpressionTexture, target: np.ndarray, size: int) -> 
     return mapping / np.float32(scale)
 
 
-def ratio_for(texture: ExpressionTexture, mapping: np.ndarray, amount: float) -> np.ndarray:
-    """(size, size) float32 multiplier of the crop's pixels: exp(amount * log ratio), warped by `mapping`."""
-    log_ratio = cv2.remap(texture.log_ratio, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
-    return np.exp(np.float32(amount) * log_ratio)
+def log_ratio_at(texture: ExpressionTexture, mapping: np.ndarray) -> np.ndarray:
+    """(size, size) float32: the texture's log ratio warped by `mapping` (0 where the canonical face has none)."""
+    return cv2.remap(texture.log_ratio, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+
+
+def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
+    """`image` (uint8 RGB) times exp(`log_ratio`), every channel alike (no tint).
+
+    Brightening stops where a channel would clip: past that the colour would shift towards yellow or white.
+    """
+    ratio = np.exp(log_ratio)
+    headroom = 255.0 / np.maximum(image.max(axis=2), 1).astype(np.float32)
+    ratio = np.where(log_ratio > 0, np.clip(ratio, 1.0, headroom), ratio)
+    return np.clip(image.astype(np.float32) * ratio[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,6 +172,29 @@ def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarr
     alpha = cv2.remap(texture.interior_alpha, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
     return interior * np.asarray(skin, np.float32), alpha
+
+
+def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
+                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:  # fmt: skip
+    """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
+    whose landmarks are `target` (crop px), e.g. the crop after the expression's warp.
+
+    Returns (the shaded crop, where it changed (bool), the mouth interior in this face's `skin` colour with its
+    alpha, or None). Sliders (and neutral) carry no texture.
+    """
+    textures = shipped_textures()
+    size = image.shape[0]
+    log_ratio = np.zeros(image.shape[:2], np.float32)
+    interior = None
+    for name, amount in amounts.items():
+        if name not in textures or amount * strength <= 0:
+            continue
+        mapping = canonical_map(textures[name], target, size)
+        log_ratio += np.float32(amount * strength) * log_ratio_at(textures[name], mapping)
+        if interior is None:  # a preset is one expression; its mouth
+            interior = interior_for(textures[name], mapping, skin)
+    changed = np.abs(log_ratio) > 0.5 / 255
+    return (shade(image, log_ratio) if changed.any() else image), changed, interior
 
 
 # --- measuring (needs MediaPipe and the openpeople photos) ----------------------------------------------------------
@@ -230,6 +265,29 @@ def measure(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, Expres
     return out
 
 
+def _explained(prediction: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
+    """Share of the true log ratio's energy that the prediction explains (1 = exact, 0 = as good as no texture)."""
+    return 1.0 - float(np.sum(weight * (prediction - truth) ** 2) / max(np.sum(weight * truth**2), 1e-9))
+
+
+def leave_one_out(per_person: dict[str, dict[str, ExpressionTexture]]) -> dict[str, dict[str, float]]:
+    """label -> {how the map is made: mean explained share}: each person's real ratio predicted from the others'.
+
+    "median", "mean": over the other people; "one person": each other person alone, averaged over them.
+    """
+    scores: dict[str, dict[str, float]] = {}
+    for label, people in per_person.items():
+        rows: dict[str, list[float]] = {"median": [], "mean": [], "one person": []}
+        for person, truth in people.items():
+            others = [t.log_ratio for p, t in people.items() if p != person]
+            weight = skin_weight(truth.shape, SIZE)
+            rows["median"].append(_explained(np.median(others, axis=0), truth.log_ratio, weight))
+            rows["mean"].append(_explained(np.mean(others, axis=0), truth.log_ratio, weight))
+            rows["one person"].append(np.mean([_explained(o, truth.log_ratio, weight) for o in others]))
+        scores[label] = {name: float(np.mean(values)) for name, values in rows.items()}
+    return scores
+
+
 def save(textures: dict[str, ExpressionTexture], path: Path) -> None:
     arrays = {f"{label}/{part}": getattr(t, part).astype(np.float16 if part != "shape" else np.float32)
               for label, t in textures.items() for part in ("shape", "log_ratio", "interior", "interior_alpha")}
@@ -248,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     per_person = measure(args.folder, TRAIN_PEOPLE)
     save({label: mean_texture(list(people.values())) for label, people in per_person.items()}, args.out)
-    print(f"wrote {args.out} from {', '.join(TRAIN_PEOPLE)}")
+    print(f"wrote {args.out} from {', '.join(TRAIN_PEOPLE)}; leave-one-person-out, share of a person's real "
+          "expression texture explained by the others' map:")
+    print("| expression | median | mean | one person |\n| --- | --- | --- | --- |")
+    for label, row in leave_one_out(per_person).items():
+        print(f"| {label} | {row['median']:.3f} | {row['mean']:.3f} | {row['one person']:.3f} |")
     return 0
 
 

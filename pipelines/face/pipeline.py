@@ -25,7 +25,7 @@ from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
-from pipelines.face.expression_texture import canonical_map, interior_for, ratio_for, shipped_textures, skin_colour
+from pipelines.face.expression_texture import add_texture, skin_colour
 from pipelines.face.simmim.conditioning import render_condition
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
@@ -80,6 +80,11 @@ class FaceExpressionConfig:
     texture_strength: float = 1.0
     refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
     refine_steps: int = 25
+
+    @property
+    def texture_scale(self) -> float:
+        """How strongly the expression texture is laid on (0 when it is off, or in the no-warp ablation)."""
+        return self.texture_strength if self.texture and self.variant != "simmim" else 0.0
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -340,11 +345,9 @@ class FaceExpressionPipeline:
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
-        interior = None
-        if cfg.texture and cfg.variant != "simmim":
-            warped, textured, interior = _add_texture(warped, skin_colour(crop, source_crop), target_crop, amounts,
-                                                      cfg.texture_strength)  # fmt: skip
-            moved_mask |= textured.astype(np.uint8)
+        warped, textured, interior = add_texture(warped, skin_colour(crop, source_crop), target_crop, amounts,
+                                                 cfg.texture_scale)  # fmt: skip
+        moved_mask |= textured.astype(np.uint8)
 
         # 6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
         #    and the previous whole-face model).
@@ -498,33 +501,6 @@ class FaceExpressionPipeline:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------------
-
-
-def _add_texture(warped: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
-                 strength: float) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:  # fmt: skip
-    """The measured texture of each expression in `amounts`, warped onto the `target` landmarks (crop px).
-
-    Returns (the crop multiplied by the expression ratio images, where it changed (bool), the mouth interior
-    in this face's `skin` colour with its alpha, or None). Sliders (and neutral) carry no texture.
-    """
-    textures = shipped_textures()
-    size = warped.shape[0]
-    log_ratio = np.zeros(warped.shape[:2], np.float32)
-    interior = None
-    for name, amount in amounts.items():
-        if name not in textures or amount <= 0:
-            continue
-        mapping = canonical_map(textures[name], target, size)
-        log_ratio += np.log(ratio_for(textures[name], mapping, amount * strength))
-        if interior is None:  # one expression per preset; the first one's mouth
-            interior = interior_for(textures[name], mapping, skin)
-    if not log_ratio.any():
-        return warped, np.zeros(warped.shape[:2], bool), interior
-    # Brightening stops where a channel would clip (that would shift the hue), so the ratio never tints the skin.
-    ratio = np.minimum(np.exp(log_ratio), 255.0 / np.maximum(warped.max(axis=2), 1).astype(np.float32))
-    ratio = np.where(log_ratio > 0, np.maximum(ratio, 1.0), np.exp(log_ratio))
-    shaded = np.clip(warped.astype(np.float32) * ratio[..., None] + 0.5, 0, 255).astype(np.uint8)
-    return shaded, np.abs(log_ratio) > 0.5 / 255, interior
 
 
 def _quality_warnings(landmarks: np.ndarray, config: FaceExpressionConfig) -> list[str]:
