@@ -179,8 +179,8 @@ def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts
     """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
     whose landmarks are `target` (crop px), e.g. the crop after the expression's warp.
 
-    Returns (the shaded crop, where it changed (bool), the mouth interior in this face's `skin` colour with its
-    alpha, or None). Sliders (and neutral) carry no texture.
+    Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior in this face's `skin`
+    colour with its alpha, or None). Sliders (and neutral) carry no texture.
     """
     textures = shipped_textures()
     size = image.shape[0]
@@ -193,8 +193,7 @@ def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts
         log_ratio += np.float32(amount * strength) * log_ratio_at(textures[name], mapping)
         if interior is None:  # a preset is one expression; its mouth
             interior = interior_for(textures[name], mapping, skin)
-    changed = np.abs(log_ratio) > 0.5 / 255
-    return (shade(image, log_ratio) if changed.any() else image), changed, interior
+    return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
 
 
 # --- measuring (needs MediaPipe and the openpeople photos) ----------------------------------------------------------

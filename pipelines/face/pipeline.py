@@ -25,7 +25,7 @@ from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
-from pipelines.face.expression_texture import add_texture, skin_colour
+from pipelines.face.expression_texture import add_texture, shade, skin_colour
 from pipelines.face.simmim.conditioning import render_condition
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
@@ -34,7 +34,7 @@ from pipelines.face.simmim.masks import (
     region_mask,
     region_pixel_mask,
 )
-from pipelines.face.warp import CAVITY_MIN_GAP, mouth_gap, shade_mouth_cavity, warp_image
+from pipelines.face.warp import CAVITY_MIN_GAP, backward_map, mouth_gap, shade_mouth_cavity, warp_with
 from pipelines.image_io import ImageSource, load_image
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
@@ -338,19 +338,20 @@ class FaceExpressionPipeline:
         target_crop = transform_points(target, face.aligned.matrix)
 
         # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
-        if cfg.variant == "simmim":
-            warped, moved = crop, np.zeros(crop.shape[:2], np.float32)
-        else:
-            warped, moved = warp_image(crop, source_crop, target_crop)
+        mapping = _identity_map(edit_size) if cfg.variant == "simmim" else backward_map(source_crop, target_crop,
+                                                                                         crop.shape[:2])  # fmt: skip
+        warped, moved = warp_with(crop, mapping)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
-        warped, textured, interior = add_texture(warped, skin_colour(crop, source_crop), target_crop, amounts,
-                                                 cfg.texture_scale)  # fmt: skip
-        moved_mask |= textured.astype(np.uint8)
+        warped, log_ratio, interior = add_texture(warped, skin_colour(crop, source_crop), target_crop, amounts,
+                                                  cfg.texture_scale)  # fmt: skip
+        moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
+        resampled = _Resampled(crop, warped, mapping, log_ratio)
 
         # 6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
         #    and the previous whole-face model).
+        cavity = np.zeros(crop.shape[:2], np.float32)
         if cfg.variant in ("warp", "legacy"):
             warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop, interior)
             moved_mask |= (cavity > 0).astype(np.uint8)
@@ -358,6 +359,7 @@ class FaceExpressionPipeline:
             painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)
         else:
             painted, paint_mask, view = self._paint_mouth(crop, warped, source_crop, target_crop)
+        resampled.covered = np.maximum(cavity, paint_mask)
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
@@ -368,9 +370,10 @@ class FaceExpressionPipeline:
             prompt = _refine_prompt(expression)
             result = self.refiner(result, paste_alpha > 0, prompt, strength=cfg.refine_strength, steps=cfg.refine_steps)
             refined = True
+            resampled = None  # the refiner repainted everything: there is no photo detail left to restore
 
         # 8. Paste back into the photo: outside the alpha's support every pixel is the input's own.
-        image, alpha_image = _paste_back(face.image, result, paste_alpha, face.aligned.matrix)
+        image, alpha_image = _paste_back(face.image, result, paste_alpha, face.aligned.matrix, resampled)
         return FaceExpressionOutput(
             image=image, expression=expression, intensity=float(intensity), mask=view.mask, mask_image=alpha_image,
             crop=view.crop, warped=view.warped, reconstruction=view.reconstruction,
@@ -557,10 +560,52 @@ def _feather(mask: np.ndarray, radius: float) -> np.ndarray:
     return (alpha * support).astype(np.float32)
 
 
-def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray):
+@dataclass
+class _Resampled:
+    """What the edit crop was made of, so the paste-back can rebuild its photo-derived part at the photo's resolution.
+
+    The crop is the photo resampled once to edit size and once more by the warp; pasted back, a third resampling
+    blurs it. Where the result is the photo's own pixels (warped and shaded, not painted), the paste-back instead
+    reads the photo itself through the same warp, once.
+    """
+
+    crop: np.ndarray  # (E, E, 3) the aligned photo
+    shaded: np.ndarray  # (E, E, 3) the crop warped and shaded: the part of the result that comes from the photo
+    mapping: np.ndarray  # (E, E, 2) the warp's backward map in crop pixels
+    log_ratio: np.ndarray  # (E, E) the expression texture's shading
+    covered: np.ndarray | None = None  # (E, E) 0..1, how much of each pixel was painted over (cavity, model)
+
+
+def _identity_map(size: int) -> np.ndarray:
+    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    return np.stack([xs, ys], axis=-1)
+
+
+def _photo_detail(image: np.ndarray, region: np.ndarray, parts: _Resampled, alpha: np.ndarray,
+                  to_box: Callable[..., np.ndarray], back: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(h, w, 3) float32: what the pasted crop lacks in its footprint box against the photo read once at full size.
+
+    The result is crop * (1 - alpha) + (shaded * (1 - covered) + paint * covered) * alpha. Its photo-derived parts
+    at full resolution are the photo itself and the photo read through the warp (then shaded); the difference
+    to their pasted crop versions, weighted the same way, is the detail the crop's resamplings lost.
+    """
+    reads = to_box(parts.mapping)  # per box pixel: where in the crop the warp reads
+    photo_xy = (reads @ back[:, :2].T + back[:, 2]).astype(np.float32)  # ... and where that is in the photo
+    warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    warped = shade(warped, to_box(parts.log_ratio)).astype(np.float32)
+    weight = to_box(alpha)[..., None]
+    kept = 1.0 - to_box(parts.covered.astype(np.float32))[..., None]
+    untouched = region.astype(np.float32) - to_box(parts.crop, cv2.INTER_CUBIC).astype(np.float32)
+    moved = warped - to_box(parts.shaded, cv2.INTER_CUBIC).astype(np.float32)
+    return untouched * (1.0 - weight) + moved * kept * weight
+
+
+def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray,
+                resampled: _Resampled | None = None):  # fmt: skip
     """Put the edited crop back at full resolution; pixels where the warped alpha is 0 are copied unchanged.
 
-    Only the crop's footprint on the photo is resampled, so a 40 MP photo costs no more than a small one.
+    Only the crop's footprint on the photo is resampled, so a 40 MP photo costs no more than a small one. With
+    `resampled`, the photo's own pixels in the result are read from the photo at full size (`_photo_detail`).
     """
     height, width = image.shape[:2]
     back = invert(matrix)
@@ -574,14 +619,20 @@ def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: 
         shifted = back.copy()
         shifted[:, 2] -= (x0, y0)  # draw straight into the footprint's box
         box = (int(x1 - x0), int(y1 - y0))
-        crop_box = cv2.warpAffine(crop, shifted, box, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+        def to_box(array: np.ndarray, how: int = cv2.INTER_LINEAR) -> np.ndarray:
+            return cv2.warpAffine(array, shifted, box, flags=how, borderMode=cv2.BORDER_REPLICATE)
+
+        crop_box = to_box(crop, cv2.INTER_CUBIC).astype(np.float32)
         alpha_box = cv2.warpAffine(alpha, shifted, box, flags=cv2.INTER_LINEAR, borderValue=0.0)
         alpha_box[alpha_box < 1.0 / 255] = 0.0
         alpha_full[y0:y1, x0:x1] = alpha_box
         region = out[y0:y1, x0:x1]
         inside = alpha_box > 0
+        if resampled is not None and inside.any():
+            crop_box += _photo_detail(image, region, resampled, alpha, to_box, back)
         a = alpha_box[inside][:, None]
-        mixed = region[inside] * (1 - a) + crop_box[inside].astype(np.float32) * a
+        mixed = region[inside] * (1 - a) + crop_box[inside] * a
         region[inside] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return out, np.round(alpha_full * 255).astype(np.uint8)
 
