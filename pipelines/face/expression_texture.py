@@ -59,6 +59,9 @@ EDGE_FADE = 0.04  # the ratio fades to 1 over this fraction of SIZE inside the f
 OPENING_GROW = 2  # px at SIZE: eye and mouth openings are cut out this much wider (their rims jitter)
 
 
+Interior = tuple[np.ndarray, np.ndarray]  # (H, W, 3) RGB mouth interior, (H, W) where it is known
+
+
 @dataclass(frozen=True)
 class ExpressionTexture:
     """One emotion's texture in the canonical frame (SIZE x SIZE)."""
@@ -165,7 +168,7 @@ def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32) * ratio[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
-def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> Interior:
     """The mouth interior in this photo's colours, warped by `mapping`: ((size, size, 3) RGB, (size, size) alpha)."""
     interior = cv2.remap(texture.interior, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
@@ -175,7 +178,7 @@ def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarr
 
 
 def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
-                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:  # fmt: skip
+                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
     """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
     whose landmarks are `target` (crop px), e.g. the crop after the expression's warp.
 
@@ -222,13 +225,15 @@ def pair_texture(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressiv
     """One person's texture: both photos (aligned crops, SIZE px) warped onto `shape`, then compared."""
     neutral = _to_shape(neutral_crop, neutral_points, shape).astype(np.float32)
     expressive = _to_shape(expressive_crop, expressive_points, shape).astype(np.float32)
-    blur = lambda y: cv2.GaussianBlur(y, (0, 0), BLUR_SIGMA)  # noqa: E731
+    def blur(y: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+        return cv2.GaussianBlur(y, (0, 0), sigma)
+
     log_ratio = np.log((blur(_luminance(expressive)) + 4.0) / (blur(_luminance(neutral)) + 4.0))
     skin = skin_weight(shape, SIZE)
     # Keep what changes within a few millimetres (lines, folds, a bulge's shading); drop exposure and broad light
     # changes between the two photos (a normalised blur over the skin alone, so the openings leave no halo).
-    spread = lambda y: cv2.GaussianBlur(y, (0, 0), LOW_CUT * SIZE)  # noqa: E731
-    log_ratio = log_ratio - spread(log_ratio * skin) / np.maximum(spread(skin), 1e-3)
+    spread = LOW_CUT * SIZE
+    log_ratio = log_ratio - blur(log_ratio * skin, spread) / np.maximum(blur(skin, spread), 1e-3)
     log_ratio = np.clip(log_ratio, *LOG_RATIO_RANGE) * skin
     opening = _polygon_mask(shape, (fr.LIPS_INNER,), SIZE).astype(np.float32)
     interior = expressive / skin_colour(neutral_crop, neutral_points).astype(np.float32) * opening[..., None]
