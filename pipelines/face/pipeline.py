@@ -1,11 +1,12 @@
-"""Give the person in one photo a new expression: landmarks -> warp -> mouth mask -> SimMIM paints -> paste back.
+"""Give the person in one photo a new expression: landmarks -> warp -> texture -> mouth -> paste back.
 
 `FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and a
 mouth-region `SimMIMFace` masked-image model (plus an optional diffusers inpainting pass on a GPU).
 The split of work: the landmark warp carries the person's own skin, lips, lids and brows along the
-measured expression moves (what keeps them recognisable), and the learned model paints what a warp
-has no pixels for — the inside of a mouth that opens (dark cavity, teeth), steered by a drawing of
-the target lips. `FaceExpressionConfig.variant` picks which parts run (`VARIANTS`; the bench compares
+measured expression moves (what keeps them recognisable); the measured expression texture
+(`expression_texture`: ratio images of real same-person pairs) adds the folds and lines a warp cannot
+make and a real mouth interior; a drawn cavity or the learned model paints the rest of a mouth that
+opens, steered by a drawing of the target lips. `FaceExpressionConfig.variant` picks which parts run (`VARIANTS`; the bench compares
 them through `ABLATIONS`).
 
 Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
@@ -212,7 +213,7 @@ class _Face:
 
 
 class FaceExpressionPipeline:
-    """detect -> align -> target landmarks -> warp -> mask -> SimMIM paints -> (refine) -> paste back."""
+    """detect -> align -> target landmarks -> warp -> texture -> mouth painted -> (refine) -> paste back."""
 
     def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None, face_model=None):
         self.landmarker = landmarker  # pipelines.face.detector.FaceLandmarker (or anything with .detect)
