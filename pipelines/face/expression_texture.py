@@ -168,10 +168,11 @@ def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
 
     Brightening stops where a channel would clip: past that the colour would shift towards yellow or white.
     """
-    ratio = np.exp(log_ratio)
-    headroom = 255.0 / np.maximum(image.max(axis=2), 1).astype(np.float32)
+    ratio = np.exp(log_ratio, dtype=np.float32)
+    brightest = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])  # (faster than max(axis=2))
+    headroom = np.float32(255.0) / np.maximum(brightest, 1).astype(np.float32)
     ratio = np.where(log_ratio > 0, np.clip(ratio, 1.0, headroom), ratio)
-    return np.clip(image.astype(np.float32) * ratio[..., None] + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(image * ratio[..., None] + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
 def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> Interior:

@@ -6,8 +6,8 @@ The split of work: the landmark warp carries the person's own skin, lips, lids a
 measured expression moves (what keeps them recognisable); the measured expression texture
 (`expression_texture`: ratio images of real same-person pairs) adds the folds and lines a warp cannot
 make and a real mouth interior; a drawn cavity or the learned model paints the rest of a mouth that
-opens, steered by a drawing of the target lips. `FaceExpressionConfig.variant` picks which parts run (`VARIANTS`; the bench compares
-them through `ABLATIONS`).
+opens, steered by a drawing of the target lips. `FaceExpressionConfig.variant` picks which parts run
+(`VARIANTS`; the bench compares them through `ABLATIONS`).
 
 Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
 photo is returned bit for bit, at the photo's own size.
@@ -16,6 +16,7 @@ photo is returned bit for bit, at the photo's own size.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -211,6 +212,11 @@ class _Face:
     num_faces: int
     warnings: list[str]
 
+    @cached_property
+    def skin(self) -> np.ndarray:
+        """(3,) the bare skin's colour in the aligned crop: the measured mouth interior is scaled by it."""
+        return skin_colour(self.aligned.crop, self.aligned.landmarks)
+
 
 class FaceExpressionPipeline:
     """detect -> align -> target landmarks -> warp -> texture -> mouth painted -> (refine) -> paste back."""
@@ -345,10 +351,9 @@ class FaceExpressionPipeline:
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
-        warped, log_ratio, interior = add_texture(warped, skin_colour(crop, source_crop), target_crop, amounts,
-                                                  cfg.texture_scale)  # fmt: skip
+        warped, log_ratio, interior = add_texture(warped, face.skin, target_crop, amounts, cfg.texture_scale)
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
-        resampled = _Resampled(crop, warped, mapping, log_ratio)
+        shaded = warped
 
         # 6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
         #    and the previous whole-face model).
@@ -360,12 +365,13 @@ class FaceExpressionPipeline:
             painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)
         else:
             painted, paint_mask, view = self._paint_mouth(crop, warped, source_crop, target_crop)
-        resampled.covered = np.maximum(cavity, paint_mask)
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
-        result = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + painted * paste_alpha[..., None]
-        result = np.clip(result + 0.5, 0, 255).astype(np.uint8)
+        blended = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + painted * paste_alpha[..., None]
+        result = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        resampled = _Resampled.split(blended, crop, shaded, np.maximum(cavity, paint_mask), paste_alpha, mapping,
+                                     log_ratio)  # fmt: skip
         refined = False
         if refine and paste_alpha.any():
             prompt = _refine_prompt(expression)
@@ -552,29 +558,33 @@ def _skin(landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
 
 def _feather(mask: np.ndarray, radius: float) -> np.ndarray:
     """A soft alpha that is 1 on `mask`, fades out over `radius` px around it, and is exactly 0 beyond."""
-    grow = int(np.ceil(radius))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    support = cv2.dilate(mask.astype(np.uint8), kernel)
     distance = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 5)  # 0 on the mask
     alpha = np.clip(1.0 - distance / (radius + 1.0), 0.0, 1.0)
     alpha = alpha * alpha * (3 - 2 * alpha)  # smoothstep: no visible ramp edges
-    return (alpha * support).astype(np.float32)
+    return np.where(distance <= np.ceil(radius), alpha, 0.0).astype(np.float32)  # (a distance, not a slow dilation)
 
 
 @dataclass
 class _Resampled:
-    """What the edit crop was made of, so the paste-back can rebuild its photo-derived part at the photo's resolution.
+    """The edit crop split into the photo's own pixels (warped and shaded) and what was painted over them, so that
+    the paste-back can read the photo's part from the photo itself, once, at full size.
 
-    The crop is the photo resampled once to edit size and once more by the warp; pasted back, a third resampling
-    blurs it. Where the result is the photo's own pixels (warped and shaded, not painted), the paste-back instead
-    reads the photo itself through the same warp, once.
+    The crop is the photo resampled to edit size and again by the warp; pasted back, a third resampling blurs
+    it (the edited region kept about 0.65 of the photo's Laplacian energy that way).
     """
 
-    crop: np.ndarray  # (E, E, 3) the aligned photo
-    shaded: np.ndarray  # (E, E, 3) the crop warped and shaded: the part of the result that comes from the photo
     mapping: np.ndarray  # (E, E, 2) the warp's backward map in crop pixels
     log_ratio: np.ndarray  # (E, E) the expression texture's shading
-    covered: np.ndarray | None = None  # (E, E) 0..1, how much of each pixel was painted over (cavity, model)
+    kept: np.ndarray  # (E, E) 0..1, how much of each pixel is the shaded photo (not painted over)
+    painted: np.ndarray  # (E, E, 3) float32, the rest: result - crop * (1 - alpha) - shaded * kept * alpha
+
+    @classmethod
+    def split(cls, result: np.ndarray, crop: np.ndarray, shaded: np.ndarray, covered: np.ndarray,
+              alpha: np.ndarray, mapping: np.ndarray, log_ratio: np.ndarray) -> "_Resampled":  # fmt: skip
+        kept = np.clip(1.0 - covered, 0.0, 1.0).astype(np.float32)
+        a = alpha[..., None]
+        painted = result - crop.astype(np.float32) * (1 - a) - shaded.astype(np.float32) * (kept[..., None] * a)
+        return cls(mapping, log_ratio, kept, painted.astype(np.float32))
 
 
 def _identity_map(size: int) -> np.ndarray:
@@ -582,31 +592,29 @@ def _identity_map(size: int) -> np.ndarray:
     return np.stack([xs, ys], axis=-1)
 
 
-def _photo_detail(image: np.ndarray, region: np.ndarray, parts: _Resampled, alpha: np.ndarray,
+def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, parts: _Resampled,
                   to_box: Callable[..., np.ndarray], back: np.ndarray) -> np.ndarray:  # fmt: skip
-    """(h, w, 3) float32: what the pasted crop lacks in its footprint box against the photo read once at full size.
+    """(h, w, 3) float32: the edit crop rebuilt in the photo's box, its photo-derived part read from the photo.
 
-    The result is crop * (1 - alpha) + (shaded * (1 - covered) + paint * covered) * alpha. Its photo-derived parts
-    at full resolution are the photo itself and the photo read through the warp (then shaded); the difference
-    to their pasted crop versions, weighted the same way, is the detail the crop's resamplings lost.
+    crop * (1 - alpha) + shaded * kept * alpha + painted, where the crop is the photo itself and the shaded
+    crop is the photo read once through the warp, then shaded; only `painted` is resampled from the crop.
     """
     reads = to_box(parts.mapping)  # per box pixel: where in the crop the warp reads
     photo_xy = (reads @ back[:, :2].T + back[:, 2]).astype(np.float32)  # ... and where that is in the photo
     warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    warped = shade(warped, to_box(parts.log_ratio)).astype(np.float32)
-    weight = to_box(alpha)[..., None]
-    kept = 1.0 - to_box(parts.covered.astype(np.float32))[..., None]
-    untouched = region.astype(np.float32) - to_box(parts.crop, cv2.INTER_CUBIC).astype(np.float32)
-    moved = warped - to_box(parts.shaded, cv2.INTER_CUBIC).astype(np.float32)
-    return untouched * (1.0 - weight) + moved * kept * weight
+    shaded = shade(warped, to_box(parts.log_ratio))
+    a = alpha[..., None]
+    kept = to_box(parts.kept)[..., None] * a
+    return region * (1 - a) + shaded * kept + to_box(parts.painted, cv2.INTER_CUBIC)
 
 
 def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray,
                 resampled: _Resampled | None = None):  # fmt: skip
     """Put the edited crop back at full resolution; pixels where the warped alpha is 0 are copied unchanged.
 
-    Only the crop's footprint on the photo is resampled, so a 40 MP photo costs no more than a small one. With
-    `resampled`, the photo's own pixels in the result are read from the photo at full size (`_photo_detail`).
+    Only the rectangle the alpha reaches on the photo is resampled, so a 40 MP photo costs no more than a small
+    one. With `resampled`, the photo's own pixels in the result are read from the photo at full size
+    (`_at_full_size`).
     """
     height, width = image.shape[:2]
     back = invert(matrix)
@@ -616,22 +624,30 @@ def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: 
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int).clip(0, [width, height])
     alpha_full = np.zeros((height, width), np.float32)
     out = image.copy()
-    if x1 > x0 and y1 > y0:
-        shifted = back.copy()
-        shifted[:, 2] -= (x0, y0)  # draw straight into the footprint's box
-        box = (int(x1 - x0), int(y1 - y0))
+    if x1 <= x0 or y1 <= y0:
+        return out, alpha_full.astype(np.uint8)
+    shifted = back.copy()
+    shifted[:, 2] -= (x0, y0)  # draw straight into the footprint's box
+    alpha_box = cv2.warpAffine(alpha, shifted, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    alpha_box[alpha_box < 1.0 / 255] = 0.0
+    alpha_full[y0:y1, x0:x1] = alpha_box
+    ys, xs = np.nonzero(alpha_box)
+    if ys.size:
+        # From here on only the rectangle the alpha reaches.
+        top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+        shifted[:, 2] -= (left, top)
+        box = (int(right - left), int(bottom - top))
+        alpha_box = alpha_box[top:bottom, left:right]
 
         def to_box(array: np.ndarray, how: int = cv2.INTER_LINEAR) -> np.ndarray:
             return cv2.warpAffine(array, shifted, box, flags=how, borderMode=cv2.BORDER_REPLICATE)
 
-        crop_box = to_box(crop, cv2.INTER_CUBIC).astype(np.float32)
-        alpha_box = cv2.warpAffine(alpha, shifted, box, flags=cv2.INTER_LINEAR, borderValue=0.0)
-        alpha_box[alpha_box < 1.0 / 255] = 0.0
-        alpha_full[y0:y1, x0:x1] = alpha_box
-        region = out[y0:y1, x0:x1]
+        region = out[y0 + top : y0 + bottom, x0 + left : x0 + right]
+        if resampled is None:
+            crop_box = to_box(crop, cv2.INTER_CUBIC).astype(np.float32)
+        else:
+            crop_box = _at_full_size(image, region, alpha_box, resampled, to_box, back)
         inside = alpha_box > 0
-        if resampled is not None and inside.any():
-            crop_box += _photo_detail(image, region, resampled, alpha, to_box, back)
         a = alpha_box[inside][:, None]
         mixed = region[inside] * (1 - a) + crop_box[inside] * a
         region[inside] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
