@@ -36,7 +36,7 @@ def main() -> None:
         pipe(PHOTOS[0], "joy", 0.5)  # warm-up: first calls pay for lazy imports
         for photo in PHOTOS:
             start = time.perf_counter()
-            face = PreviewFace.from_face(pipe.find_face(photo))
+            face = PreviewFace.from_face(pipe.find_face(photo), pipe.config.texture_scale)
             finds.append(time.perf_counter() - start)
             for expression, intensity, sliders in DRAG:
                 start = time.perf_counter()

@@ -37,6 +37,8 @@ def register(subparsers) -> None:
                         help="which parts run: mouth-model (warp + the mouth SimMIM), warp (no learned model), "
                         "simmim (no warp), legacy (the previous whole-face model, research-only weights); default "
                         f"{FaceExpressionConfig.variant}")
+    parser.add_argument("--no-texture", dest="texture", action="store_false", default=FaceExpressionConfig.texture,
+                        help="leave out the expression texture (measured folds, lines and mouth interior)")
     parser.add_argument("--face-simmim", type=Path, help="whole-face SimMIM folder for --variant legacy "
                         "(default weights/simmim-face)")
     parser.add_argument("--refine", metavar="MODEL", help="diffusers inpainting model (folder or hub id) to polish with")
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     # A sheet or sprites alone write only what was asked for: the single edit (PHOTO_EXPRESSION.png) needs --out.
     single = args.out or args.show_mask or args.teach or not (args.sheet or args.sprites or args.sillytavern)
     warnings: list[str] = []
-    config = FaceExpressionConfig(variant=args.variant)
+    config = FaceExpressionConfig(variant=args.variant, texture=args.texture)
     with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, config=config, refine=args.refine,
                                                 face_simmim_path=args.face_simmim) as pipe:  # fmt: skip
         if single:

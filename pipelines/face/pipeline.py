@@ -1,12 +1,13 @@
-"""Give the person in one photo a new expression: landmarks -> warp -> mouth mask -> SimMIM paints -> paste back.
+"""Give the person in one photo a new expression: landmarks -> warp -> texture -> mouth -> paste back.
 
 `FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and a
 mouth-region `SimMIMFace` masked-image model (plus an optional diffusers inpainting pass on a GPU).
 The split of work: the landmark warp carries the person's own skin, lips, lids and brows along the
-measured expression moves (what keeps them recognisable), and the learned model paints what a warp
-has no pixels for — the inside of a mouth that opens (dark cavity, teeth), steered by a drawing of
-the target lips. `FaceExpressionConfig.variant` picks which parts run (`VARIANTS`; the bench compares
-them through `ABLATIONS`).
+measured expression moves (what keeps them recognisable); the measured expression texture
+(`expression_texture`: ratio images of real same-person pairs) adds the folds and lines a warp cannot
+make and a real mouth interior; a drawn cavity or the learned model paints the rest of a mouth that
+opens, steered by a drawing of the target lips. `FaceExpressionConfig.variant` picks which parts run
+(`VARIANTS`; the bench compares them through `ABLATIONS`).
 
 Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
 photo is returned bit for bit, at the photo's own size.
@@ -15,6 +16,7 @@ photo is returned bit for bit, at the photo's own size.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -25,6 +27,7 @@ from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
+from pipelines.face.expression_texture import add_texture, shade, skin_colour
 from pipelines.face.simmim.conditioning import render_condition
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
@@ -33,7 +36,7 @@ from pipelines.face.simmim.masks import (
     region_mask,
     region_pixel_mask,
 )
-from pipelines.face.warp import CAVITY_MIN_GAP, mouth_gap, shade_mouth_cavity, warp_image
+from pipelines.face.warp import CAVITY_MIN_GAP, backward_map, mouth_gap, shade_mouth_cavity, warp_with
 from pipelines.image_io import ImageSource, load_image
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
@@ -48,8 +51,10 @@ VARIANTS: dict[str, str] = {
 DEFAULT_VARIANT = "warp"
 PAINT_ALPHA_FLOOR = 0.02  # the soft edge of the mouth paint below this is dropped (it would mask whole patches)
 # The configurations the bench compares with the default (config overrides by name).
-ABLATIONS: dict[str, dict[str, str]] = {label: {"variant": name} for name, label in VARIANTS.items()
-                                        if name != DEFAULT_VARIANT}  # fmt: skip
+ABLATIONS: dict[str, dict[str, object]] = {
+    "no expression texture": {"texture": False},
+    **{label: {"variant": name} for name, label in VARIANTS.items() if name != DEFAULT_VARIANT},
+}
 # "feather": alpha mix; "poisson": the stronger gradient of the two, cloned seamlessly (cv2 MIXED_CLONE);
 # "lowpass": SimMIM's coarse colour and shading under the warp's fine detail.
 BLENDS = ("feather", "poisson", "lowpass")
@@ -71,8 +76,17 @@ class FaceExpressionConfig:
     simmim_weight: float = 1.0
     blend: str = "lowpass"
     feather: float = 0.04  # width of the soft paste-back border, as a fraction of the crop side
+    # Expression ratio images (`expression_texture`): the measured folds and lines of the expression multiply the
+    # warped crop, and a measured mouth interior fills a newly opened mouth; `texture_strength` scales the log ratio.
+    texture: bool = True
+    texture_strength: float = 1.0
     refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
     refine_steps: int = 25
+
+    @property
+    def texture_scale(self) -> float:
+        """How strongly the expression texture is laid on (0 when it is off, or in the no-warp ablation)."""
+        return self.texture_strength if self.texture and self.variant != "simmim" else 0.0
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -81,6 +95,8 @@ class FaceExpressionConfig:
             raise InputError(f"min_edit_size {self.min_edit_size} must be between 1 and max_edit_size {self.max_edit_size}.")
         if self.blend not in BLENDS:
             raise InputError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}.")
+        if not 0.0 <= self.texture_strength <= 3.0:
+            raise InputError(f"texture_strength must be in [0, 3], got {self.texture_strength}.")
         if not 0.0 <= self.simmim_weight <= 1.0:
             raise InputError(f"simmim_weight must be in [0, 1], got {self.simmim_weight}.")
 
@@ -196,9 +212,14 @@ class _Face:
     num_faces: int
     warnings: list[str]
 
+    @cached_property
+    def skin(self) -> np.ndarray:
+        """(3,) the bare skin's colour in the aligned crop: the measured mouth interior is scaled by it."""
+        return skin_colour(self.aligned.crop, self.aligned.landmarks)
+
 
 class FaceExpressionPipeline:
-    """detect -> align -> target landmarks -> warp -> mask -> SimMIM paints -> (refine) -> paste back."""
+    """detect -> align -> target landmarks -> warp -> texture -> mouth painted -> (refine) -> paste back."""
 
     def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None, face_model=None):
         self.landmarker = landmarker  # pipelines.face.detector.FaceLandmarker (or anything with .detect)
@@ -324,16 +345,21 @@ class FaceExpressionPipeline:
         target_crop = transform_points(target, face.aligned.matrix)
 
         # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
-        if cfg.variant == "simmim":
-            warped, moved = crop, np.zeros(crop.shape[:2], np.float32)
-        else:
-            warped, moved = warp_image(crop, source_crop, target_crop)
+        mapping = _identity_map(edit_size) if cfg.variant == "simmim" else backward_map(source_crop, target_crop,
+                                                                                         crop.shape[:2])  # fmt: skip
+        warped, moved = warp_with(crop, mapping)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
-        # 5-6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
-        #      and the previous whole-face model).
+        # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
+        warped, log_ratio, interior = add_texture(warped, face.skin, target_crop, amounts, cfg.texture_scale)
+        moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
+        shaded = warped
+
+        # 6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
+        #    and the previous whole-face model).
+        cavity = np.zeros(crop.shape[:2], np.float32)
         if cfg.variant in ("warp", "legacy"):
-            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop)
+            warped, cavity = shade_mouth_cavity(warped, source_crop, target_crop, interior)
             moved_mask |= (cavity > 0).astype(np.uint8)
         if cfg.variant == "legacy":
             painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)
@@ -342,16 +368,19 @@ class FaceExpressionPipeline:
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
-        result = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + painted * paste_alpha[..., None]
-        result = np.clip(result + 0.5, 0, 255).astype(np.uint8)
+        blended = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + painted * paste_alpha[..., None]
+        result = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        resampled = _Resampled.split(blended, crop, shaded, np.maximum(cavity, paint_mask), paste_alpha, mapping,
+                                     log_ratio)  # fmt: skip
         refined = False
         if refine and paste_alpha.any():
             prompt = _refine_prompt(expression)
             result = self.refiner(result, paste_alpha > 0, prompt, strength=cfg.refine_strength, steps=cfg.refine_steps)
             refined = True
+            resampled = None  # the refiner repainted everything: there is no photo detail left to restore
 
         # 8. Paste back into the photo: outside the alpha's support every pixel is the input's own.
-        image, alpha_image = _paste_back(face.image, result, paste_alpha, face.aligned.matrix)
+        image, alpha_image = _paste_back(face.image, result, paste_alpha, face.aligned.matrix, resampled)
         return FaceExpressionOutput(
             image=image, expression=expression, intensity=float(intensity), mask=view.mask, mask_image=alpha_image,
             crop=view.crop, warped=view.warped, reconstruction=view.reconstruction,
@@ -529,19 +558,63 @@ def _skin(landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
 
 def _feather(mask: np.ndarray, radius: float) -> np.ndarray:
     """A soft alpha that is 1 on `mask`, fades out over `radius` px around it, and is exactly 0 beyond."""
-    grow = int(np.ceil(radius))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    support = cv2.dilate(mask.astype(np.uint8), kernel)
     distance = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 5)  # 0 on the mask
     alpha = np.clip(1.0 - distance / (radius + 1.0), 0.0, 1.0)
     alpha = alpha * alpha * (3 - 2 * alpha)  # smoothstep: no visible ramp edges
-    return (alpha * support).astype(np.float32)
+    return np.where(distance <= np.ceil(radius), alpha, 0.0).astype(np.float32)  # (a distance, not a slow dilation)
 
 
-def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray):
+@dataclass
+class _Resampled:
+    """The edit crop split into the photo's own pixels (warped and shaded) and what was painted over them, so that
+    the paste-back can read the photo's part from the photo itself, once, at full size.
+
+    The crop is the photo resampled to edit size and again by the warp; pasted back, a third resampling blurs
+    it (the edited region kept about 0.65 of the photo's Laplacian energy that way).
+    """
+
+    mapping: np.ndarray  # (E, E, 2) the warp's backward map in crop pixels
+    log_ratio: np.ndarray  # (E, E) the expression texture's shading
+    kept: np.ndarray  # (E, E) 0..1, how much of each pixel is the shaded photo (not painted over)
+    painted: np.ndarray  # (E, E, 3) float32, the rest: result - crop * (1 - alpha) - shaded * kept * alpha
+
+    @classmethod
+    def split(cls, result: np.ndarray, crop: np.ndarray, shaded: np.ndarray, covered: np.ndarray,
+              alpha: np.ndarray, mapping: np.ndarray, log_ratio: np.ndarray) -> "_Resampled":  # fmt: skip
+        kept = np.clip(1.0 - covered, 0.0, 1.0).astype(np.float32)
+        a = alpha[..., None]
+        painted = result - crop.astype(np.float32) * (1 - a) - shaded.astype(np.float32) * (kept[..., None] * a)
+        return cls(mapping, log_ratio, kept, painted.astype(np.float32))
+
+
+def _identity_map(size: int) -> np.ndarray:
+    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    return np.stack([xs, ys], axis=-1)
+
+
+def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, parts: _Resampled,
+                  to_box: Callable[..., np.ndarray], back: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(h, w, 3) float32: the edit crop rebuilt in the photo's box, its photo-derived part read from the photo.
+
+    crop * (1 - alpha) + shaded * kept * alpha + painted, where the crop is the photo itself and the shaded
+    crop is the photo read once through the warp, then shaded; only `painted` is resampled from the crop.
+    """
+    reads = to_box(parts.mapping)  # per box pixel: where in the crop the warp reads
+    photo_xy = (reads @ back[:, :2].T + back[:, 2]).astype(np.float32)  # ... and where that is in the photo
+    warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    shaded = shade(warped, to_box(parts.log_ratio))
+    a = alpha[..., None]
+    kept = to_box(parts.kept)[..., None] * a
+    return region * (1 - a) + shaded * kept + to_box(parts.painted, cv2.INTER_CUBIC)
+
+
+def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: np.ndarray,
+                resampled: _Resampled | None = None):  # fmt: skip
     """Put the edited crop back at full resolution; pixels where the warped alpha is 0 are copied unchanged.
 
-    Only the crop's footprint on the photo is resampled, so a 40 MP photo costs no more than a small one.
+    Only the rectangle the alpha reaches on the photo is resampled, so a 40 MP photo costs no more than a small
+    one. With `resampled`, the photo's own pixels in the result are read from the photo at full size
+    (`_at_full_size`).
     """
     height, width = image.shape[:2]
     back = invert(matrix)
@@ -551,18 +624,32 @@ def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: 
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int).clip(0, [width, height])
     alpha_full = np.zeros((height, width), np.float32)
     out = image.copy()
-    if x1 > x0 and y1 > y0:
-        shifted = back.copy()
-        shifted[:, 2] -= (x0, y0)  # draw straight into the footprint's box
-        box = (int(x1 - x0), int(y1 - y0))
-        crop_box = cv2.warpAffine(crop, shifted, box, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        alpha_box = cv2.warpAffine(alpha, shifted, box, flags=cv2.INTER_LINEAR, borderValue=0.0)
-        alpha_box[alpha_box < 1.0 / 255] = 0.0
-        alpha_full[y0:y1, x0:x1] = alpha_box
-        region = out[y0:y1, x0:x1]
+    if x1 <= x0 or y1 <= y0:
+        return out, alpha_full.astype(np.uint8)
+    shifted = back.copy()
+    shifted[:, 2] -= (x0, y0)  # draw straight into the footprint's box
+    alpha_box = cv2.warpAffine(alpha, shifted, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    alpha_box[alpha_box < 1.0 / 255] = 0.0
+    alpha_full[y0:y1, x0:x1] = alpha_box
+    ys, xs = np.nonzero(alpha_box)
+    if ys.size:
+        # From here on only the rectangle the alpha reaches.
+        top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+        shifted[:, 2] -= (left, top)
+        box = (int(right - left), int(bottom - top))
+        alpha_box = alpha_box[top:bottom, left:right]
+
+        def to_box(array: np.ndarray, how: int = cv2.INTER_LINEAR) -> np.ndarray:
+            return cv2.warpAffine(array, shifted, box, flags=how, borderMode=cv2.BORDER_REPLICATE)
+
+        region = out[y0 + top : y0 + bottom, x0 + left : x0 + right]
+        if resampled is None:
+            crop_box = to_box(crop, cv2.INTER_CUBIC).astype(np.float32)
+        else:
+            crop_box = _at_full_size(image, region, alpha_box, resampled, to_box, back)
         inside = alpha_box > 0
         a = alpha_box[inside][:, None]
-        mixed = region[inside] * (1 - a) + crop_box[inside].astype(np.float32) * a
+        mixed = region[inside] * (1 - a) + crop_box[inside] * a
         region[inside] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return out, np.round(alpha_full * 255).astype(np.uint8)
 

@@ -1,10 +1,10 @@
-"""A live preview of an expression: the landmark warp alone, on a small crop, fast enough to follow a slider.
+"""A live preview of an expression: the landmark warp and texture, on a small crop, fast enough to follow a slider.
 
-The full edit (`FaceExpressionPipeline.__call__`) warps, masks, repaints with SimMIM and pastes back at the photo's
+The full edit (`FaceExpressionPipeline.__call__`) warps, shades, masks, paints and pastes back at the photo's
 resolution, which takes a few hundred milliseconds on a CPU. While a visitor drags the intensity or a fine-tune
-slider the studio shows this instead: the same target landmarks and the same warp (which carries most of what an
-expression looks like), on a `size`-pixel face crop, with no model and no paste-back; bench/preview.py measures it.
-The full edit runs when the slider is released.
+slider the studio shows this instead: the same target landmarks, the same warp and expression texture (which
+carry what an expression looks like), on a `size`-pixel face crop, with no model and no paste-back;
+bench/preview.py measures it. The full edit runs when the slider is released.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from pipelines.face.action_units import expression_amounts, move_landmarks
 from pipelines.face.align import align_face
+from pipelines.face.expression_texture import add_texture, skin_colour
 from pipelines.face.warp import shade_mouth_cavity, warp_image
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
@@ -28,19 +29,25 @@ class PreviewFace:
     crop: np.ndarray  # (size, size, 3) uint8, the aligned face
     landmarks: np.ndarray  # (478, 2) float64, in crop pixels
     blendshapes: dict[str, float]  # MediaPipe's scores, so "neutral" relaxes what the photo shows
+    skin: np.ndarray  # (3,) the face's skin colour, for a measured mouth interior
+    texture_strength: float  # the pipeline's (`FaceExpressionConfig.texture_scale`): the preview shades alike
 
     @classmethod
-    def from_face(cls, face, size: int = PREVIEW_SIZE) -> "PreviewFace":
-        """From a face the pipeline found (`FaceExpressionPipeline.find_face`)."""
+    def from_face(cls, face, texture_strength: float, size: int = PREVIEW_SIZE) -> "PreviewFace":
+        """From a face the pipeline found (`FaceExpressionPipeline.find_face`) and its texture strength."""
         aligned = align_face(face.image, face.landmarks, size)
-        return cls(aligned.crop, aligned.landmarks.astype(np.float64), dict(face.blendshapes))
+        landmarks = aligned.landmarks.astype(np.float64)
+        return cls(aligned.crop, landmarks, dict(face.blendshapes), skin_colour(aligned.crop, landmarks),
+                   texture_strength)  # fmt: skip
 
 
 def render_preview(face: PreviewFace, expression: str, intensity: float,
                    sliders: Mapping[str, float] | None = None) -> np.ndarray:  # fmt: skip
-    """The face crop with its landmarks moved to `expression` and the pixels warped along: (size, size, 3) uint8."""
+    """The face crop with its landmarks moved to `expression`, the pixels warped along and the expression's texture
+    laid on: (size, size, 3) uint8."""
     amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
     target = move_landmarks(face.landmarks, amounts).astype(np.float64)  # landmarks move the same in any pixel frame
     warped, _ = warp_image(face.crop, face.landmarks, target)
-    warped, _ = shade_mouth_cavity(warped, face.landmarks, target)
+    warped, _, interior = add_texture(warped, face.skin, target, amounts, face.texture_strength)
+    warped, _ = shade_mouth_cavity(warped, face.landmarks, target, interior)
     return warped

@@ -72,7 +72,11 @@ def backward_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np
 
 def warp_image(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp `image` so landmarks `src` move to `dst`; returns (warped image, displacement length in pixels (H, W))."""
-    mapping = backward_map(src, dst, image.shape[:2])
+    return warp_with(image, backward_map(src, dst, image.shape[:2]))
+
+
+def warp_with(image: np.ndarray, mapping: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp `image` by a `backward_map`; returns (warped image, displacement length in pixels (H, W))."""
     warped = cv2.remap(image, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     height, width = image.shape[:2]
     identity = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
@@ -89,11 +93,14 @@ def mouth_gap(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(points[fr.LOWER_LIP_INNER, :2] - points[fr.UPPER_LIP_INNER, :2]))
 
 
-def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                       interior: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Paint the inside of the mouth where `dst` opens it wider than `src`; returns (image, cavity alpha (H, W)).
 
     A warp can only stretch the closed lips' seam into the new gap; a dark, soft-edged interior tinted by
-    the person's lip colour reads as an open mouth, and the inpainting model can build on it.
+    the person's lip colour reads as an open mouth, and the inpainting model can build on it. `interior`
+    ((H, W, 3) RGB, (H, W) alpha), e.g. real mouths measured by `expression_texture`, replaces the drawn
+    interior where its alpha says it is known.
     """
     alpha = np.zeros(image.shape[:2], dtype=np.float32)
     if mouth_gap(dst) - mouth_gap(src) < CAVITY_MIN_GAP:
@@ -108,11 +115,14 @@ def shade_mouth_cavity(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> t
     cv2.fillPoly(lips, [np.round(np.asarray(dst)[list(fr.LIPS_OUTER), :2]).astype(np.int32)], 1)
     rim = lips.astype(bool) & (alpha == 0)  # lip pixels the cavity does not cover (none on a tiny, wide-open mouth)
     lip_tone = image[rim].mean(axis=0) if rim.any() else CAVITY_COLOUR
-    interior = np.empty(image.shape, np.float32)
-    interior[:] = 0.7 * CAVITY_COLOUR + 0.3 * 0.35 * lip_tone
+    drawn = np.empty(image.shape, np.float32)
+    drawn[:] = 0.7 * CAVITY_COLOUR + 0.3 * 0.35 * lip_tone
     teeth = _upper_teeth(dst, image.shape[:2])
-    interior += teeth[..., None] * (TEETH_COLOUR * min(1.0, lip_tone.mean() / 150) - interior)
-    out = image.astype(np.float32) * (1 - alpha[..., None]) + interior * alpha[..., None]
+    drawn += teeth[..., None] * (TEETH_COLOUR * min(1.0, lip_tone.mean() / 150) - drawn)
+    if interior is not None:
+        measured, known = interior
+        drawn += np.clip(known, 0.0, 1.0)[..., None] * (measured - drawn)
+    out = image.astype(np.float32) * (1 - alpha[..., None]) + drawn * alpha[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), alpha
 
 

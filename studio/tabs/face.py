@@ -44,7 +44,7 @@ TEXT = {
         "face.run": "Make expression",
         "face.sheet": "Make expression sheet",
         "face.full_set": "Full SillyTavern set (28 sprites)",
-        "face.preview": "Live preview while you drag (warp only, low resolution); the full edit runs on release",
+        "face.preview": "Live preview while you drag (warp and texture, low resolution); the full edit runs on release",
         "face.status": "Face {index} of {count} (0 = largest); {expression} at {intensity:.0%}.",
         "face.before_after": "Before / after",
         "face.result": "Result",
@@ -80,7 +80,7 @@ TEXT = {
         "face.run": "生成表情",
         "face.sheet": "生成表情表",
         "face.full_set": "完整 SillyTavern 表情集（28 张）",
-        "face.preview": "拖动时的实时预览（仅变形，低分辨率）；松开后生成完整结果",
+        "face.preview": "拖动时的实时预览（变形与纹理，低分辨率）；松开后生成完整结果",
         "face.status": "第 {index} 张脸，共 {count} 张（0 = 最大）；{expression}，强度 {intensity:.0%}。",
         "face.before_after": "前 / 后对比",
         "face.result": "结果",
@@ -206,13 +206,13 @@ def find_preview_face(photo, face_index):
     from pipelines.face.preview import PreviewFace
 
     pipe, index = pipeline_for(photo, face_index, refine=False)
-    face = PreviewFace.from_face(pipe.find_face(photo, index))
+    face = PreviewFace.from_face(pipe.find_face(photo, index), pipe.config.texture_scale)
     return face, face.crop
 
 
 @user_errors
 def update_preview(face, expression, intensity, *sliders):
-    """The warp-only preview for the current controls (bench/preview.py times it); nothing before a photo."""
+    """The small warp + texture preview for the current controls (bench/preview.py times it); nothing before a photo."""
     if face is None:
         return gr.skip()
     from pipelines.face.preview import render_preview
@@ -261,7 +261,7 @@ def render() -> None:
                 concurrency_limit=1)  # fmt: skip
     full_set.click(make_sprite_set, [photo, intensity, face_index], [gallery, sprites], api_name="face_sprite_set",
                    concurrency_limit=1)  # fmt: skip
-    # Live preview: the face is found once per photo; dragging redraws the small warp only, outside the queue so a
+    # Live preview: the face is found once per photo; dragging redraws the small warp, outside the queue so a
     # running full edit never delays it; releasing a slider runs the full edit.
     quick = {"queue": False, "show_progress": "hidden", "trigger_mode": "always_last"}
     for source in (photo.change, face_index.change):

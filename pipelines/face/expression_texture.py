@@ -1,0 +1,329 @@
+"""Expression texture: the lines, folds and shading a landmark warp cannot make, and the inside of an open mouth.
+
+A warp only moves the person's own pixels, so a warped smile has no nasolabial fold, a warped frown no
+glabellar lines, a warped open mouth no teeth. Liu, Shan & Zhang ("Expressive expression mapping with
+ratio images", SIGGRAPH 2001) carry that texture from other people: with two photos of one person, A
+(neutral) and A' (expressive), both mapped into the same face geometry, the per-pixel ratio A'/A is the
+expression's shading with the person's skin, colour and lighting divided out; multiplying another face
+B, warped to the expression's geometry, by that ratio gives B the folds and lines.
+
+Here, for each emotion, from same-person pairs of openpeople's training people (P001-P007):
+
+1. each pair is laid into one aligned face frame (`align.align_face`; the expressive photo through the
+   similarity that puts its stable points on the neutral's, as `expression_moves` measures moves), then both
+   photos are warped (`warp.backward_map`) onto the emotion's CANONICAL geometry: the mean neutral face
+   of the training people moved by the shipped expression move — exactly the geometry the pipeline's
+   target has at intensity 1;
+2. ratio: log of the luminance ratio expressive/neutral after a small blur, with slow changes (exposure,
+   light: `LOW_CUT`) removed and clipped (`LOG_RATIO_RANGE`), only on skin
+   (the face oval without the brows, the eye openings and the mouth opening), faded out at the oval's
+   edge; then averaged over people. Luminance only, so the ratio never tints a face;
+3. mouth interior (teeth, tongue, shadow): the colour inside the canonical inner lip line over the
+   person's own skin colour (`skin_colour`), averaged over people; where the canonical mouth is closed
+   there is none.
+
+At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
+crop's pixels are multiplied by exp(amount * gain * log ratio) (amount = the expression's intensity,
+gain: `GAINS`), and the
+mouth opening is filled with the interior times this photo's skin colour. The per-pixel median over
+people rather than one person's map or the mean: `python -m pipelines.face.expression_texture` prints,
+leaving each training person out in turn, how much of that person's real texture each choice explains;
+the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands.
+
+Source of the shipped maps (`expression_texture.npz`, float16): openpeople 0.1.2 (MIT, "Copyright (c)
+2026 Prompt Haus"), people P001-P007; P008-P010 and the London set are kept for evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+import cv2
+import numpy as np
+
+from pipelines.face import landmarks as fr
+from pipelines.face.action_units import move_landmarks
+from pipelines.face.align import AlignedFace, align_face, similarity_matrix, transform_points
+from pipelines.face.warp import backward_map
+
+TEXTURE_FILE = Path(__file__).with_name("expression_texture.npz")
+SIZE = 256  # side of the canonical frame (an aligned face crop); about the training photos' own resolution
+BLUR_SIGMA = 0.7  # px at SIZE: removes JPEG noise, keeps lines that are 2 px wide
+# Ratios beyond these are misregistration (a lid edge, a hair), not shade. Lines and folds darken a lot; skin that
+# catches more light (a raised cheek) brightens a little, and a bright ratio on pale skin would burn it out.
+LOG_RATIO_RANGE = (float(np.log(1 / 1.8)), float(np.log(1.25)))
+LOW_CUT = 0.06  # shading that varies more slowly than a Gaussian of this fraction of SIZE is lighting, not expression
+EDGE_FADE = 0.04  # the ratio fades to 1 over this fraction of SIZE inside the face oval
+OPENING_GROW = 2  # px at SIZE: eye and mouth openings are cut out this much wider (their rims jitter)
+# How strongly each emotion's texture is laid on at intensity 1, calibrated on the training people only (P001-P007,
+# fer's target rise over their real expressions' rise, x1 / x1.5 / x2: sadness 49 / 77 / 85 %, anger 42 / 57 / 60 %;
+# joy 90 % and disgust 89 % at x1 already). Past x1.5 the shading looks overdone to a person (bright ridges on the
+# nose, patches by the mouth corners), so nothing is stronger than that.
+GAINS = {"sadness": 1.5, "anger": 1.5}
+
+
+Interior = tuple[np.ndarray, np.ndarray]  # (H, W, 3) RGB mouth interior, (H, W) where it is known
+
+
+@dataclass(frozen=True)
+class ExpressionTexture:
+    """One emotion's texture in the canonical frame (SIZE x SIZE)."""
+
+    shape: np.ndarray  # (478, 2) float64: the canonical landmarks the maps are drawn on
+    log_ratio: np.ndarray  # (SIZE, SIZE) float32: log(expressive / neutral) luminance; 0 = unchanged
+    interior: np.ndarray  # (SIZE, SIZE, 3) float32: mouth interior colour over skin colour
+    interior_alpha: np.ndarray  # (SIZE, SIZE) float32: where `interior` is known (0 when the mouth stays closed)
+
+
+@lru_cache(maxsize=1)
+def shipped_textures() -> dict[str, ExpressionTexture]:
+    """label -> ExpressionTexture, from the shipped measurement."""
+    with np.load(TEXTURE_FILE, allow_pickle=False) as data:
+        labels = sorted({key.split("/")[0] for key in data.files})
+        return {label: ExpressionTexture(*(data[f"{label}/{part}"].astype(np.float32 if part != "shape" else np.float64)
+                                           for part in ("shape", "log_ratio", "interior", "interior_alpha")))
+                for label in labels}  # fmt: skip
+
+
+# --- masks and colours shared by measuring and applying ------------------------------------------------------------
+
+
+def _polygon_mask(points: np.ndarray, loops: tuple[tuple[int, ...], ...], size: int, grow: int = 0) -> np.ndarray:
+    """(size, size) bool: inside any of the landmark loops, grown by `grow` px."""
+    canvas = np.zeros((size, size), np.uint8)
+    for loop in loops:
+        cv2.fillPoly(canvas, [np.round(points[list(loop)] * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    if grow > 0:
+        canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return canvas.astype(bool)
+
+
+def _hulls(points: np.ndarray, groups: tuple[tuple[int, ...], ...], size: int) -> np.ndarray:
+    """(size, size) bool: inside the convex hull of any of the landmark groups."""
+    canvas = np.zeros((size, size), np.uint8)
+    for group in groups:
+        cv2.fillConvexPoly(canvas, cv2.convexHull(np.round(points[list(group)]).astype(np.int32)), 1)
+    return canvas.astype(bool)
+
+
+def _oval(points: np.ndarray, size: int) -> np.ndarray:
+    return _hulls(points, (fr.FACE_OVAL,), size)
+
+
+def skin_weight(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32: 1 on the face's skin, 0 on the brows, in the eye and mouth openings and outside the oval.
+
+    Soft at the oval's edge (hair and background lie beyond it) and round the brows (the warp moves their
+    hair, and a ratio of hair against skin would paint a ghost brow); hard at the openings, whose inside is
+    another material (eyes, teeth) that a skin ratio must not touch.
+    """
+    points = np.asarray(points, np.float64)[:, :2]
+    oval = _oval(points, size).astype(np.uint8)
+    fade = cv2.distanceTransform(oval, cv2.DIST_L2, 5) / max(1.0, EDGE_FADE * size)
+    grow = max(1, round(OPENING_GROW * size / SIZE))
+    openings = _polygon_mask(points, (fr.RIGHT_EYE, fr.LEFT_EYE, fr.LIPS_INNER), size, grow)
+    brows = _hulls(points, (fr.RIGHT_BROW, fr.LEFT_BROW), size).astype(np.float32)
+    brows = cv2.GaussianBlur(cv2.dilate(brows, np.ones((2 * grow + 1,) * 2, np.uint8)), (0, 0), grow)
+    return (np.clip(fade, 0.0, 1.0) * ~openings * (1.0 - brows)).astype(np.float32)
+
+
+def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(3,) float: the median colour of the face's bare skin (no eyes, brows, lips), what lighting makes of it."""
+    points = np.asarray(points, np.float64)[:, :2]
+    size = image.shape[0]
+    grow = max(1, round(3 * size / SIZE))
+    features = _polygon_mask(points, (fr.RIGHT_EYE, fr.LEFT_EYE, fr.LIPS_OUTER), size, grow)
+    bare = skin_weight(points, size) > 0.5
+    bare &= ~features
+    pixels = image[bare] if bare.any() else image.reshape(-1, 3)
+    return np.median(pixels.astype(np.float64), axis=0)
+
+
+def _luminance(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+# --- applying -----------------------------------------------------------------------------------------------------
+
+
+def canonical_map(texture: ExpressionTexture, target: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 2) float32: for each pixel of a `size` crop whose face has `target` landmarks, where to
+    read the canonical maps (SIZE px frame) — a warp from the canonical geometry onto the target's."""
+    scale = size / SIZE
+    mapping = backward_map(texture.shape * scale, np.asarray(target, np.float64)[:, :2], (size, size))
+    return mapping / np.float32(scale)
+
+
+def log_ratio_at(texture: ExpressionTexture, mapping: np.ndarray) -> np.ndarray:
+    """(size, size) float32: the texture's log ratio warped by `mapping` (0 where the canonical face has none)."""
+    return cv2.remap(texture.log_ratio, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+
+
+def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
+    """`image` (uint8 RGB) times exp(`log_ratio`), every channel alike (no tint).
+
+    Brightening stops where a channel would clip: past that the colour would shift towards yellow or white.
+    """
+    ratio = np.exp(log_ratio, dtype=np.float32)
+    brightest = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])  # (faster than max(axis=2))
+    headroom = np.float32(255.0) / np.maximum(brightest, 1).astype(np.float32)
+    ratio = np.where(log_ratio > 0, np.clip(ratio, 1.0, headroom), ratio)
+    return np.clip(image * ratio[..., None] + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> Interior:
+    """The mouth interior in this photo's colours, warped by `mapping`: ((size, size, 3) RGB, (size, size) alpha)."""
+    interior = cv2.remap(texture.interior, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+    alpha = cv2.remap(texture.interior_alpha, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+    return interior * np.asarray(skin, np.float32), alpha
+
+
+def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
+                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
+    """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
+    whose landmarks are `target` (crop px), e.g. the crop after the expression's warp.
+
+    Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior in this face's `skin`
+    colour with its alpha, or None). Sliders (and neutral) carry no texture.
+    """
+    textures = shipped_textures()
+    size = image.shape[0]
+    log_ratio = np.zeros(image.shape[:2], np.float32)
+    interior = None
+    for name, amount in amounts.items():
+        if name not in textures or amount * strength <= 0:
+            continue
+        mapping = canonical_map(textures[name], target, size)
+        log_ratio += np.float32(amount * strength * GAINS.get(name, 1.0)) * log_ratio_at(textures[name], mapping)
+        if interior is None:  # a preset is one expression; its mouth
+            interior = interior_for(textures[name], mapping, skin)
+    return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
+
+
+# --- measuring (needs MediaPipe and the openpeople photos) ----------------------------------------------------------
+
+
+def lay_onto(neutral: AlignedFace, expressive_image: np.ndarray, neutral_points: np.ndarray,
+             expressive_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The expressive photo in the neutral's aligned frame (via the stable points): (crop, landmarks)."""
+    from pipelines.face.expression_moves import STABLE_POINTS
+
+    onto = similarity_matrix(expressive_points[list(STABLE_POINTS)], neutral_points[list(STABLE_POINTS)])
+    matrix = neutral.matrix[:, :2] @ np.vstack([onto, [0, 0, 1]])[:2]
+    matrix[:, 2] += neutral.matrix[:, 2]
+    size = neutral.crop.shape[0]
+    crop = cv2.warpAffine(expressive_image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    return crop, transform_points(expressive_points, matrix)
+
+
+def _to_shape(image: np.ndarray, points: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    mapping = backward_map(points, shape, image.shape[:2])
+    return cv2.remap(image, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def pair_texture(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressive_crop: np.ndarray,
+                 expressive_points: np.ndarray, shape: np.ndarray) -> ExpressionTexture:  # fmt: skip
+    """One person's texture: both photos (aligned crops, SIZE px) warped onto `shape`, then compared."""
+    neutral = _to_shape(neutral_crop, neutral_points, shape).astype(np.float32)
+    expressive = _to_shape(expressive_crop, expressive_points, shape).astype(np.float32)
+    def blur(y: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+        return cv2.GaussianBlur(y, (0, 0), sigma)
+
+    log_ratio = np.log((blur(_luminance(expressive)) + 4.0) / (blur(_luminance(neutral)) + 4.0))
+    skin = skin_weight(shape, SIZE)
+    # Keep what changes within a few millimetres (lines, folds, a bulge's shading); drop exposure and broad light
+    # changes between the two photos (a normalised blur over the skin alone, so the openings leave no halo).
+    spread = LOW_CUT * SIZE
+    log_ratio = log_ratio - blur(log_ratio * skin, spread) / np.maximum(blur(skin, spread), 1e-3)
+    log_ratio = np.clip(log_ratio, *LOG_RATIO_RANGE) * skin
+    opening = _polygon_mask(shape, (fr.LIPS_INNER,), SIZE).astype(np.float32)
+    interior = expressive / skin_colour(neutral_crop, neutral_points).astype(np.float32) * opening[..., None]
+    return ExpressionTexture(shape, log_ratio.astype(np.float32), interior.astype(np.float32), opening)
+
+
+def mean_texture(textures: list[ExpressionTexture]) -> ExpressionTexture:
+    """The per-pixel median over people (they share the canonical shape): one person's beard or mole is outvoted."""
+    return ExpressionTexture(textures[0].shape, *(np.median([getattr(t, part) for t in textures], axis=0)
+                                                  for part in ("log_ratio", "interior", "interior_alpha")))  # fmt: skip
+
+
+def measure(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, ExpressionTexture]]:
+    """label -> person -> that person's texture, on the canonical shapes of `people`'s mean neutral face."""
+    from pipelines.face.expression_moves import OPENPEOPLE_NAMES, detect_folder
+    from pipelines.image_io import load_image
+
+    names = [f"{p}_{e}.jpg" for p in people for e in ("neutral", *OPENPEOPLE_NAMES.values())]
+    found = detect_folder(folder, [n for n in names if (folder / n).is_file()])
+    neutrals = {p: align_face(load_image(folder / f"{p}_neutral.jpg"), found[f"{p}_neutral.jpg"], SIZE)
+                for p in people if f"{p}_neutral.jpg" in found}  # fmt: skip
+    canonical = np.mean([aligned.landmarks for aligned in neutrals.values()], axis=0).astype(np.float64)
+    out: dict[str, dict[str, ExpressionTexture]] = {}
+    for label, tag in OPENPEOPLE_NAMES.items():
+        shape = move_landmarks(canonical, {label: 1.0}).astype(np.float64)
+        out[label] = {}
+        for person, aligned in neutrals.items():
+            name = f"{person}_{tag}.jpg"
+            if name not in found:
+                continue
+            crop, points = lay_onto(aligned, load_image(folder / name), found[f"{person}_neutral.jpg"], found[name])
+            out[label][person] = pair_texture(aligned.crop, aligned.landmarks, crop, points, shape)
+    return out
+
+
+def _explained(prediction: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
+    """Share of the true log ratio's energy that the prediction explains (1 = exact, 0 = as good as no texture)."""
+    return 1.0 - float(np.sum(weight * (prediction - truth) ** 2) / max(np.sum(weight * truth**2), 1e-9))
+
+
+def leave_one_out(per_person: dict[str, dict[str, ExpressionTexture]]) -> dict[str, dict[str, float]]:
+    """label -> {how the map is made: mean explained share}: each person's real ratio predicted from the others'.
+
+    "median", "mean": over the other people; "one person": each other person alone, averaged over them.
+    """
+    scores: dict[str, dict[str, float]] = {}
+    for label, people in per_person.items():
+        rows: dict[str, list[float]] = {"median": [], "mean": [], "one person": []}
+        for person, truth in people.items():
+            others = [t.log_ratio for p, t in people.items() if p != person]
+            weight = skin_weight(truth.shape, SIZE)
+            rows["median"].append(_explained(np.median(others, axis=0), truth.log_ratio, weight))
+            rows["mean"].append(_explained(np.mean(others, axis=0), truth.log_ratio, weight))
+            rows["one person"].append(np.mean([_explained(o, truth.log_ratio, weight) for o in others]))
+        scores[label] = {name: float(np.mean(values)) for name, values in rows.items()}
+    return scores
+
+
+def save(textures: dict[str, ExpressionTexture], path: Path) -> None:
+    arrays = {f"{label}/{part}": getattr(t, part).astype(np.float16 if part != "shape" else np.float32)
+              for label, t in textures.items() for part in ("shape", "log_ratio", "interior", "interior_alpha")}
+    np.savez_compressed(path, **arrays)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the mean textures on openpeople's training people and save them."""
+    import argparse
+
+    from pipelines.face.expression_moves import TRAIN_PEOPLE
+
+    parser = argparse.ArgumentParser(prog="python -m pipelines.face.expression_texture", description=main.__doc__)
+    parser.add_argument("folder", type=Path, help="faces-expressive/openpeople (P001_neutral.jpg, P001_happy.jpg, ...)")
+    parser.add_argument("--out", type=Path, default=TEXTURE_FILE)
+    args = parser.parse_args(argv)
+    per_person = measure(args.folder, TRAIN_PEOPLE)
+    save({label: mean_texture(list(people.values())) for label, people in per_person.items()}, args.out)
+    print(f"wrote {args.out} from {', '.join(TRAIN_PEOPLE)}; leave-one-person-out, share of a person's real "
+          "expression texture explained by the others' map:")
+    print("| expression | median | mean | one person |\n| --- | --- | --- | --- |")
+    for label, row in leave_one_out(per_person).items():
+        print(f"| {label} | {row['median']:.3f} | {row['mean']:.3f} | {row['one person']:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

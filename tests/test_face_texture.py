@@ -1,0 +1,180 @@
+"""Expression ratio images: the shipped maps, the measuring maths on tiny hand-made faces, and the pipeline's use."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from test_expressions import hand_made_face
+
+from pipelines.face import expression_texture as et
+from pipelines.face import landmarks as fr
+from pipelines.face.action_units import move_landmarks
+from pipelines.face.warp import shade_mouth_cavity
+from pipelines.labels import LABELS, NEUTRAL
+
+# The hand-made face, scaled into the canonical frame.
+FACE = hand_made_face().astype(np.float64) * 1.6 + (30.0, 0.0)
+
+
+def _photo(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    smooth = cv2.GaussianBlur(rng.uniform(90, 200, (et.SIZE, et.SIZE, 3)).astype(np.float32), (0, 0), 3)
+    return np.clip(smooth, 0, 255).astype(np.uint8)
+
+
+def test_every_emotion_ships_a_texture_of_the_documented_shapes():
+    textures = et.shipped_textures()
+    assert set(textures) == set(LABELS) - {NEUTRAL}
+    for texture in textures.values():
+        assert texture.shape.shape == (fr.NUM_LANDMARKS, 2) and texture.shape.dtype == np.float64
+        assert texture.log_ratio.shape == (et.SIZE, et.SIZE) and texture.log_ratio.dtype == np.float32
+        assert texture.interior.shape == (et.SIZE, et.SIZE, 3) and texture.interior_alpha.shape == (et.SIZE, et.SIZE)
+        assert np.isfinite(texture.log_ratio).all() and np.isfinite(texture.interior).all()
+        low, high = et.LOG_RATIO_RANGE
+        assert low - 1e-3 <= texture.log_ratio.min() and texture.log_ratio.max() <= high + 1e-3
+        # Nothing outside the face, nothing inside the eyes: the ratio is skin only.
+        assert not texture.log_ratio[et.skin_weight(texture.shape, et.SIZE) == 0].any()
+
+
+def test_the_shipped_mouths_open_only_where_the_expression_opens_the_mouth():
+    textures = et.shipped_textures()
+    assert textures["joy"].interior_alpha.sum() > 100  # real smiles show teeth
+    assert textures["anger"].interior_alpha.sum() < textures["surprise"].interior_alpha.sum()
+
+
+def test_a_photo_against_itself_has_no_texture():
+    photo = _photo()
+    texture = et.pair_texture(photo, FACE, photo, FACE, FACE)
+    assert not texture.log_ratio.any()
+
+
+def test_a_darker_line_is_kept_and_a_change_of_exposure_is_not():
+    neutral = _photo()
+    expressive = (neutral * 0.8).astype(np.uint8)  # the second photo is darker overall ...
+    brow_gap = np.round((FACE[fr.RIGHT_BROW_INNER] + FACE[fr.LEFT_BROW_INNER]) / 2).astype(int)
+    x, y = brow_gap[0], brow_gap[1] + 6
+    expressive[y - 8 : y + 8, x - 1 : x + 2] //= 2  # ... and has a vertical line between the brows
+    texture = et.pair_texture(neutral, FACE, expressive, FACE, FACE)
+    line = texture.log_ratio[y - 6 : y + 6, x]
+    away = texture.log_ratio[y - 6 : y + 6, x + 8]
+    assert line.mean() < np.log(0.75) and abs(away.mean()) < 0.05
+    cheeks = texture.log_ratio[et.skin_weight(FACE, et.SIZE) == 1]
+    assert abs(np.median(cheeks)) < 0.01
+
+
+def test_at_intensity_zero_nothing_is_shaded():
+    texture = et.shipped_textures()["anger"]
+    photo = _photo()
+    for amounts, strength in (({"anger": 0.0}, 1.0), ({}, 1.0), ({"smile": 1.0}, 1.0), ({"anger": 1.0}, 0.0)):
+        shaded, log_ratio, interior = et.add_texture(photo, np.full(3, 150.0), texture.shape, amounts, strength)
+        assert shaded is photo and not log_ratio.any() and interior is None
+    shaded, log_ratio, _ = et.add_texture(photo, np.full(3, 150.0), texture.shape, {"anger": 0.5})
+    changed = np.abs(log_ratio) > 1 / 255
+    assert changed.any() and not np.array_equal(shaded[changed], photo[changed])
+    assert np.array_equal(shaded[log_ratio == 0], photo[log_ratio == 0])
+
+
+def test_shading_keeps_the_hue_and_never_clips_a_bright_channel():
+    image = np.array([[[200, 150, 100], [250, 120, 60], [100, 100, 100]]], np.uint8)
+    brighter = et.shade(image, np.full((1, 3), np.log(1.2), np.float32)).astype(float)
+    darker = et.shade(image, np.full((1, 3), np.log(0.5), np.float32)).astype(float)
+    assert brighter.max() <= 255 and brighter[0, 1, 0] >= 250 - 1  # already bright: brightened only to the top
+    np.testing.assert_allclose(brighter[0, 0], [240, 180, 120], atol=1)
+    np.testing.assert_allclose(darker[0, 0], [100, 75, 50], atol=1)
+
+
+def test_on_its_own_geometry_the_map_reads_the_canonical_frame_in_place():
+    texture = et.shipped_textures()["surprise"]
+    mapping = et.canonical_map(texture, texture.shape * 2, 2 * et.SIZE)  # the same face at twice the size
+    ys, xs = np.mgrid[0 : 2 * et.SIZE, 0 : 2 * et.SIZE].astype(np.float32)
+    face = et.skin_weight(texture.shape * 2, 2 * et.SIZE) > 0
+    assert np.abs(mapping[..., 0] - xs / 2)[face].max() < 0.5 and np.abs(mapping[..., 1] - ys / 2)[face].max() < 0.5
+
+
+def test_a_measured_mouth_interior_replaces_the_drawn_one_where_it_is_known():
+    image = np.full((et.SIZE, et.SIZE, 3), 180, np.uint8)
+    opened = move_landmarks(FACE, {"jaw_open": 1.0}).astype(np.float64)
+    drawn, alpha = shade_mouth_cavity(image, FACE, opened)
+    white = np.full(image.shape, 230.0, np.float32)
+    known = np.zeros(image.shape[:2], np.float32)
+    known[:, : et.SIZE // 2] = 1.0  # only the left half is known
+    measured, same_alpha = shade_mouth_cavity(image, FACE, opened, (white, known))
+    assert np.array_equal(alpha, same_alpha)
+    inside = alpha > 0.99
+    left, right = inside.copy(), inside.copy()
+    left[:, et.SIZE // 2 :], right[:, : et.SIZE // 2] = False, False
+    assert measured[left].min() >= 229 and np.array_equal(measured[right], drawn[right])
+
+
+# --- in the pipeline ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    from conftest import WEIGHTS
+    from test_face_expression import tiny_simmim
+
+    from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline
+
+    if not (WEIGHTS / "face_landmarker.task").is_file():
+        pytest.skip("face_landmarker.task missing")
+    with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(), FaceExpressionConfig()) as on, \
+            FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(),
+                                   FaceExpressionConfig(texture=False)) as off:  # fmt: skip
+        yield on, off
+
+
+@pytest.fixture(scope="module")
+def face(pipes):
+    from conftest import EXAMPLES
+
+    return pipes[0].find_face(EXAMPLES / "faces" / "london_001_neutral.jpg")
+
+
+def test_neutral_on_a_neutral_photo_gets_no_texture(pipes, face):
+    on, off = pipes
+    assert np.array_equal(on.edit(face, "neutral").image, off.edit(face, "neutral").image)
+
+
+def test_anger_darkens_between_the_brows_only_inside_the_mask(pipes, face):
+    on, off = pipes
+    textured, plain = on.edit(face, "anger"), off.edit(face, "anger")
+    assert np.array_equal(textured.image[textured.mask_image == 0], face.image[textured.mask_image == 0])
+    # Between the brows, just above the nose bridge: the glabellar lines of a frown.
+    target = textured.target_landmarks
+    centre = np.round((target[fr.RIGHT_BROW_INNER] + target[fr.LEFT_BROW_INNER]) / 2 + (0, 6)).astype(int)
+    box = (slice(centre[1] - 10, centre[1] + 10), slice(centre[0] - 10, centre[0] + 10))
+    darkest = [np.percentile(edit.image[box].mean(axis=2), 10) for edit in (textured, plain)]
+    assert darkest[0] < darkest[1] - 8, darkest
+
+
+def test_a_textured_smile_shows_teeth_brighter_than_the_drawn_mouth(pipes, face):
+    on, off = pipes
+    textured, plain = on.edit(face, "joy"), off.edit(face, "joy")
+    mouth = cv2.fillPoly(np.zeros(face.image.shape[:2], np.uint8),
+                         [np.round(textured.target_landmarks[list(fr.LIPS_INNER)]).astype(np.int32)], 1).astype(bool)
+    assert mouth.sum() > 50 and textured.image[mouth].mean() > plain.image[mouth].mean() + 20
+
+
+def test_texture_strength_is_checked_and_the_bench_compares_without_texture():
+    from pipelines.errors import InputError
+    from pipelines.face.pipeline import ABLATIONS, FaceExpressionConfig
+
+    with pytest.raises(InputError, match="texture_strength"):
+        FaceExpressionConfig(texture_strength=-1)
+    assert {"texture": False} in ABLATIONS.values()
+
+
+def test_the_edited_region_is_as_sharp_as_the_photo(pipes, face):
+    """The paste-back reads the photo's own pixels once at full size (three resamplings blurred them to ~0.65)."""
+    on, _ = pipes
+    out = on.edit(face, "anger")
+    core = out.mask_image >= 128
+
+    def detail(image):
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return np.sqrt(np.mean(cv2.Laplacian(grey, cv2.CV_32F)[core] ** 2))
+
+    assert core.sum() > 1000 and detail(out.image) > 0.85 * detail(face.image)
