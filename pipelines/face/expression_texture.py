@@ -31,7 +31,8 @@ leaving each training person out in turn, how much of that person's real texture
 the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands.
 
 Source of the shipped maps (`expression_texture.npz`, float16): openpeople 0.1.2 (MIT, "Copyright (c)
-2026 Prompt Haus"), people P001-P007; P008-P010 and the London set are kept for evaluation.
+2026 Prompt Haus"; the licence text ships beside it as LICENSE_MIT_openpeople.txt), people P001-P007; P008-P010
+and the London set are kept for evaluation.
 """
 
 from __future__ import annotations
