@@ -346,8 +346,10 @@ class PersonaChatPipeline:
         emotion = classify_emotion(reply)
         new_tokens = self.backend.count_text(reply)
         decode_s = elapsed - (first_token_s or 0.0)
-        # Decoding speed after the first piece; undefined when everything arrived in one piece.
-        rate = (new_tokens - 1) / decode_s if count > 1 and new_tokens > 1 and decode_s > 0 else None
+        # Decoding speed after the first piece, over everything the model wrote (also what the tidying cut off);
+        # undefined when everything arrived in one piece.
+        written = self.backend.count_text(text)
+        rate = (written - 1) / decode_s if count > 1 and written > 1 and decode_s > 0 else None
         yield ChatReply(reply, True, [*asked, {"role": "assistant", "content": reply}], prompt, emotion.label,
                         emotion.scores, first_token_s, new_tokens, rate)
 
