@@ -1,7 +1,7 @@
 """A long chat with the embedded model in a small context: does the prompt fit, what does a summary cost, what
 does the running summary keep?
 
-    python bench/long_chat.py [--turns 32] [--context 1024]
+    python bench/long_chat.py [--turns 16] [--context 1024]
 
 The studio's default engine (SmolLM2-135M through llama.cpp when it is set up, else transformers), one
 thread, Ada's card, a context of `--context` tokens so that old turns must leave. The user says their name
@@ -30,7 +30,7 @@ FILLER = ("What should I see next?", "Tell me more about that.", "How old is it?
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=32)
+    parser.add_argument("--turns", type=int, default=16)
     parser.add_argument("--context", type=int, default=1024)
     args = parser.parse_args()
 
@@ -59,6 +59,8 @@ def main() -> None:
         history = reply.history
         prompt_tokens.append(prompt.tokens)
         summaries.append(prompt.summary)
+        print(f"turn {turn}: prompt {prompt.tokens} tokens, {prompt.dropped_messages} messages summarised, "
+              f"build {took:.1f} s", flush=True)
     final = history[-1]["content"]
     rows = [
         ["engine", engine.name],

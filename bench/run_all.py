@@ -33,6 +33,7 @@ BENCHMARKS = {
     "chat": [sys.executable, "bench/chat.py"],
     "emotion": [sys.executable, "bench/emotion.py"],
     "speech_latency": [sys.executable, "bench/speech_latency.py"],
+    "long_chat": [sys.executable, "bench/long_chat.py"],
     "load": [sys.executable, "bench/load.py"],
 }
 

@@ -4,7 +4,7 @@ A small transparent classifier rather than a model: it runs offline in microseco
 Chinese, and every decision can be traced to the cue words it found. Rules on top of the lexicon:
 a negation just before a cue cancels it ("not happy" counts towards sadness, "not scared" counts
 for nothing), an intensifier just before a cue raises its weight, "!" strengthens what is already
-there, and "?!" or a bare "really?" / "什么？" reads as surprise. Politeness formulas ("happy to help",
+there, and "?!" or a reply opening with "really?" / "什么？" reads as surprise. Politeness formulas ("happy to help",
 "welcome", "谢谢", "欢迎光临") are read past: manners are not the speaker's mood, and an assistant that is
 "happy to help" in every reply would otherwise show joy after each one. With no cue the reply is neutral.
 Measured on human-labelled public text (bench/emotion.py) and on tests/data/emotion_labelled.jsonl (bench/chat.py).
@@ -25,7 +25,7 @@ EN_CUES: dict[str, tuple[str, ...]] = {
     "joy": ("happy", "glad", "joy", "joyful", "joyous", "love", "loved", "lovely", "adore", "wonderful", "great",
             "awesome", "amazing", "fantastic", "excellent", "yay", "haha*", "hooray", "congrat*", "delight*", "enjoy*",
             "fun", "smile*", "proud", "thrilled", "excited", "exciting", "beautiful", "brilliant", "cheer*",
-            "pleased", "nice", "perfect", "laugh", "laughs", "laughed", "laughing", "laughter"),
+            "pleased", "nice", "perfect", "sweet", "laugh", "laughs", "laughed", "laughing", "laughter"),
     "sadness": ("sad", "sadly", "sorrow*", "unhappy", "miss", "lonely", "cry*", "cried", "tears", "heartbroken",
                 "breaks", "broke", "grief", "griev*", "depress*", "pity", "shame", "unfortunately", "regret*", "sigh",
                 "disappoint*", "failed", "lost", "gloomy", "hurt*", "sorry"),
@@ -34,7 +34,7 @@ EN_CUES: dict[str, tuple[str, ...]] = {
               "unfair", "terrible", "awful", "scream", "insult*"),
     "surprise": ("wow", "whoa", "woah", "surpris*", "unexpected*", "incredible", "unbelievable", "seriously", "omg",
                  "huh", "shock*", "astonish*", "amazed", "suddenly"),
-    "fear": ("afraid", "scared", "scary", "fear*", "terrified", "terrifying", "frighten*", "nervous", "anxious",
+    "fear": ("afraid", "scared", "scary", "fear*", "terrified", "terrifying", "terrifies", "terrify", "frighten*", "nervous", "anxious",
              "anxiety", "worried", "worry", "panic*", "dangerous", "danger", "careful", "shaking", "trembl*",
              "horror", "creepy", "dread*", "bad feeling"),
     "disgust": ("disgust*", "gross", "ew", "eww", "yuck", "revolting", "nasty", "vile", "rotten", "moldy", "mouldy",
@@ -45,7 +45,7 @@ EN_CUES: dict[str, tuple[str, ...]] = {
 EN_PHRASES: dict[str, str] = {
     "throw up": "disgust", "bad feeling": "fear", "help!": "fear", "no way": "surprise", "no idea": "surprise",
     "oh my": "surprise", "can't believe": "surprise", "cannot believe": "surprise", "didn't expect": "surprise",
-    "never expected": "surprise", "had enough": "anger", "that's enough": "anger", "fed up": "anger",
+    "never expected": "surprise", "had enough": "anger", "that's enough": "anger", "enough!": "anger", "fed up": "anger",
     "sick of": "anger", "how dare": "anger", "passed away": "sadness", "all alone": "sadness",
 }
 # Politeness formulas carry no emotion of the speaker: an assistant that is "happy to help", says "welcome",
@@ -180,7 +180,7 @@ def classify_emotion(text: str) -> Emotion:
         if icon in text:
             scores[label] += 1.0
             cues.append(icon)
-    if re.search(r"[?？][!！]|[!！][?？]", text) or re.fullmatch(r"\W*(really|seriously|真的|什么)[?？]\W*", text.lower()):
+    if re.search(r"[?？][!！]|[!！][?？]", text) or re.match(r"\W*(really|seriously|真的|什么)[?？]", text.lower()):
         scores["surprise"] += 1.0
         cues.append("?!")
     if re.search(r"[!！]", text):

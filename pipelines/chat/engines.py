@@ -49,7 +49,7 @@ class Engine:
     api_key: str = field(default="", repr=False)  # openai only; never shown
     languages: tuple[str, ...] = EMBEDDED_LANGUAGES  # languages the model can write
     # Whether it writes the running summary of a long chat (pipelines/chat/summary.py); when not, old turns are
-    # just dropped. SmolLM2-135M's summaries are noise and cost ~14 s each here (bench/results/long_chat.md).
+    # just dropped. SmolLM2-135M's summaries are noise and cost ~11 s each here (bench/results/long_chat.md).
     summarizes: bool = True
 
     def __post_init__(self):
