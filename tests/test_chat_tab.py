@@ -14,7 +14,7 @@ from pipelines.character.card import load_character
 from pipelines.chat.engines import Engine
 from pipelines.labels import LABELS
 from studio import runtime
-from studio.reply_audio import PUMP_STEPS, WARMUP_S
+from studio.reply_audio import PUMP_SAMPLES, PUMP_STEPS, WARMUP_S
 from studio.tabs import chat as chat_tab
 from studio.tabs.chat import FORM, Loaded
 from studio.visitor import Visitor
@@ -122,6 +122,22 @@ def test_reply_streams_from_the_shared_local_model_and_is_spoken(ada, monkeypatc
     assert history == ada.history  # the caller's list is not changed in place
 
 
+def test_a_pump_chunk_opens_a_stream_without_ffprobe(tmp_path, monkeypatch):
+    """Gradio decodes a chunk with samples itself; an empty one went to pydub + ffprobe and failed as a first chunk."""
+    from gradio import processing_utils
+    from gradio.audio_stream_encoder import decode_to_pcm
+
+    from studio.reply_audio import ReplyAudio
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg, no ffprobe: only the standard library may decode it
+    audio = ReplyAudio(22050)
+    audio.step([])  # nothing owed yet
+    audio.owed = 1
+    rate, pump = audio.step([])
+    processing_utils.audio_to_file(rate, pump, str(tmp_path / "pump.wav"), format="wav")
+    assert decode_to_pcm((tmp_path / "pump.wav").read_bytes())[:2] == (22050, 1)
+
+
 def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_port, operator_engines):
     character = load_character(EXAMPLES / "characters" / "museum_guide.json")
     reply = "The clock room is upstairs. It has a pendulum. Shall we go?"
@@ -131,10 +147,11 @@ def test_with_streamed_audio_each_sentence_is_heard_before_the_reply_ends(free_p
     rate, opening = steps[0][5]  # the stream opens with a short silence, so the encoder is up for sentence one
     assert rate == 22050 and len(opening) == int(WARMUP_S * rate) and not opening.any()
     audio = [(i, step[5]) for i, step in enumerate(steps[1:], 1) if step[5] is not None]
-    clips = [(i, value) for i, value in audio if len(value[1])]
+    clips = [(i, value) for i, value in audio if len(value[1]) > PUMP_SAMPLES]
     assert len(clips) == 3  # then one clip per sentence,
-    pumps = [i for i, value in audio if not len(value[1])]  # and empty chunks that flush Gradio's encoder
+    pumps = [i for i, value in audio if len(value[1]) == PUMP_SAMPLES]  # and silent samples that flush the encoder
     assert pumps and all(any(c < i <= c + PUMP_STEPS for c, _ in clips) for i in pumps)
+    assert not any(steps[i][5][1].any() for i in pumps)
     assert clips[0][0] < len(steps) - 1  # the first sentence is out while the reply still streams
     partial = steps[clips[0][0]][0][-1]["content"]
     assert partial.startswith("The clock room is upstairs.") and partial != reply
