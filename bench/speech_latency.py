@@ -11,7 +11,7 @@ studio/ffmpeg.py). The clock starts when the streamed text first holds the first
 punctuation and stops when Gradio has an encoded audio segment to
 send. Browser and network time are not included. The first reply of each path is reported apart (cold);
 every reply starts its own encoder, as every chat turn does in the studio. The reference row streams the
-same replies without the studio's opening silence and empty follow-up chunks (studio/reply_audio.py), as the tab
+same replies without the studio's opening silence and one-sample follow-up chunks (studio/reply_audio.py), as the tab
 did before. Each path runs
 twice: as it is, and with `--busy` processes spinning on the CPU meanwhile (in the studio the model is still
 writing while the first sentence is voiced, and other visitors share the cores).
@@ -133,7 +133,7 @@ def main() -> None:
     speech = SpeechPipeline.from_pretrained("espeak")
     audio = gr.Audio(streaming=True, type="numpy", autoplay=True, interactive=False)
     rate = speech.engine.sample_rate
-    modes = {"the studio (opening silence, empty follow-ups)": lambda: ReplyAudio(rate),
+    modes = {"the studio (opening silence, one-sample follow-ups)": lambda: ReplyAudio(rate),
              "reference: each sentence alone (as before)": lambda: ReplyAudio(rate, warmup_s=0, pump_steps=0)}
     rows, verdicts = [], []
     for (mode, feed), busy in [(m, b) for b in (0, args.busy) for m in modes.items()]:
