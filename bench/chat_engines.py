@@ -60,7 +60,7 @@ def ours(make_pipe, character, repeats: int) -> dict:
         reply = pipe(character, [], QUESTION)
         follow = pipe(character, reply.history, FOLLOW_UP)
         run = {"ttft": reply.first_token_s, "tps": reply.tokens_per_s or 0.0, "tokens": reply.new_tokens,
-               "next_ttft": follow.first_token_s}
+               "next_ttft": follow.first_token_s, "prompt_tokens": reply.prompt.tokens}
         best = run if best is None or run["ttft"] + 1 / max(run["tps"], 1e-9) < best["ttft"] + 1 / max(best["tps"], 1e-9) else best
     return best
 
@@ -90,7 +90,7 @@ def bench_speed(args, character) -> tuple[list[list], dict]:
                 return PersonaChatPipeline(backend_for(engine, threads, cache), config)
 
             results[engine] = ours(make_pipe, character, args.repeats)
-            prompt_tokens = make_pipe().build_prompt(character, [], QUESTION).tokens
+            prompt_tokens = results[engine]["prompt_tokens"]
         ref = reference(args.llama_bench, threads, prompt_tokens, args.new_tokens, args.repeats) if args.llama_bench else None
         if ref:
             rows.append([f"llama-bench (llama.cpp's own tool)", threads, prompt_tokens, f"{ref['ttft']:.2f}", "-",

@@ -7,8 +7,9 @@ expression sheet, a short motion capture, a chat turn, a bundle export and re-im
 A request turned away with "queue is full" counts as busy (the queue limit doing its job; the visitor waits
 a moment and goes on); any other failure is an unexpected error. The server's memory is sampled throughout:
 growth is measured from the end of the warm-up (every visitor served every action once, so each session holds
-its state, then the first `--warmup` seconds of the crowd, while worker threads and caches fill) to the end. Burst phase: three times the queue size of
-face edits at once: the excess must get "queue is full" quickly, not hang. Writes bench/results/load.md.
+its state, then the first `--warmup` seconds of the crowd, while worker threads and caches fill) to the end.
+Burst phase: three times the queue size of face edits at once: the excess must get "queue is full" quickly, not
+hang. Writes bench/results/load.md.
 """
 
 from __future__ import annotations

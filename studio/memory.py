@@ -4,7 +4,8 @@ glibc gives a thread that finds the existing malloc arenas busy an arena of its 
 Gradio runs handlers on a pool of worker threads and MediaPipe, OpenCV and torch start threads of their own,
 so under a crowd the arenas multiply, each grows to the largest job it ever ran (a sheet, a video decode), and
 memory freed inside an arena stays with the process: the server's RSS creeps up for as long as new threads
-keep arriving (bench/load.py measured +19.5 % in ten minutes). Two arenas (what `MALLOC_ARENA_MAX=2` does,
+keep arriving (bench/load.py measured +19.5 % in ten minutes on a saturated machine, part of it per-session
+state that fills during the crowd). Two arenas (what `MALLOC_ARENA_MAX=2` does,
 the usual setting for threaded Python servers) bound that, and a periodic `malloc_trim(0)` returns the free
 pages inside the heaps, not only at their top. Both are glibc calls made through ctypes; on another C library
 (macOS, musl, Windows) nothing changes.
@@ -17,6 +18,7 @@ import ctypes.util
 import logging
 import threading
 import time
+from functools import lru_cache
 
 LOG = logging.getLogger("character_studio")
 M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
@@ -26,8 +28,9 @@ TRIM_EVERY_S = 30.0
 _trimmer: threading.Thread | None = None
 
 
+@lru_cache(maxsize=1)
 def _glibc():
-    """The C library when it is glibc (it has `malloc_trim`), else None."""
+    """The C library when it is glibc (it has `malloc_trim`), else None (looked up once: find_library runs ldconfig)."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
@@ -54,15 +57,14 @@ def trim() -> bool:
 def start_trimming(every_s: float = TRIM_EVERY_S) -> bool:
     """Trim every `every_s` seconds in a daemon thread for the life of the process (once; True when running)."""
     global _trimmer
-    libc = _glibc()
-    if libc is None:
+    if _glibc() is None:
         return False
     if _trimmer is None:
 
         def loop() -> None:
             while True:
                 time.sleep(every_s)
-                libc.malloc_trim(0)
+                trim()
 
         _trimmer = threading.Thread(target=loop, name="malloc-trim", daemon=True)
         _trimmer.start()
