@@ -12,6 +12,7 @@ transformers path) and the role-play evaluation (bench/roleplay.py) per engine.
   Engines that declare they cannot write a language get their probes in it counted as refused, not run.
 
     python bench/chat_engines.py --llama-bench PATH/llama-bench [--threads 1,2] [--engines llama.cpp,transformers]
+    python bench/chat_engines.py --skip-speed --engines "transformers serve" --threads 1   # the server row
 Writes bench/results/chat_engines.md. llama-bench is built from the source the npm package
 node-llama-cpp@3.22.1 ships (llama/gitRelease.bundle), against the same prebuilt libraries (see the results).
 """
@@ -24,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +38,7 @@ from pipelines.chat.backends import embedded_gguf  # noqa: E402
 from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline  # noqa: E402
 from pipelines.errors import InputError  # noqa: E402
 
+SERVER = "transformers serve"  # the engine name of the OpenAI-compatible server row
 QUESTION = "Hi Ada! What should I see first, and why?"
 FOLLOW_UP = "And after that, where should I go?"
 
@@ -65,31 +68,14 @@ def ours(make_pipe, character, repeats: int) -> dict:
     return best
 
 
-def backend_for(engine: str, threads: int, cache: dict):
-    if engine == "llama.cpp":
-        from pipelines.chat.llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend.from_pretrained(threads=threads)
-    import torch
-
-    torch.set_num_threads(threads)
-    if "transformers" not in cache:
-        from pipelines.chat.backends import LocalTransformersBackend
-
-        cache["transformers"] = LocalTransformersBackend.from_pretrained(None, device="cpu")
-    return cache["transformers"]
-
-
 def bench_speed(args, character) -> tuple[list[list], dict]:
-    rows, cache, best = [], {}, {}
+    rows, best = [], {}
     config = PersonaChatConfig(max_new_tokens=args.new_tokens, temperature=0.0)
     for threads in args.threads:
         results = {}
         for engine in args.engines:
-            def make_pipe():
-                return PersonaChatPipeline(backend_for(engine, threads, cache), config)
-
-            results[engine] = ours(make_pipe, character, args.repeats)
+            with engine_backends(engine, threads) as new_backend:
+                results[engine] = ours(lambda: PersonaChatPipeline(new_backend(), config), character, args.repeats)  # noqa: B023
             prompt_tokens = results[engine]["prompt_tokens"]
         ref = reference(args.llama_bench, threads, prompt_tokens, args.new_tokens, args.repeats) if args.llama_bench else None
         if ref:
@@ -106,34 +92,64 @@ def bench_speed(args, character) -> tuple[list[list], dict]:
     return rows, best
 
 
-def bench_roleplay(args) -> list[list]:
-    from pipelines.chat.engines import Engine, build_backend
+@contextmanager
+def engine_backends(kind: str, threads: int):
+    """Yield a maker of backends for the embedded SmolLM2 behind one engine: llama.cpp (each a fresh prompt cache),
+    transformers, or a real OpenAI-compatible server on loopback (`transformers serve`, configured as an operator
+    would: bench/local_server.py), started once and stopped on exit."""
+    if kind == SERVER:
+        from bench.local_server import transformers_serve
+        from pipelines.chat.backends import embedded_model_folder
+        from pipelines.chat.engines import build_backend
 
+        with transformers_serve(embedded_model_folder(), threads=threads) as engine:
+            yield lambda: build_backend(engine)
+    elif kind == "llama.cpp":
+        from pipelines.chat.llamacpp import LlamaCppBackend
+
+        yield lambda: LlamaCppBackend.from_pretrained(threads=threads)
+    else:
+        import torch
+
+        from pipelines.chat.backends import LocalTransformersBackend
+
+        torch.set_num_threads(threads)
+        backend = LocalTransformersBackend.from_pretrained(None, device="cpu")
+        yield lambda: backend
+
+
+def bench_roleplay(args) -> list[list]:
     rows = []
     presets = list_presets()
     for engine_kind in args.engines:
-        backend = build_backend(Engine(f"SmolLM2-135M ({engine_kind})", engine_kind), device="cpu")
-        pipe = PersonaChatPipeline(backend, PersonaChatConfig(max_new_tokens=args.probe_tokens, temperature=0.0))
-        for language in args.languages:
-            probes = [p for p in PROBES if p.language == language]
-            marks_seen, refused, started = [], 0, time.perf_counter()
-            for probe in probes:
-                if time.monotonic() > args.deadline:
-                    break  # out of time: the table says how many probes ran
-                character = load_character(presets[probe.character])
-                try:
-                    reply = pipe(character, probe.history, probe.message).text
-                except InputError:  # the engine declared it cannot write this language
-                    refused += 1
-                    continue
-                marks_seen.append(score(probe, reply, character.name))
-                print(engine_kind, language, probe.kind, marks_seen[-1], repr(reply[:90]), flush=True)
-            ran = len(marks_seen)
-            recall = [m["recall"] for m in marks_seen if m["recall"] is not None]
-            pct = lambda values: f"{100 * sum(values) / len(values):.0f}%" if values else "-"  # noqa: E731
-            rows.append([engine_kind, language, len(probes), f"{ran} / {refused}",
-                         *(pct([m[key] for m in marks_seen]) for key in ("in_character", "language", "complete")),
-                         pct(recall), f"{(time.perf_counter() - started) / max(ran, 1):.1f}"])
+        with engine_backends(engine_kind, args.threads[0]) as new_backend:
+            rows += roleplay_rows(args, engine_kind, new_backend(), presets)
+    return rows
+
+
+def roleplay_rows(args, engine_kind: str, backend, presets) -> list[list]:
+    rows = []
+    pipe = PersonaChatPipeline(backend, PersonaChatConfig(max_new_tokens=args.probe_tokens, temperature=0.0))
+    for language in args.languages:
+        probes = [p for p in PROBES if p.language == language]
+        marks_seen, refused, started = [], 0, time.perf_counter()
+        for probe in probes:
+            if time.monotonic() > args.deadline:
+                break  # out of time: the table says how many probes ran
+            character = load_character(presets[probe.character])
+            try:
+                reply = pipe(character, probe.history, probe.message).text
+            except InputError:  # the engine declared it cannot write this language
+                refused += 1
+                continue
+            marks_seen.append(score(probe, reply, character.name))
+            print(engine_kind, language, probe.kind, marks_seen[-1], repr(reply[:90]), flush=True)
+        ran = len(marks_seen)
+        recall = [m["recall"] for m in marks_seen if m["recall"] is not None]
+        pct = lambda values: f"{100 * sum(values) / len(values):.0f}%" if values else "-"  # noqa: E731
+        rows.append([engine_kind, language, len(probes), f"{ran} / {refused}",
+                     *(pct([m[key] for m in marks_seen]) for key in ("in_character", "language", "complete")),
+                     pct(recall), f"{(time.perf_counter() - started) / max(ran, 1):.1f}"])
     return rows
 
 
@@ -141,7 +157,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--llama-bench", default=None, help="path of llama.cpp's llama-bench (optional)")
     parser.add_argument("--threads", default="1,2", help="thread counts to measure")
-    parser.add_argument("--engines", default="llama.cpp,transformers")
+    parser.add_argument("--engines", default="llama.cpp,transformers",
+                        help=f"comma-separated: llama.cpp, transformers, '{SERVER}' (a real OpenAI-compatible server)")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--probe-tokens", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=2)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from bench.local_server import free_loopback_port  # noqa: F401  (tests import it from here)
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 WEIGHTS = REPO / "weights"
-
-
-def free_loopback_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

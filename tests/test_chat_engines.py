@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipelines.character.card import load_character
-from pipelines.chat.engines import Engine, engines_from_file, guess_languages, probe_local_servers
+from pipelines.chat.engines import Engine, build_backend, engines_from_file, guess_languages, probe_local_servers
 from pipelines.chat.llamacpp import LlamaCppBackend, LlamaCppLibrary, library_dir, llama_cpp_ready, utf8_text
 from pipelines.chat.pipeline import PersonaChatConfig, PersonaChatPipeline
 from pipelines.errors import InputError
@@ -60,6 +60,21 @@ def test_the_operators_config_file(tmp_path):
         engines_from_file(path)
     assert guess_languages("SmolLM2-135M-Instruct") == ("en",)
     assert "api_key" not in repr(Engine("k", "openai", "m", "http://h/v1", api_key="sk-secret"))
+
+
+def test_an_engine_sends_the_operators_frequency_penalty_and_none_otherwise(free_port, tmp_path):
+    guide = load_character(EXAMPLES / "characters" / "museum_guide.json")
+    path = tmp_path / "chat.json"
+    with ChatServer(free_port, reply="Welcome to the museum.") as server:
+        for penalty in (0.15, None):
+            path.write_text(json.dumps({"engines": [{"name": "s", "kind": "openai", "base_url": server.base_url,
+                                                     "model": "m", "frequency_penalty": penalty}]}))
+            PersonaChatPipeline(build_backend(engines_from_file(path)[0]))(guide, [], "hi")
+    assert server.requests[0]["body"]["frequency_penalty"] == 0.15 and "frequency_penalty" not in server.requests[1]["body"]
+    path.write_text(json.dumps({"engines": [{"name": "s", "kind": "openai", "base_url": "http://h/v1", "model": "m",
+                                             "frequency_penalty": "high"}]}))
+    with pytest.raises(InputError, match="frequency_penalty must be a number"):
+        engines_from_file(path)
 
 
 def test_only_the_pinned_llama_cpp_build_is_loaded(tmp_path):

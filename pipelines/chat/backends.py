@@ -224,7 +224,8 @@ class OpenAICompatibleBackend:
     languages: tuple[str, ...] | None = None
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 context_length: int = 8192, deadline_s: float = REPLY_DEADLINE_S):
+                 context_length: int = 8192, deadline_s: float = REPLY_DEADLINE_S,
+                 frequency_penalty: float | None = None):
         parsed = urllib.parse.urlparse(base_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InputError(f"The server URL must start with http:// or https:// and name a host, got {base_url!r}.")
@@ -236,6 +237,7 @@ class OpenAICompatibleBackend:
         self.timeout_s = timeout_s  # the longest silence between two pieces
         self.deadline_s = deadline_s  # the longest a whole reply may take (capped at REPLY_DEADLINE_S)
         self.context_length = context_length
+        self.frequency_penalty = frequency_penalty  # sent only when the operator set one (engines.Engine)
 
     def count_tokens(self, messages: list[dict]) -> int:
         per_message = 4  # role markers and separators most chat templates add
@@ -251,6 +253,8 @@ class OpenAICompatibleBackend:
                 "temperature": temperature, "top_p": top_p}
         if seed is not None:
             body["seed"] = seed
+        if self.frequency_penalty is not None:
+            body["frequency_penalty"] = self.frequency_penalty
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"

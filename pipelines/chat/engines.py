@@ -51,6 +51,10 @@ class Engine:
     # Whether it writes the running summary of a long chat (pipelines/chat/summary.py); when not, old turns are
     # just dropped. SmolLM2-135M's summaries are noise and cost ~11 s each here (bench/results/long_chat.md).
     summarizes: bool = True
+    # openai only: sent as the request's `frequency_penalty` when set. Small models loop without one; servers
+    # read it differently (OpenAI, vLLM, llama.cpp, Ollama: subtracted per repeat; transformers serve: a
+    # repetition penalty of 1 + this), so it is the operator's to choose per engine.
+    frequency_penalty: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -80,8 +84,17 @@ def engines_from_file(path: str | Path) -> list[Engine]:
         languages = item.get("languages") or guess_languages(str(item.get("model", "")))
         engines.append(Engine(str(item.get("name") or item.get("model") or item.get("kind")), str(item.get("kind", "")),
                               str(item.get("model", "")), str(item.get("base_url", "")), str(item.get("api_key", "")),
-                              tuple(languages), bool(item.get("summarizes", True))))
+                              tuple(languages), bool(item.get("summarizes", True)), _number(item, "frequency_penalty")))
     return engines
+
+
+def _number(item: dict, key: str) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"Chat engine {item.get('name')!r}: {key} must be a number, got {value!r}.")
+    return float(value)
 
 
 def list_server_models(base_url: str, api_key: str = "", timeout_s: float = PROBE_TIMEOUT_S) -> list[str]:
@@ -160,7 +173,8 @@ def build_backend(engine: Engine, device: str = "auto"):
     from pipelines.chat.backends import LocalTransformersBackend, OpenAICompatibleBackend
 
     if engine.kind == "openai":
-        backend = OpenAICompatibleBackend(engine.base_url, engine.model, api_key=engine.api_key or None)
+        backend = OpenAICompatibleBackend(engine.base_url, engine.model, api_key=engine.api_key or None,
+                                          frequency_penalty=engine.frequency_penalty)
     elif engine.kind == "llama.cpp":
         from pipelines.chat.llamacpp import LlamaCppBackend
 
