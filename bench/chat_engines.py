@@ -191,7 +191,8 @@ def main() -> int:
                  f"{args.probe_tokens} new tokens)", "",
                  table(["engine", "language", "probes", "ran / refused (language)", "in character", "language matches",
                         "sentences complete", "recall right", "s per reply"], roleplay)]
-    write_result(args.out, "Chat engines", "\n".join(body))
+    title = "Chat role-play evaluation" if not speed else "Chat engines: speed" if not roleplay else "Chat engines"
+    write_result(args.out, title, "\n".join(body))
     return 0
 
 
