@@ -65,6 +65,8 @@ def test_make_expression_returns_before_after_result_and_teach_views(use_tiny, n
     assert not np.array_equal(before, after)
     assert "surprise" in notes
     assert len(views) == len(face_tab.TEACH_VIEWS) and all(v.shape == (256, 256, 3) for v in views)
+    # The default paints with no model; the view shows SimMIM painting the hidden mouth.
+    assert views[face_tab.TEACH_VIEWS.index("mask")].any()
 
 
 def test_make_sheet_returns_a_gallery_and_a_zip_of_sprites(use_tiny, neutral_face):

@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
                 panels = [out.crop, out.masked_input, out.reconstruction, out.filled, out.blended]
                 Image.fromarray(np.hstack(panels)).save(args.teach)
                 print(f"wrote {args.teach}")
+                if not out.mask.any():
+                    print(f"  (variant {args.variant} painted with no learned model, so nothing is hidden; "
+                          "--variant simmim shows SimMIM painting the whole mouth)")
         if args.sheet or args.sprites:
             sheet = pipe.expression_sheet(args.photo, args.intensity, args.face_index, refine=bool(args.refine))
             warnings = warnings or sheet.warnings

@@ -15,7 +15,7 @@ photo is returned bit for bit, at the photo's own size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Mapping
@@ -491,6 +491,18 @@ class FaceExpressionPipeline:
         """Give the chosen face of `image` the `expression` at `intensity` (0..1), plus any named sliders."""
         self.check_inputs(expression, intensity, sliders, face_index, refine)
         return self.edit(self.find_face(image, face_index), expression, intensity, sliders, refine)
+
+    def teaching_edit(self, face: _Face, expression: str = "joy", intensity: float = 1.0,
+                      sliders: Mapping[str, float] | None = None,
+                      edit: FaceExpressionOutput | None = None) -> FaceExpressionOutput:  # fmt: skip
+        """Masked image modelling at work on this face, for the Teach view: `edit` itself when its model hid and
+        painted something, else the SimMIM-only edit (no warp, no texture), in which the mouth model hides the
+        whole mouth and paints it back from a drawing of the target lips. The default edit (variant "warp") paints
+        with no learned model, so its own view has nothing hidden. Shares this pipeline's landmarker and model."""
+        if edit is not None and edit.mask.any():
+            return edit
+        teacher = FaceExpressionPipeline(self.landmarker, self.model, config=replace(self.config, variant="simmim"))
+        return teacher.edit(face, expression, intensity, sliders)
 
     def expression_sheet(self, image: ImageSource, intensity: float = 1.0, face_index: int | None = None,
                          expressions: tuple[str, ...] = EXPRESSIONS, refine: bool = False,

@@ -54,14 +54,16 @@ TEXT = {
         "face.examples": "Example faces (Face Research Lab London Set, CC BY 4.0)",
         "face.teach": "Teach: how masked image modelling repaints the face",
         "face.teach_body": "**Masked image modelling:** hide some patches of a picture and train a network to paint "
-        "them back from the patches it can still see.\nHere the landmarks first move (and warp the photo) towards the "
-        "new expression; the patches that must change are hidden, and SimMIM paints them back following a drawing "
-        "of the new landmarks.",
+        "them back from the patches it can still see.\nViews 1–4 show our SimMIM mouth model at work on your photo: "
+        "the mouth is hidden and painted back following a drawing of the new expression's lips. View 5 is the "
+        "studio's result. By default that result does not use this painting: the mouth is drawn and the "
+        "expression's folds and lines come from real faces, which independent judges scored higher "
+        "(bench/results/face.md).",
         "face.view.patches": "1. Hidden patches (grey)",
         "face.view.mask": "2. Mask (white = repaint)",
-        "face.view.warped": "3. Warped photo",
+        "face.view.warped": "3. What the model sees",
         "face.view.reconstruction": "4. SimMIM fills the hidden",
-        "face.view.result": "5. Blended result",
+        "face.view.result": "5. The studio's result",
     },
     "zh": {
         "face.tab": "面部",
@@ -90,12 +92,14 @@ TEXT = {
         "face.examples": "示例人脸（Face Research Lab London Set，CC BY 4.0）",
         "face.teach": "教学：掩码图像建模如何重绘人脸",
         "face.teach_body": "**掩码图像建模：** 把图片的一部分小块遮住，训练网络根据还看得见的小块把它们画回来。\n"
-        "这里先按新表情移动关键点（并据此变形照片），再遮住需要改变的小块，由 SimMIM 按新关键点的线稿把它们画回来。",
+        "第 1–4 格展示我们的 SimMIM 嘴部模型如何处理你的照片：遮住嘴部，再按新表情的嘴唇线稿把它画回来。第 5 格是工作室的"
+        "结果。默认情况下该结果不使用这幅重绘：嘴部是绘制的，表情的皱褶与纹路取自真实人脸，独立评测给它的分数更高"
+        "（bench/results/face.md）。",
         "face.view.patches": "1. 被遮小块（灰色）",
         "face.view.mask": "2. 掩码（白色 = 重绘）",
-        "face.view.warped": "3. 变形后的照片",
+        "face.view.warped": "3. 模型看到的输入",
         "face.view.reconstruction": "4. SimMIM 填补被遮小块",
-        "face.view.result": "5. 融合后的结果",
+        "face.view.result": "5. 工作室的结果",
     },
 }
 
@@ -150,9 +154,12 @@ def make_expression(photo, expression, intensity, smile, brow_raise, brow_furrow
     progress(0.1, desc="finding the face")
     pipe, index = pipeline_for(photo, face_index, refine)
     sliders = slider_values((smile, brow_raise, brow_furrow, eye_open, jaw_open))
+    pipe.check_inputs(expression, float(intensity), sliders, index, bool(refine))
+    face = pipe.find_face(photo, index)
     progress(0.4, desc=f"painting {expression}")
-    out = pipe(photo, expression, float(intensity), sliders, index, refine=bool(refine))
-    views = out.teach_panels()
+    out = pipe.edit(face, expression, float(intensity), sliders, refine=bool(refine))
+    views = {**pipe.teaching_edit(face, expression, float(intensity), sliders, edit=out).teach_panels(),
+             "result": out.teach_panels()["result"]}
     from pipelines.image_io import load_image
 
     before = load_image(photo)
