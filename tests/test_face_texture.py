@@ -65,9 +65,15 @@ def test_speckle_is_smoothed_and_a_line_is_kept():
     assert kept[80:180, 127:130].mean() < -0.3
 
 
-def test_a_gain_deepens_the_darkening_and_leaves_the_brightening():
-    log_ratio = np.array([-0.2, 0.0, 0.1], np.float32)
-    np.testing.assert_allclose(et.deepened(log_ratio, 2.5), [-0.5, 0.0, 0.1])
+def test_a_gain_deepens_a_line_and_leaves_broad_shading_and_brightening():
+    log_ratio = np.zeros((64, 64), np.float32)
+    log_ratio[:, 30:32] = -0.2  # a fold
+    log_ratio[:, 45:] -= 0.05  # a broad shadow ...
+    log_ratio[:12] = 0.1  # ... and broad brightening
+    deeper = et.deepened(log_ratio, 3.0)
+    assert deeper[32, 30:32].mean() < 2.2 * log_ratio[32, 30:32].mean()
+    np.testing.assert_allclose(deeper[32, 56:], log_ratio[32, 56:], atol=1e-3)
+    np.testing.assert_allclose(deeper[:4, 4:24], log_ratio[:4, 4:24], atol=1e-3)
 
 
 def test_a_photo_against_itself_has_no_texture():

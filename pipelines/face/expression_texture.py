@@ -25,7 +25,7 @@ Here, for each emotion, from same-person pairs of openpeople's training people (
    there is none.
 
 At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
-crop's pixels are multiplied by exp(amount * log ratio), its darkening deepened by `GAINS` (amount = the
+crop's pixels are multiplied by exp(amount * log ratio), its lines and folds deepened by `GAINS` (amount = the
 expression's intensity), and the mouth opening is filled with the interior times this photo's skin colour.
 The median over people rather than one person's map or the mean: `python -m pipelines.face.expression_texture`
 prints, leaving each training person out in turn, how much of that person's real texture each choice explains;
@@ -62,17 +62,19 @@ BLUR_SIGMA = 0.7  # px at SIZE: removes JPEG noise, keeps lines that are 2 px wi
 LOG_RATIO_RANGE = (float(np.log(1 / 1.8)), float(np.log(1.25)))
 LOW_CUT = 0.06  # shading that varies more slowly than a Gaussian of this fraction of SIZE is lighting, not expression
 DETAIL_SIGMA = 2.0  # px at SIZE: finer detail of the people's median is kept only along lines (`lines_only`)
+BROAD_SIGMA = 4.0  # px at SIZE: the gains deepen the darkening finer than this (`deepened`)
 LIP_RIM = 10  # px at SIZE around the lips where no brightening is kept (`lip_rim`)
 EDGE_FADE = 0.04  # the ratio fades to 1 over this fraction of SIZE inside the face oval
 OPENING_GROW = 2  # px at SIZE: eye and mouth openings are cut out this much wider (their rims jitter)
-# How strongly each emotion's darkening (`deepened`) is laid on at intensity 1, calibrated on the training people
-# only (P001-P007, fer's mean target rise; their real expressions rise 0.64 sadness, 0.79 anger, 0.73 disgust), with
-# dlib's edit-to-source distance: sadness x2.5 / x3 / x3.5: 0.40 / 0.42 / 0.43 (distance 0.32 / 0.33 / 0.35), anger
-# 0.44 / 0.46 / 0.49 (0.35 / 0.37 / 0.39), disgust x1 / x1.5 / x2 / x3: 0.25 / 0.36 / 0.49 / 0.60 (0.39 / 0.41 /
-# 0.43 / 0.46). Looked at on pale and dark skin: anger past x3 shades the upper lids like bruises, disgust past x1.5
-# greys the skin round the nose and mouth. Joy (78 %) and surprise (44 %, x2 46 %) stay at x1; fear barely moves
-# (x1 0.00, x3 0.01).
-GAINS = {"sadness": 3.0, "anger": 3.0, "disgust": 1.5}
+# How strongly each emotion's lines and folds (`deepened`) are laid on at intensity 1, calibrated on the training
+# people only (P001-P007, fer's mean target rise; their real expressions rise 0.64 sadness, 0.79 anger, 0.73
+# disgust), with dlib's edit-to-source distance: sadness x3 / x4.5 / x6: 0.34 / 0.40 / 0.41 (distance 0.30 / 0.32 /
+# 0.34), anger 0.42 / 0.48 / 0.51 (0.32 / 0.36 / 0.40), disgust x1.5 / x2.5 / x3.5: 0.31 / 0.47 / 0.58 (0.40 /
+# 0.42 / 0.44). Looked at on pale and dark skin: past x4.5 sadness and anger turn blotchy again. Deepening all the
+# darkening instead (x3) gave about the same rises (sadness 0.42, anger 0.46) but a grey beard shadow round the
+# mouth of pale faces and bruised upper lids. Joy (78 %) and surprise (44 %, x2 46 %) stay at x1; fear barely
+# moves (x1 0.00, x3 0.01).
+GAINS = {"sadness": 4.5, "anger": 4.5, "disgust": 2.5}
 
 
 Interior = tuple[np.ndarray, np.ndarray]  # (H, W, 3) RGB mouth interior, (H, W) where it is known
@@ -167,9 +169,9 @@ def canonical_map(texture: ExpressionTexture, target: np.ndarray, size: int) -> 
     return mapping / np.float32(scale)
 
 
-def log_ratio_at(texture: ExpressionTexture, mapping: np.ndarray) -> np.ndarray:
-    """(size, size) float32: the texture's log ratio warped by `mapping` (0 where the canonical face has none)."""
-    return cv2.remap(texture.log_ratio, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
+def log_ratio_at(log_ratio: np.ndarray, mapping: np.ndarray) -> np.ndarray:
+    """(size, size) float32: a canonical log ratio warped by `mapping` (0 where the canonical face has none)."""
+    return cv2.remap(log_ratio, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
 
 
@@ -186,11 +188,20 @@ def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
 
 
 def deepened(log_ratio: np.ndarray, gain: float) -> np.ndarray:
-    """The log ratio with its darkening (lines, folds, shadows) times `gain` and its brightening as measured.
+    """The canonical log ratio with its lines and folds (the darkening finer than BROAD_SIGMA) times `gain`, the rest
+    as measured.
 
-    Brightened skin is where a stronger texture shows first as a flaw: on pale skin it turns into cream blobs.
+    Broad shading and brightening are where a stronger texture shows first as a flaw: on pale skin, broad darkening
+    round the mouth turns into a grey beard shadow, brightening into cream blobs.
     """
-    return np.where(log_ratio < 0, np.float32(gain) * log_ratio, log_ratio)
+    broad = cv2.GaussianBlur(log_ratio, (0, 0), BROAD_SIGMA)
+    fine = log_ratio - broad
+    return broad + np.where(fine < 0, np.float32(gain) * fine, fine)
+
+
+@lru_cache(maxsize=16)
+def _deepened_map(label: str, gain: float) -> np.ndarray:
+    return deepened(shipped_textures()[label].log_ratio, gain)
 
 
 def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> Interior:
@@ -218,7 +229,7 @@ def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts
         if name not in textures or amount * strength <= 0:
             continue
         mapping = canonical_map(textures[name], target, size)
-        log_ratio += np.float32(amount * strength) * deepened(log_ratio_at(textures[name], mapping), GAINS.get(name, 1.0))
+        log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name, GAINS.get(name, 1.0)), mapping)
         if interior is None:  # a preset is one expression; its mouth
             interior = interior_for(textures[name], mapping, skin)
     return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
