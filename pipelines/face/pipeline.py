@@ -612,7 +612,7 @@ def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, part
     crop is the photo read once through the warp, then shaded; only `painted` is resampled from the crop.
     """
     reads = to_box(parts.mapping)  # per box pixel: where in the crop the warp reads
-    photo_xy = (reads @ back[:, :2].T + back[:, 2]).astype(np.float32)  # ... and where that is in the photo
+    photo_xy = cv2.transform(reads, back.astype(np.float32))  # ... and where that is in the photo
     warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     shaded = shade(warped, to_box(parts.log_ratio))
     a = alpha[..., None]
@@ -643,10 +643,10 @@ def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: 
     alpha_box = cv2.warpAffine(alpha, shifted, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR, borderValue=0.0)
     alpha_box[alpha_box < 1.0 / 255] = 0.0
     alpha_full[y0:y1, x0:x1] = alpha_box
-    ys, xs = np.nonzero(alpha_box)
-    if ys.size:
+    left, top, box_width, box_height = cv2.boundingRect((alpha_box > 0).astype(np.uint8))
+    if box_width:
         # From here on only the rectangle the alpha reaches.
-        top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+        bottom, right = top + box_height, left + box_width
         shifted[:, 2] -= (left, top)
         box = (int(right - left), int(bottom - top))
         alpha_box = alpha_box[top:bottom, left:right]
@@ -659,10 +659,9 @@ def _paste_back(image: np.ndarray, crop: np.ndarray, alpha: np.ndarray, matrix: 
             crop_box = to_box(crop, cv2.INTER_CUBIC).astype(np.float32)
         else:
             crop_box = _at_full_size(image, region, alpha_box, resampled, to_box, back)
-        inside = alpha_box > 0
-        a = alpha_box[inside][:, None]
-        mixed = region[inside] * (1 - a) + crop_box[inside] * a
-        region[inside] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        # Where the alpha is 0 this is the region's own value plus 0.5, which truncates back to it: bit-identical.
+        mixed = region + (crop_box - region) * alpha_box[..., None]
+        region[:] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return out, np.round(alpha_full * 255).astype(np.uint8)
 
 
