@@ -453,12 +453,16 @@ def report(args, people: list[Person], run: PipelineRun, scores: Scores) -> str:
     recognition = "\n\n".join(f"### Recognition: {title}\n\n"
                                f"{recognition_table(recognition_rows(scores, members, default, people), scores.judges)}"
                                for title, members in groups.items())  # fmt: skip
+    before, after = run.load_average
+    # A quiet machine's wall time is what a user waits (a sheet edits on several cores at once); on a busy one
+    # other work inflates it, and the process's CPU time (the wall time of one idle core) is judged instead.
+    quiet = max(before, after) < (os.cpu_count() or 1)
+    judged = "wall" if quiet else "cpu"
     latency_rows = [[name, f"{t['wall']:.2f}", f"{t['cpu']:.2f}", t["runs"], f"{GOAL_SECONDS[name]:.1f}",
-                     "PASS" if t["cpu"] <= GOAL_SECONDS[name] else "fail"]
+                     "PASS" if t[judged] <= GOAL_SECONDS[name] else "fail"]
                     for name, t in run.timings.items()]  # fmt: skip
     not_run = "".join(f"\n{variant} not run: {why}\n" for variant, why in run.failed.items())
     grid = args.grid_out.relative_to(REPO) if args.grid_out.is_relative_to(REPO) else args.grid_out
-    before, after = run.load_average
     return f"""
 Measured code: {run.code}. Judges: {", ".join(scores.judges)} (7-class expression classifiers trained on FER2013,
 three architectures) and dlib face_recognition (identity), run by bench/judges.py in its own environment.
@@ -500,11 +504,12 @@ Each emotion cell: the ratio to the real rise for each judge ({" / ".join(scores
 {not_run}
 ### Latency ({args.latency_threads} torch thread(s); {held_out[0].neutral.name}; P008's portrait at {PORTRAIT_SIDE} px)
 
-From the photo file to the result. The machine is shared: the 1-minute load average was {before:.1f} before the
-timed runs and {after:.1f} after; above the core count the wall times are inflated, so the goal is judged on
-the process's CPU time (with one thread: what an idle core takes; more threads can only shorten the wall time).
+From the photo file to the result. The 1-minute load average was {before:.1f} before the timed runs and
+{after:.1f} after, on {os.cpu_count()} cores. Below the core count the machine was quiet and the goal is judged on
+the wall time (a sheet edits several expressions at once, one per core); above it other work
+inflates the wall times, and the goal is judged on the process's CPU time (one idle core's wall time).
 
-{table(["task", "wall p50 s", "CPU p50 s", "runs", "goal s", "goal (on CPU time)"], latency_rows)}
+{table(["task", "wall p50 s", "CPU p50 s", "runs", "goal s", f"goal (on {'wall' if quiet else 'CPU'} time)"], latency_rows)}
 
 Grid: {grid} (rows: {", ".join(GRID_PEOPLE)}; columns: source, real smile, every expression of the default).
 """

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 from conftest import EXAMPLES, WEIGHTS  # noqa: E402
 
 from pipelines.face.action_units import EXPRESSIONS  # noqa: E402
+from pipelines.errors import InputError  # noqa: E402
 from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline  # noqa: E402
 from pipelines.image_io import load_image  # noqa: E402
 
@@ -325,3 +326,17 @@ def test_the_teaching_edit_shows_the_model_painting_where_the_default_paints_not
     hidden = np.kron(taught.mask, np.ones((taught.patch_size, taught.patch_size), bool))
     assert taught.mask.mean() > 0.1 and not np.array_equal(taught.reconstruction[hidden], taught.warped[hidden])
     assert np.array_equal(taught.filled[~hidden], taught.warped[~hidden])  # outside the mask, the input as it was
+
+
+def test_a_sheet_made_on_two_threads_is_the_sheet_made_on_one(face_rgb):
+    from pipelines.face.detector import FaceLandmarker
+
+    sheets = []
+    for threads in (1, 2):
+        with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim(),
+                                    FaceExpressionConfig(sheet_threads=threads)) as pipe:  # fmt: skip
+            sheets.append(pipe.expression_sheet(face_rgb, 0.9))
+    assert all(np.array_equal(sheets[0].images[e], sheets[1].images[e]) for e in EXPRESSIONS)
+    assert np.array_equal(sheets[0].grid, sheets[1].grid)
+    with pytest.raises(InputError, match="sheet_threads"):
+        FaceExpressionConfig(sheet_threads=0)
