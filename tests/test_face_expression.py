@@ -313,15 +313,14 @@ def test_shipped_model_makes_a_smile_mediapipe_reads(face_rgb):
     assert np.array_equal(out.image[untouched], face_rgb[untouched])
 
 
-def test_the_teaching_edit_shows_the_model_painting_where_the_default_paints_nothing(face_rgb):
+def test_the_teaching_view_shows_the_model_painting_where_the_default_paints_nothing(face_rgb):
     """The Teach view of a default edit: the default (warp) hides nothing, so the view comes from the SimMIM-only
     edit of the same face, which hides the whole mouth and fills it with the model's own pixels."""
     from pipelines.face.detector import FaceLandmarker
 
     with FaceExpressionPipeline(FaceLandmarker.from_pretrained(), tiny_simmim()) as pipe:
-        face = pipe.find_face(face_rgb)
-        default = pipe.edit(face, "surprise")
-        taught = pipe.teaching_edit(face, "surprise")
+        default = pipe(face_rgb, "surprise", teach=True)
+    taught = default.teaching
     assert pipe.config.variant == "warp" and not default.mask.any()
     hidden = np.kron(taught.mask, np.ones((taught.patch_size, taught.patch_size), bool))
     assert taught.mask.mean() > 0.1 and not np.array_equal(taught.reconstruction[hidden], taught.warped[hidden])

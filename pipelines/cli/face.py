@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, config=config, refine=args.refine,
                                                 face_simmim_path=args.face_simmim) as pipe:  # fmt: skip
         if single:
-            out = pipe(args.photo, args.expression, args.intensity, sliders, args.face_index, refine=bool(args.refine))
+            out = pipe(args.photo, args.expression, args.intensity, sliders, args.face_index, refine=bool(args.refine),
+                       teach=bool(args.teach))
             target = args.out or Path(f"{args.photo.stem}_{args.expression}.png")
             Image.fromarray(out.image).save(target)
             print(f"wrote {target} ({out.image.shape[1]}x{out.image.shape[0]}, face {out.face_index + 1} of {out.num_faces})")
@@ -69,12 +70,11 @@ def run(args: argparse.Namespace) -> int:
                 Image.fromarray(out.mask_image).save(args.show_mask)
                 print(f"wrote {args.show_mask}")
             if args.teach:
-                panels = [out.crop, out.masked_input, out.reconstruction, out.filled, out.blended]
+                taught = out.teaching or out
+                panels = [taught.crop, taught.masked_input, taught.reconstruction, taught.filled, taught.blended]
                 Image.fromarray(np.hstack(panels)).save(args.teach)
-                print(f"wrote {args.teach}")
-                if not out.mask.any():
-                    print(f"  (variant {args.variant} painted with no learned model, so nothing is hidden; "
-                          "--variant simmim shows SimMIM painting the whole mouth)")
+                print(f"wrote {args.teach}" + (f" (SimMIM alone: variant {args.variant} paints with no learned model)"
+                                               if out.teaching else ""))
         if args.sheet or args.sprites:
             sheet = pipe.expression_sheet(args.photo, args.intensity, args.face_index, refine=bool(args.refine))
             warnings = warnings or sheet.warnings

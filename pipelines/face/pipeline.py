@@ -134,6 +134,9 @@ class FaceExpressionOutput:
     num_faces: int
     refined: bool = False
     warnings: list[str] = field(default_factory=list)
+    # With `teach=True` when this edit hid nothing (the default paints with no learned model): the SimMIM-only edit
+    # of the same face, whose hidden patches and fill the Teach view shows instead.
+    teaching: "FaceExpressionOutput | None" = None
 
     @property
     def masked_input(self) -> np.ndarray:
@@ -147,14 +150,15 @@ class FaceExpressionOutput:
         return np.where(mask, self.reconstruction, self.warped)
 
     def teach_panels(self, size: int = 256) -> dict[str, np.ndarray]:
-        """The Teach views, each (size, size, 3): masked patches on the grid, the mask, the warp, SimMIM's
-        prediction for the masked patches and the blended result."""
-        mask = patches_to_pixels(self.mask, self.patch_size)
+        """The Teach views, each (size, size, 3): masked patches on the grid, the mask, the model's input, SimMIM's
+        prediction for the masked patches (all from `teaching` when there is one) and this edit's result."""
+        taught = self.teaching or self
+        mask = patches_to_pixels(taught.mask, taught.patch_size)
         views = {
-            "patches": (self.masked_input, cv2.INTER_NEAREST),
+            "patches": (taught.masked_input, cv2.INTER_NEAREST),
             "mask": (np.repeat(mask[..., None], 3, axis=2).astype(np.uint8) * 255, cv2.INTER_NEAREST),
-            "warped": (self.warped, cv2.INTER_CUBIC),
-            "reconstruction": (self.filled, cv2.INTER_NEAREST),
+            "warped": (taught.warped, cv2.INTER_CUBIC),
+            "reconstruction": (taught.filled, cv2.INTER_NEAREST),
             "result": (self.face, cv2.INTER_AREA if self.face.shape[0] > size else cv2.INTER_CUBIC),
         }
         return {name: cv2.resize(image, (size, size), interpolation=how) for name, (image, how) in views.items()}
@@ -493,22 +497,21 @@ class FaceExpressionPipeline:
 
     def __call__(self, image: ImageSource, expression: str = "joy", intensity: float = 1.0,
                  sliders: Mapping[str, float] | None = None, face_index: int | None = None,
-                 refine: bool = False) -> FaceExpressionOutput:  # fmt: skip
-        """Give the chosen face of `image` the `expression` at `intensity` (0..1), plus any named sliders."""
-        self.check_inputs(expression, intensity, sliders, face_index, refine)
-        return self.edit(self.find_face(image, face_index), expression, intensity, sliders, refine)
+                 refine: bool = False, teach: bool = False) -> FaceExpressionOutput:  # fmt: skip
+        """Give the chosen face of `image` the `expression` at `intensity` (0..1), plus any named sliders.
 
-    def teaching_edit(self, face: _Face, expression: str = "joy", intensity: float = 1.0,
-                      sliders: Mapping[str, float] | None = None,
-                      edit: FaceExpressionOutput | None = None) -> FaceExpressionOutput:  # fmt: skip
-        """Masked image modelling at work on this face, for the Teach view: `edit` itself when its model hid and
-        painted something, else the SimMIM-only edit (no warp, no texture), in which the mouth model hides the
-        whole mouth and paints it back from a drawing of the target lips. The default edit (variant "warp") paints
-        with no learned model, so its own view has nothing hidden. Shares this pipeline's landmarker and model."""
-        if edit is not None and edit.mask.any():
-            return edit
-        teacher = FaceExpressionPipeline(self.landmarker, self.model, config=replace(self.config, variant="simmim"))
-        return teacher.edit(face, expression, intensity, sliders)
+        `teach`: when the edit's own model hid nothing (the default, variant "warp", paints with no learned model),
+        also run the SimMIM-only edit of the same face (no warp, no texture: the mouth model hides the whole mouth
+        and paints it back from a drawing of the target lips) into `teaching`, for the Teach view. It shares this
+        pipeline's landmarker and model: nothing is loaded.
+        """
+        self.check_inputs(expression, intensity, sliders, face_index, refine)
+        face = self.find_face(image, face_index)
+        out = self.edit(face, expression, intensity, sliders, refine)
+        if teach and not out.mask.any():
+            teacher = FaceExpressionPipeline(self.landmarker, self.model, config=replace(self.config, variant="simmim"))
+            out.teaching = teacher.edit(face, expression, intensity, sliders)
+        return out
 
     def expression_sheet(self, image: ImageSource, intensity: float = 1.0, face_index: int | None = None,
                          expressions: tuple[str, ...] = EXPRESSIONS, refine: bool = False,

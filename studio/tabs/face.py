@@ -154,12 +154,9 @@ def make_expression(photo, expression, intensity, smile, brow_raise, brow_furrow
     progress(0.1, desc="finding the face")
     pipe, index = pipeline_for(photo, face_index, refine)
     sliders = slider_values((smile, brow_raise, brow_furrow, eye_open, jaw_open))
-    pipe.check_inputs(expression, float(intensity), sliders, index, bool(refine))
-    face = pipe.find_face(photo, index)
     progress(0.4, desc=f"painting {expression}")
-    out = pipe.edit(face, expression, float(intensity), sliders, refine=bool(refine))
-    views = {**pipe.teaching_edit(face, expression, float(intensity), sliders, edit=out).teach_panels(),
-             "result": out.teach_panels()["result"]}
+    out = pipe(photo, expression, float(intensity), sliders, index, refine=bool(refine), teach=True)
+    views = out.teach_panels()
     from pipelines.image_io import load_image
 
     before = load_image(photo)
