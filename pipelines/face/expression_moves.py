@@ -31,6 +31,9 @@ from pipelines.face.align import similarity_matrix, transform_points
 MOVES_FILE = Path(__file__).with_name("expression_moves.npz")
 # Points an expression barely moves: eye corners (inner, outer, and the points beside them) and the nose bridge.
 STABLE_POINTS = (33, 133, 362, 263, 130, 359, 243, 463, 168, 6, 197)
+# Each eye's lid points (its contour without the two corners, which are tied to the skull).
+_CORNERS = (fr.RIGHT_EYE_OUTER, fr.RIGHT_EYE_INNER, fr.LEFT_EYE_OUTER, fr.LEFT_EYE_INNER)
+LIDS = tuple(tuple(i for i in eye if i not in _CORNERS) for eye in (fr.RIGHT_EYE, fr.LEFT_EYE))
 NOISE_FLOOR = 0.006  # face units: mean moves shorter than this are MediaPipe jitter, not expression
 # The openpeople expression names for our labels.
 OPENPEOPLE_NAMES = {"joy": "happy", "sadness": "sad", "anger": "angry", "surprise": "surprised", "fear": "scared",
@@ -50,10 +53,19 @@ def landmark_move(neutral: np.ndarray, expressive: np.ndarray) -> np.ndarray:
 
 
 def mean_move(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """The mean (478, 2) move over (neutral, expressive) pairs, irises still and jitter removed."""
+    """The mean (478, 2) move over (neutral, expressive) pairs, irises still and jitter removed.
+
+    The lids move up and down as seen from the eyeball: the irises stay where they are (see the module note), so
+    each eye's lid points move by their height change relative to that eye's iris. Measured against the eye
+    corners, a wide-eyed face's iris goes down (surprise and fear: 0.02 units) and its upper lid barely up
+    (0.016): against the iris the lid rises 0.04 units and shows the white above it, as in the photos. A glance
+    to the side moves no lid.
+    """
     if not pairs:
         raise ValueError("mean_move needs at least one (neutral, expressive) pair.")
     move = np.mean([landmark_move(n, e) for n, e in pairs], axis=0)
+    for lids, iris in ((LIDS[0], fr.RIGHT_EYE_CENTER), (LIDS[1], fr.LEFT_EYE_CENTER)):
+        move[list(lids), 1] -= move[iris, 1]
     move[list(IRISES)] = 0.0
     length = np.linalg.norm(move, axis=1, keepdims=True)
     return move * np.clip((length - NOISE_FLOOR) / np.maximum(length, 1e-9), 0.0, None)
