@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.face import landmarks as fr  # noqa: E402
 from pipelines.face.align import align_face  # noqa: E402
-from pipelines.face.pipeline import PAINT_ALPHA_FLOOR, FaceExpressionPipeline, _opening  # noqa: E402
+from pipelines.face.pipeline import PAINT_ALPHA_FLOOR, _opening  # noqa: E402
 from pipelines.face.simmim.masks import patches_to_pixels, pixels_to_patches  # noqa: E402
 from pipelines.face.warp import shade_mouth_cavity  # noqa: E402
 
@@ -42,6 +42,7 @@ def main() -> int:
     from PIL import Image
 
     from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim.inpaint import inpaint
     from pipelines.face.simmim.model import SimMIMFace
     from pipelines.image_io import load_image
 
@@ -73,9 +74,9 @@ def main() -> int:
                 closed = points.copy()
                 closed[list(fr.LIPS_INNER), 1] = points[list(fr.LIPS_INNER), 1].mean()
                 fills = {
-                    "SimMIM": FaceExpressionPipeline.inpaint(model, window.crop, mask, points),
+                    "SimMIM": inpaint(model, window.crop, mask, points),
                     "drawn cavity": shade_mouth_cavity(window.crop.copy(), closed, points)[0],
-                    "SimMIM, drawing blanked": FaceExpressionPipeline.inpaint(model, window.crop, mask,
+                    "SimMIM, drawing blanked": inpaint(model, window.crop, mask,
                                                                               np.full_like(points, FAR_AWAY)),
                 }  # fmt: skip
                 inside, row = alpha > 0.5, [window.crop]

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
                         f"{FaceExpressionConfig.variant}")
     parser.add_argument("--no-texture", dest="texture", action="store_false", default=FaceExpressionConfig.texture,
                         help="leave out the expression texture (measured folds, lines and mouth interior)")
+    parser.add_argument("--eye-simmim", type=Path, help="SimMIM eye model folder (default weights/simmim-eye)")
+    parser.add_argument("--no-eye-model", dest="eye_model", action="store_false", default=FaceExpressionConfig.eye_model,
+                        help="leave out the eye model: eyes that open are stretched by the warp instead")
     parser.add_argument("--face-simmim", type=Path, help="whole-face SimMIM folder for --variant legacy "
                         "(default weights/simmim-face)")
     parser.add_argument("--refine", metavar="MODEL", help="diffusers inpainting model (folder or hub id) to polish with")
@@ -56,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
     # A sheet or sprites alone write only what was asked for: the single edit (PHOTO_EXPRESSION.png) needs --out.
     single = args.out or args.show_mask or args.teach or not (args.sheet or args.sprites or args.sillytavern)
     warnings: list[str] = []
-    config = FaceExpressionConfig(variant=args.variant, texture=args.texture)
+    config = FaceExpressionConfig(variant=args.variant, texture=args.texture, eye_model=args.eye_model)
     with FaceExpressionPipeline.from_pretrained(args.simmim, device=args.device, config=config, refine=args.refine,
-                                                face_simmim_path=args.face_simmim) as pipe:  # fmt: skip
+                                                face_simmim_path=args.face_simmim,
+                                                eye_simmim_path=args.eye_simmim) as pipe:  # fmt: skip
         if single:
             out = pipe(args.photo, args.expression, args.intensity, sliders, args.face_index, refine=bool(args.refine),
                        teach=bool(args.teach))
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 taught = out.teaching or out
                 panels = [taught.crop, taught.masked_input, taught.reconstruction, taught.filled, taught.blended]
                 Image.fromarray(np.hstack(panels)).save(args.teach)
-                print(f"wrote {args.teach}" + (f" (SimMIM alone: variant {args.variant} paints with no learned model)"
+                print(f"wrote {args.teach}" + (" (the mouth model alone: this edit's own models painted nothing)"
                                                if out.teaching else ""))
         if args.sheet or args.sprites:
             sheet = pipe.expression_sheet(args.photo, args.intensity, args.face_index, refine=bool(args.refine))

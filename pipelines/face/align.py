@@ -34,8 +34,11 @@ CANONICAL_LEFT_EYE = (0.635, 0.40)
 CANONICAL_MOUTH = (0.50, 0.70)
 # Windows of the canonical face crop, as (left, top, side) fractions of its side. The mouth window holds
 # the widest measured smile (corners 1.15 eye distances apart) and a dropped jaw (lower lip 0.3 eye
-# distances down), with the nose's base above for context.
-REGION_BOXES: dict[str, tuple[float, float, float]] = {"face": (0.0, 0.0, 1.0), "mouth": (0.30, 0.53, 0.40)}
+# distances down), with the nose's base above for context. The eye window is centred on the person's right eye
+# (image left) with the lids and the brow's lower edge inside; the left eye is painted in the mirrored face.
+REGION_BOXES: dict[str, tuple[float, float, float]] = {
+    "face": (0.0, 0.0, 1.0), "mouth": (0.30, 0.53, 0.40), "eye": (0.255, 0.29, 0.22),
+}
 
 
 @dataclass

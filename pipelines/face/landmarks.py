@@ -14,6 +14,9 @@ LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+# The upper lid's edge, inner corner over the top to the outer corner (the second half of each eye loop).
+RIGHT_UPPER_LID = RIGHT_EYE[8:] + RIGHT_EYE[:1]
+LEFT_UPPER_LID = LEFT_EYE[8:] + LEFT_EYE[:1]
 # Brows: the lower edge outer->inner, then the upper edge inner->outer, so the tuple is a closed outline.
 RIGHT_BROW = (46, 53, 52, 65, 55, 107, 66, 105, 63, 70)
 LEFT_BROW = (276, 283, 282, 295, 285, 336, 296, 334, 293, 300)
@@ -63,6 +66,7 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "brows": RIGHT_BROW + LEFT_BROW,
     "cheeks": RIGHT_CHEEK + LEFT_CHEEK,
     "mouth_interior": LIPS_INNER,  # the opening between the lips: teeth, tongue, the dark cavity
+    "upper_lids": RIGHT_UPPER_LID + LEFT_UPPER_LID,
 }
 # The same regions as separate closed outlines (each eye, each brow on its own), for filling masks.
 REGION_PARTS: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -71,6 +75,8 @@ REGION_PARTS: dict[str, tuple[tuple[int, ...], ...]] = {
     "brows": (RIGHT_BROW, LEFT_BROW),
     "cheeks": (RIGHT_CHEEK, LEFT_CHEEK),
     "mouth_interior": (LIPS_INNER,),
+    # Between each upper lid's edge and the line joining the eye corners: what an eye that opens wider uncovers.
+    "upper_lids": (RIGHT_UPPER_LID, LEFT_UPPER_LID),
 }
 
 # --- left/right mirror ------------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """Give the person in one photo a new expression: landmarks -> warp -> texture -> mouth -> paste back.
 
-`FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and a
-mouth-region `SimMIMFace` masked-image model (plus an optional diffusers inpainting pass on a GPU).
-The split of work: the landmark warp carries the person's own skin, lips, lids and brows along the
-measured expression moves (what keeps them recognisable); the measured expression texture
-(`expression_texture`: ratio images of real same-person pairs) adds the folds and lines a warp cannot
-make and a real mouth interior; a drawn cavity or the learned model paints the rest of a mouth that
-opens, steered by a drawing of the target lips. `FaceExpressionConfig.variant` picks which parts run
-(`VARIANTS`; the bench compares them through `ABLATIONS`).
+`FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and two
+region `SimMIMFace` masked-image models, the eye and the mouth (plus an optional diffusers inpainting
+pass on a GPU). The split of work: the landmark warp carries the person's own skin, lips, lids and
+brows along the measured expression moves (what keeps them recognisable); the measured expression
+texture (`expression_texture`: ratio images of real same-person pairs) adds the folds and lines a warp
+cannot make and a real mouth interior; the eye model paints the white a rising lid uncovers over a
+still eyeball (`eyes`); a drawn cavity or the mouth model paints the rest of a mouth that opens,
+steered by a drawing of the target lips. `FaceExpressionConfig.variant` and `eye_model` pick which
+parts run (`VARIANTS`; the bench compares them through `ABLATIONS`).
 
 Only pixels inside the (dilated, feathered) mask of the face crop change; every other pixel of the
 photo is returned bit for bit, at the photo's own size.
@@ -29,7 +30,8 @@ from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
 from pipelines.face.expression_texture import add_texture, shade, skin_colour
-from pipelines.face.simmim.conditioning import render_condition
+from pipelines.face.eyes import paint_eyes, still_eyeballs
+from pipelines.face.simmim.inpaint import inpaint
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
     patches_to_pixels,
@@ -37,7 +39,7 @@ from pipelines.face.simmim.masks import (
     region_mask,
     region_pixel_mask,
 )
-from pipelines.face.warp import CAVITY_MIN_GAP, backward_map, mouth_gap, shade_mouth_cavity, warp_with
+from pipelines.face.warp import CAVITY_MIN_GAP, backward_map, identity_map, mouth_gap, shade_mouth_cavity, warp_with
 from pipelines.image_io import ImageSource, load_image
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
@@ -53,6 +55,7 @@ DEFAULT_VARIANT = "warp"
 PAINT_ALPHA_FLOOR = 0.02  # the soft edge of the mouth paint below this is dropped (it would mask whole patches)
 # The configurations the bench compares with the default (config overrides by name).
 ABLATIONS: dict[str, dict[str, object]] = {
+    "no eye model": {"eye_model": False},
     "no expression texture": {"texture": False},
     **{label: {"variant": name} for name, label in VARIANTS.items() if name != DEFAULT_VARIANT},
 }
@@ -81,6 +84,9 @@ class FaceExpressionConfig:
     # warped crop, and a measured mouth interior fills a newly opened mouth; `texture_strength` scales the log ratio.
     texture: bool = True
     texture_strength: float = 1.0
+    # Eyes that open wider keep their eyeball still and the eye SimMIM model paints what the rising lid uncovers
+    # (`eyes`); off, the warp stretches the eye (variant legacy never uses it).
+    eye_model: bool = True
     refine_strength: float = 0.35  # denoising strength of the optional diffusers pass (0 keeps, 1 repaints)
     refine_steps: int = 25
     # Expressions of a sheet edited at once (NumPy and OpenCV release the GIL): on a 2-core CPU a 1350 px
@@ -112,7 +118,8 @@ class FaceExpressionOutput:
     """The edited photo plus every intermediate the Teach view shows.
 
     The S x S crops are the painting model's frame: the mouth window for the mouth model (variants mouth-model,
-    warp, simmim), the whole face for the previous face model (legacy).
+    warp, simmim) unless only the eye model painted (then one eye's window), the whole face for the previous face
+    model (legacy).
     """
 
     image: np.ndarray  # (H, W, 3) uint8, same size as the input
@@ -134,8 +141,8 @@ class FaceExpressionOutput:
     num_faces: int
     refined: bool = False
     warnings: list[str] = field(default_factory=list)
-    # With `teach=True` when this edit hid nothing (the default paints with no learned model): the SimMIM-only edit
-    # of the same face, whose hidden patches and fill the Teach view shows instead.
+    # With `teach=True` when this edit hid nothing (the default paints the mouth with no learned model, the eyes only
+    # when they open): the SimMIM-only edit of the same face, whose hidden patches and fill the Teach view shows.
     teaching: "FaceExpressionOutput | None" = None
 
     @property
@@ -199,6 +206,7 @@ class _ModelView:
     patch_size: int
     window: tuple[slice, slice]  # where the frame sits in the edit crop
     reconstruction: np.ndarray | None = None  # (S, S, 3) its output; the input when it had nothing to paint
+    mirrored: bool = False  # the frame is cut from the mirrored crop (the eye model paints a left eye that way)
 
     def __post_init__(self):
         if self.reconstruction is None:
@@ -207,7 +215,8 @@ class _ModelView:
     def blended_from(self, result: np.ndarray) -> np.ndarray:
         """The frame's window of the final edit crop, at S x S."""
         size = self.crop.shape[0]
-        return cv2.resize(result[self.window], (size, size), interpolation=cv2.INTER_AREA)
+        frame = np.ascontiguousarray((result[:, ::-1] if self.mirrored else result)[self.window])
+        return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
 
 
 @dataclass
@@ -231,14 +240,18 @@ class _Face:
 class FaceExpressionPipeline:
     """detect -> align -> target landmarks -> warp -> texture -> mouth painted -> (refine) -> paste back."""
 
-    def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None, face_model=None):
+    def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None, face_model=None,
+                 eye_model=None):  # fmt: skip
         self.landmarker = landmarker  # pipelines.face.detector.FaceLandmarker (or anything with .detect)
         self.model = model.eval()  # the mouth SimMIMFace (config.region == "mouth")
         self.config = config or FaceExpressionConfig()
         self.refiner = refiner  # pipelines.face.refine.FaceRefiner or None
         self.face_model = face_model.eval() if face_model is not None else None  # whole-face SimMIM, variant legacy
-        if model.config.region != "mouth":
-            raise InputError(f"The pipeline's model must paint the mouth; this one paints the {model.config.region}.")
+        self.eye_model = eye_model.eval() if eye_model is not None else None  # the eye SimMIMFace (region "eye")
+        for name, painter, region in (("model", model, "mouth"), ("eye_model", eye_model, "eye")):
+            if painter is not None and painter.config.region != region:
+                raise InputError(f"The pipeline's {name} must paint the {region}; this one paints the "
+                                 f"{painter.config.region}.")  # fmt: skip
         if self.config.variant == "legacy" and self.face_model is None:
             raise InputError("variant 'legacy' needs the previous whole-face model (face_model / face_simmim_path).")
 
@@ -251,22 +264,27 @@ class FaceExpressionPipeline:
         config: FaceExpressionConfig | None = None,
         refine: str | Path | None = None,
         face_simmim_path: Path | str | None = None,
+        eye_simmim_path: Path | str | None = None,
     ) -> "FaceExpressionPipeline":
-        """Load the landmarker and the mouth model (weights/ by default); `refine` names a diffusers inpainting model.
+        """Load the landmarker, the mouth and the eye model (weights/ by default); `refine` names a diffusers
+        inpainting model.
 
-        The previous whole-face model (research-only weights) is loaded only for `config.variant == "legacy"`.
+        The previous whole-face model (research-only weights) is loaded only for `config.variant == "legacy"`,
+        the eye model only when `config.eye_model` asks for it.
         """
         from pipelines.device import pick_device
         from pipelines.face.detector import FaceLandmarker
-        from pipelines.face.simmim import SIMMIM_FACE, SIMMIM_MOUTH
+        from pipelines.face.simmim import SIMMIM_EYE, SIMMIM_FACE, SIMMIM_MOUTH
         from pipelines.face.simmim.model import SimMIMFace
 
         device = pick_device(device)
         config = config or FaceExpressionConfig()
         model = SimMIMFace.from_pretrained(simmim_path, device, weights=SIMMIM_MOUTH)
-        face_model = None
+        face_model = eye_model = None
         if config.variant == "legacy":
             face_model = SimMIMFace.from_pretrained(face_simmim_path, device, weights=SIMMIM_FACE)
+        elif config.eye_model:
+            eye_model = SimMIMFace.from_pretrained(eye_simmim_path, device, weights=SIMMIM_EYE)
         refiner = None
         if refine:
             from pipelines.face.refine import FaceRefiner
@@ -274,7 +292,7 @@ class FaceExpressionPipeline:
             refiner = FaceRefiner.from_pretrained(refine, device=device)
         # The landmarker last: a MediaPipe task must be closed, so nothing that can fail comes after it.
         return cls(FaceLandmarker.from_pretrained(landmarker_path), model, config=config, refiner=refiner,
-                   face_model=face_model)  # fmt: skip
+                   face_model=face_model, eye_model=eye_model)  # fmt: skip
 
     def close(self) -> None:
         self.landmarker.close()
@@ -327,20 +345,6 @@ class FaceExpressionPipeline:
             warnings.append("Part of the face is outside the photo; the missing edge was filled by repeating pixels.")
         return _Face(image, landmarks, dict(chosen.blendshapes), aligned, index, len(faces), warnings)
 
-    @staticmethod
-    def inpaint(model, crop: np.ndarray, patch_mask: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """SimMIM: masked patches of `crop` (S,S,3 uint8) repainted by `model` to follow `target` landmarks (crop px)."""
-        import torch
-
-        size = model.config.image_size
-        device = next(model.parameters()).device
-        pixels = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
-        condition = torch.from_numpy(render_condition(target, size))[None]
-        masked = torch.from_numpy(patch_mask.reshape(1, -1))
-        with torch.inference_mode():
-            out = model(pixels.to(device), masked.to(device), condition.to(device))
-        return ((out[0].permute(1, 2, 0).float().cpu().numpy() + 1.0) * 127.5).clip(0, 255).round().astype(np.uint8)
-
     def edit(self, face: _Face, expression: str = "joy", intensity: float = 1.0,
              sliders: Mapping[str, float] | None = None, refine: bool = False) -> FaceExpressionOutput:  # fmt: skip
         """Steps 3-8 for an already found face (the sheet reuses one `find_face` for every expression)."""
@@ -355,8 +359,11 @@ class FaceExpressionPipeline:
         target_crop = transform_points(target, face.aligned.matrix)
 
         # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
-        mapping = _identity_map(edit_size) if cfg.variant == "simmim" else backward_map(source_crop, target_crop,
-                                                                                         crop.shape[:2])  # fmt: skip
+        mapping = identity_map(edit_size) if cfg.variant == "simmim" else backward_map(source_crop, target_crop,
+                                                                                        crop.shape[:2])  # fmt: skip
+        eye_painter = self.eye_model if cfg.eye_model and cfg.variant != "legacy" else None
+        if eye_painter is not None:  # eyes that open keep their eyeball still: the lids move over it
+            mapping = still_eyeballs(mapping, source_crop, target_crop)
         warped, moved = warp_with(crop, mapping)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
@@ -375,6 +382,12 @@ class FaceExpressionPipeline:
             painted, paint_mask, view = self._paint_face(crop, warped, source_crop, target_crop)
         else:
             painted, paint_mask, view = self._paint_mouth(crop, warped, source_crop, target_crop)
+        if eye_painter is not None:  # the eyeball a rising lid uncovers
+            eyes = paint_eyes(eye_painter, crop, painted, source_crop, target_crop)
+            painted, paint_mask = eyes.image, np.maximum(paint_mask, eyes.alpha)
+            if eyes.window is not None and not view.mask.any():
+                view = _ModelView(eyes.crop, eyes.model_input, eyes.mask, eye_painter.config.patch_size, eyes.window,
+                                  eyes.reconstruction, mirrored=eyes.mirrored)  # fmt: skip
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
@@ -432,7 +445,7 @@ class FaceExpressionPipeline:
         if not alpha.any():
             return painted, np.zeros(crop.shape[:2], np.float32), view
         view.mask = pixels_to_patches(alpha > PAINT_ALPHA_FLOOR, patch)
-        view.reconstruction = self.inpaint(model, window, view.mask, target_m)
+        view.reconstruction = inpaint(model, window, view.mask, target_m)
         # Inside the patches the model painted, its pixels through the soft alpha; the warp everywhere else.
         alpha *= patches_to_pixels(view.mask, patch)
         back = cv2.resize(view.reconstruction, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
@@ -457,7 +470,7 @@ class FaceExpressionPipeline:
         everything = (slice(0, edit_size), slice(0, edit_size))
         view = _ModelView(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA),
                           cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA), patch_mask, patch, everything)
-        view.reconstruction = self.inpaint(model, view.warped, patch_mask, target_model)
+        view.reconstruction = inpaint(model, view.warped, patch_mask, target_model)
         mask_edit = cv2.resize(patches_to_pixels(patch_mask, patch).astype(np.uint8), (edit_size, edit_size),
                                interpolation=cv2.INTER_NEAREST)  # fmt: skip
         prediction = cv2.resize(view.reconstruction, (edit_size, edit_size), interpolation=cv2.INTER_CUBIC)
@@ -500,7 +513,8 @@ class FaceExpressionPipeline:
                  refine: bool = False, teach: bool = False) -> FaceExpressionOutput:  # fmt: skip
         """Give the chosen face of `image` the `expression` at `intensity` (0..1), plus any named sliders.
 
-        `teach`: when the edit's own model hid nothing (the default, variant "warp", paints with no learned model),
+        `teach`: when the edit's own models hid nothing (the default, variant "warp", paints the mouth with no learned
+        model and the eyes only when they open),
         also run the SimMIM-only edit of the same face (no warp, no texture: the mouth model hides the whole mouth
         and paints it back from a drawing of the target lips) into `teaching`, for the Teach view. It shares this
         pipeline's landmarker and model: nothing is loaded.
@@ -609,11 +623,6 @@ class _Resampled:
         a = alpha[..., None]
         painted = result - crop.astype(np.float32) * (1 - a) - shaded.astype(np.float32) * (kept[..., None] * a)
         return cls(mapping, log_ratio, kept, painted.astype(np.float32))
-
-
-def _identity_map(size: int) -> np.ndarray:
-    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
-    return np.stack([xs, ys], axis=-1)
 
 
 def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, parts: _Resampled,

@@ -70,6 +70,12 @@ def backward_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np
     return np.stack([identity_x + field[..., 0], identity_y + field[..., 1]], axis=-1)
 
 
+def identity_map(size: int) -> np.ndarray:
+    """The backward map that moves nothing: (size, size, 2) float32 (x, y)."""
+    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    return np.stack([xs, ys], axis=-1)
+
+
 def warp_image(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp `image` so landmarks `src` move to `dst`; returns (warped image, displacement length in pixels (H, W))."""
     return warp_with(image, backward_map(src, dst, image.shape[:2]))

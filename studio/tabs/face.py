@@ -54,11 +54,13 @@ TEXT = {
         "face.examples": "Example faces (Face Research Lab London Set, CC BY 4.0)",
         "face.teach": "Teach: how masked image modelling repaints the face",
         "face.teach_body": "**Masked image modelling:** hide some patches of a picture and train a network to paint "
-        "them back from the patches it can still see.\nViews 1–4 show our SimMIM mouth model at work on your photo: "
-        "the mouth is hidden and painted back following a drawing of the new expression's lips. View 5 is the "
-        "studio's result. By default that result does not use this painting: the mouth is drawn and the "
-        "expression's folds and lines come from real faces, which independent judges scored higher "
-        "(bench/results/face.md).",
+        "them back from the patches it can still see.\nViews 1–4 show one of our SimMIM models at work on your "
+        "photo; view 5 is the studio's result. When the eyes open wider (surprise, fear, the eye-open slider) it is "
+        "the **eye model**, and the result uses its paint: the patches along the upper lid are hidden and painted "
+        "back following a drawing of the new lid and iris — the white of the eye that a rising lid uncovers. "
+        "Otherwise it is the **mouth model** alone: the mouth is hidden and painted back following a drawing of "
+        "the new lips; the result does not use that paint, because the drawn mouth and the folds and lines "
+        "measured on real faces scored higher with independent judges (bench/results/face.md).",
         "face.view.patches": "1. Hidden patches (grey)",
         "face.view.mask": "2. Mask (white = repaint)",
         "face.view.warped": "3. What the model sees",
@@ -92,9 +94,10 @@ TEXT = {
         "face.examples": "示例人脸（Face Research Lab London Set，CC BY 4.0）",
         "face.teach": "教学：掩码图像建模如何重绘人脸",
         "face.teach_body": "**掩码图像建模：** 把图片的一部分小块遮住，训练网络根据还看得见的小块把它们画回来。\n"
-        "第 1–4 格展示我们的 SimMIM 嘴部模型如何处理你的照片：遮住嘴部，再按新表情的嘴唇线稿把它画回来。第 5 格是工作室的"
-        "结果。默认情况下该结果不使用这幅重绘：嘴部是绘制的，表情的皱褶与纹路取自真实人脸，独立评测给它的分数更高"
-        "（bench/results/face.md）。",
+        "第 1–4 格展示我们的一个 SimMIM 模型如何处理你的照片；第 5 格是工作室的结果。眼睛睁大时（惊讶、恐惧、睁眼滑块），"
+        "展示的是**眼部模型**，结果使用它的重绘：遮住上眼睑一带的小块，再按新眼睑和虹膜的线稿画回来——即眼睑抬起后露出的眼白。"
+        "其他情况下展示的是单独运行的**嘴部模型**：遮住嘴部，再按新嘴唇的线稿画回来；结果不使用这幅重绘，因为绘制的嘴部"
+        "和取自真实人脸的皱褶与纹路在独立评测中得分更高（bench/results/face.md）。",
         "face.view.patches": "1. 被遮小块（灰色）",
         "face.view.mask": "2. 掩码（白色 = 重绘）",
         "face.view.warped": "3. 模型看到的输入",

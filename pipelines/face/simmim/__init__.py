@@ -21,3 +21,10 @@ SIMMIM_FACE = WeightSpec(
     "(git checkout -- weights/simmim-face) or train one with `python -m pipelines train-simmim --data DIR "
     "--out weights/simmim-face`.",
 )
+SIMMIM_EYE = WeightSpec(
+    "simmim-eye",
+    ("config.json", "model.safetensors"),
+    how_to_get="The default eye model ships with the repository in weights/simmim-eye/; restore it from git "
+    "(git checkout -- weights/simmim-eye) or train one with `python -m pipelines train-simmim --region eye "
+    "--image-size 64 --patch-size 4 --data DIR --out weights/simmim-eye`.",
+)

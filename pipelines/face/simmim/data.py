@@ -21,7 +21,18 @@ import torch
 
 from pipelines.errors import InputError
 from pipelines.face.align import align_face
-from pipelines.face.landmarks import LOWER_LIP_INNER, MIRROR, UPPER_LIP_INNER
+from pipelines.face.eyes import mirrored_face
+from pipelines.face.landmarks import (
+    LEFT_EYE,
+    LOWER_LIP_INNER,
+    MIRROR,
+    RIGHT_EYE,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_LOWER_LID,
+    RIGHT_EYE_OUTER,
+    RIGHT_EYE_UPPER_LID,
+    UPPER_LIP_INNER,
+)
 from pipelines.face.simmim.conditioning import render_condition
 from pipelines.face.simmim.masks import random_mask, region_mask
 
@@ -127,20 +138,21 @@ def build_cache(
             if points is None:
                 skipped.append(f"{path.name}: no face found")
                 continue
-            aligned = align_face(image, points, image_size, region)
-            matrix = aligned.matrix + shift  # the same alignment, with `margin` px more on every side
-            crop = cv2.warpAffine(image, matrix, (canvas, canvas), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            if not ok:
-                skipped.append(f"{path.name}: JPEG encoding failed")
-                continue
-            height, width = image.shape[:2]
-            corners = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float64)
-            blobs.append(jpeg.reshape(-1))
-            landmarks.append((aligned.landmarks + margin).astype(np.float32))
-            quads.append(corners @ matrix[:, :2].T + matrix[:, 2])
-            names.append(f"{folder.name}/{path.relative_to(folder)}")
-            flags.append(path.name in restricted)
+            for view, view_points in _views(image, points[:, :2], region):
+                aligned = align_face(view, view_points, image_size, region)
+                matrix = aligned.matrix + shift  # the same alignment, with `margin` px more on every side
+                crop = cv2.warpAffine(view, matrix, (canvas, canvas), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+                ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                if not ok:
+                    skipped.append(f"{path.name}: JPEG encoding failed")
+                    continue
+                height, width = image.shape[:2]
+                corners = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float64)
+                blobs.append(jpeg.reshape(-1))
+                landmarks.append((aligned.landmarks + margin).astype(np.float32))
+                quads.append(corners @ matrix[:, :2].T + matrix[:, 2])
+                names.append(f"{folder.name}/{path.relative_to(folder)}")  # both eyes of a photo share its split
+                flags.append(path.name in restricted)
     if not blobs:
         raise InputError(f"No face was found in any of the {len(photos)} photos under {', '.join(map(str, folders))}.")
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
@@ -161,6 +173,11 @@ def build_cache(
         held_out=np.array([held_out(n) for n in names], dtype=bool),
     )
     return {"faces": len(blobs), "photos": len(photos), "skipped": skipped}
+
+
+def _views(image: np.ndarray, points: np.ndarray, region: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The photo as the region's model sees it: once, or for the eye model also mirrored (its left eye as a right)."""
+    return [(image, points)] + ([mirrored_face(image, points)] if region == "eye" else [])
 
 
 @dataclass
@@ -234,9 +251,15 @@ REGION_CHANCE = {
     "face": {"mouth": 0.6, "eyes": 0.5, "brows": 0.3, "cheeks": 0.25},
     # The mouth model must paint a whole mouth interior (teeth, cavity) from the lip drawing, often the lips too.
     "mouth": {"mouth_interior": 0.7, "mouth": 0.3},
+    # The eye model must paint what a lid that rises uncovers (white, the iris's top, the lid's edge and lashes)
+    # from the drawn lid and iris, seeing the rest of the eye; sometimes the whole eye.
+    "eye": {"upper_lids": 0.8, "eyes": 0.2},
 }
-REGION_MASK_SHARE = {"face": 0.5, "mouth": 0.8}  # the rest of the batches get random patch squares
-SAMPLE_REGIONS = {"face": ("mouth", "eyes"), "mouth": ("mouth_interior",)}  # what the sample grids hide
+REGION_MASK_SHARE = {"face": 0.5, "mouth": 0.8, "eye": 0.85}  # the rest of the batches get random patch squares
+SAMPLE_REGIONS = {"face": ("mouth", "eyes"), "mouth": ("mouth_interior",), "eye": ("upper_lids",)}  # sample grids hide
+# Eye models: in use the mask covers the lid's old edge and its new, higher one; training widens the upper-lid
+# mask the same way, as if the lid had come down from up to this share of the eye's height.
+LID_DROP = 0.6
 
 
 def augment_face(crop: np.ndarray, landmarks: np.ndarray, quad: np.ndarray, size: int, margin: int,
@@ -285,7 +308,19 @@ def training_mask(landmarks: np.ndarray, size: int, patch: int, augment: Augment
         return random_mask(grid, ratio, rng, block=augment.random_block).reshape(-1)
     chances = REGION_CHANCE[region]
     regions = [name for name, chance in chances.items() if rng.random() < chance] or [next(iter(chances))]
-    return region_mask([landmarks], regions, size, patch).reshape(-1)
+    landmark_sets = [landmarks]
+    if region == "eye":
+        landmark_sets.append(lowered_lids(landmarks, rng.uniform(0.0, LID_DROP)))
+    return region_mask(landmark_sets, regions, size, patch).reshape(-1)
+
+
+def lowered_lids(landmarks: np.ndarray, share: float) -> np.ndarray:
+    """The landmarks with each upper lid's edge moved `share` of the way down to its lower lid (corners kept)."""
+    points = np.array(landmarks, dtype=np.float64)
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        upper, lower = list(eye[9:]), list(eye[7:0:-1])  # matching points above and below, inner to outer
+        points[upper] += share * (points[lower] - points[upper])
+    return points
 
 
 class FaceSamples(torch.utils.data.Dataset):
@@ -335,14 +370,22 @@ class RandomKeys(torch.utils.data.Sampler):
 # stand this far apart (a fraction of the crop side) are drawn this many times as often.
 WIDE_OPEN_GAP = 0.15
 WIDE_OPEN_WEIGHT = 4.0
+# Eye models: so are eyes open wide enough to show white above the iris (lid gap over eye width; a portrait's
+# median is 0.31, the surprised and scared photos' 0.41).
+WIDE_EYE_OPENING = 0.37
 
 
 def sample_chances(cache: FaceCache) -> np.ndarray | None:
-    """How often each face is drawn (None: uniformly); mouth caches favour wide-open mouths."""
-    if cache.region != "mouth":
+    """How often each face is drawn (None: uniformly); mouth and eye caches favour wide-open mouths and eyes."""
+    points = cache.landmarks
+    if cache.region == "mouth":
+        wide = np.linalg.norm(points[:, LOWER_LIP_INNER] - points[:, UPPER_LIP_INNER], axis=1) > WIDE_OPEN_GAP * cache.image_size
+    elif cache.region == "eye":
+        gap = np.linalg.norm(points[:, RIGHT_EYE_UPPER_LID] - points[:, RIGHT_EYE_LOWER_LID], axis=1)
+        wide = gap > WIDE_EYE_OPENING * np.linalg.norm(points[:, RIGHT_EYE_OUTER] - points[:, RIGHT_EYE_INNER], axis=1)
+    else:
         return None
-    gap = np.linalg.norm(cache.landmarks[:, LOWER_LIP_INNER] - cache.landmarks[:, UPPER_LIP_INNER], axis=1)
-    weights = np.where(gap > WIDE_OPEN_GAP * cache.image_size, WIDE_OPEN_WEIGHT, 1.0)
+    weights = np.where(wide, WIDE_OPEN_WEIGHT, 1.0)
     return weights / weights.sum()
 
 

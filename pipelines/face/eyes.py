@@ -1,0 +1,158 @@
+"""Eyes that open by moving their lids: the eyeball stays still, the lid rises, the eye model paints what it uncovers.
+
+A landmark warp cannot widen an eye. With the irises pinned, lifting the upper lid drags the top of the iris
+and the lid's edge up with it: the iris turns into an oval and no white appears ("doll eyes" when the iris is
+scaled instead). A real eye opens because the lid slides over an eyeball that does not move. So, for each eye
+whose upper lid rises:
+
+1. `still_eyeballs`: inside the target eye opening the warp reads the photo where it is (no move), so the iris
+   and the white keep their shape and place; outside it the warp still carries the lids, lashes and brows;
+2. `paint_eyes`: the band the lid uncovered (between its old and new edge, which the still eyeball fills with
+   the photo's old lid) is painted by the eye SimMIM model (`weights/simmim-eye`): a 64 px crop round the eye,
+   the upper-lid patches of both lid positions hidden, steered by a drawing of the target lids and iris. It
+   was trained to paint the top of an eye from that drawing while it sees the rest of the eye, so the white,
+   the top of the iris and the new lid edge come in the person's own colours.
+
+The model paints the person's right eye (image left); the left eye is painted in the mirrored crop. Lids that
+come down (a squint, a frown) need no paint: the warp's lid covers the eye, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipelines.face import landmarks as fr
+from pipelines.face.align import region_slice
+from pipelines.face.simmim.inpaint import inpaint
+from pipelines.face.simmim.masks import patches_to_pixels, region_mask
+from pipelines.face.warp import identity_map
+
+EYE_OPEN_MIN = 0.6  # model px (64 px window): an upper lid that rises less than this needs no paint
+LID_EDGE = 2.0  # model px: the paint reaches this far round the band (the lid's edge and lashes, old and new)
+_LID_CENTRE = (2, 3, 4, 5, 6)  # the middle five of the nine upper-lid arc points (fr.RIGHT_UPPER_LID)
+
+
+@dataclass
+class EyePaint:
+    """What the eye model did to one edit crop, and its view of the first eye it painted (for the Teach view)."""
+
+    image: np.ndarray  # (E, E, 3) float32, the crop with the uncovered eyeballs painted
+    alpha: np.ndarray  # (E, E) float32, where the paint went (0 = the input's own pixel)
+    window: tuple[slice, slice] | None = None  # the painted eye's window in the crop (None: nothing painted)
+    crop: np.ndarray | None = None  # (S, S, 3) that window of the photo's crop, mirrored for the left eye
+    model_input: np.ndarray | None = None  # (S, S, 3) what the model read
+    mask: np.ndarray | None = None  # (G, G) bool, the patches it repainted
+    reconstruction: np.ndarray | None = None  # (S, S, 3) its output
+    mirrored: bool = False  # the painted eye is the left one: the frames above are cut from the mirrored crop
+
+
+def mirror_points(points: np.ndarray, width: int) -> np.ndarray:
+    """Landmarks of the horizontally flipped image (x -> width - 1 - x, left and right twins swapped)."""
+    mirrored = np.array(points, dtype=np.float64)[:, :2]
+    mirrored[:, 0] = width - 1 - mirrored[:, 0]
+    return mirrored[list(fr.MIRROR)]
+
+
+def mirrored_face(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photo flipped left to right and its landmarks: the person's left eye becomes a right eye."""
+    return np.ascontiguousarray(image[:, ::-1]), mirror_points(points, image.shape[1])
+
+
+def _arcs(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The right eye's (image left) upper-lid arc (inner corner -> outer) and lower-lid arc (outer -> inner)."""
+    return points[list(fr.RIGHT_UPPER_LID)], points[list(fr.RIGHT_EYE[:9])]
+
+
+def lid_rise(source: np.ndarray, target: np.ndarray) -> float:
+    """How far the right eye's upper lid rises from `source` to `target` (pixels of their frame; < 0: it drops)."""
+    centre = list(np.array(fr.RIGHT_UPPER_LID)[list(_LID_CENTRE)])
+    return float(np.mean(source[centre, 1] - target[centre, 1]))
+
+
+def _fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    canvas = np.zeros(shape, np.uint8)
+    cv2.fillPoly(canvas, [np.round(p * 16).astype(np.int32) for p in polygons], 255, cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255
+
+
+def still_eyeballs(mapping: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The warp's backward map with no move inside each eye whose upper lid rises (crop pixels, both eyes)."""
+    size = mapping.shape[0]
+    identity = identity_map(size)
+    out = mapping
+    for mirrored in (False, True):
+        src, dst = (mirror_points(source, size), mirror_points(target, size)) if mirrored else (source, target)
+        if lid_rise(src, dst) * 64 / _window_side(size) < EYE_OPEN_MIN:
+            continue
+        upper, _ = _arcs(dst)
+        _, lower = _arcs(src)  # the lower lid stays where the photo has it: no eyeball below it to show
+        still = _fill([np.concatenate([upper, lower])], (size, size))
+        if mirrored:
+            still = still[:, ::-1]
+        still = cv2.GaussianBlur(still, (0, 0), 0.7)[..., None]
+        out = out * (1 - still) + identity * still
+    return out.astype(np.float32)
+
+
+def _window_side(size: int) -> int:
+    rows, _ = region_slice("eye", size)
+    return rows.stop - rows.start
+
+
+def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """`painted` with its chroma kept within what the eye window shows where nothing was hidden (1st to 99th
+    percentile of Cr and Cb): at the edge of its patches the small model now and then makes a green or blue pixel
+    that no eye or skin has."""
+    seen = cv2.cvtColor(window, cv2.COLOR_RGB2YCrCb)[~hidden]
+    low, high = np.percentile(seen[:, 1:], 1, axis=0), np.percentile(seen[:, 1:], 99, axis=0)
+    ycc = cv2.cvtColor(painted, cv2.COLOR_RGB2YCrCb)
+    ycc[..., 1:] = np.clip(ycc[..., 1:], low, high).astype(np.uint8)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def uncovered_band(source: np.ndarray, target: np.ndarray, size: int, patch: int, mask: np.ndarray) -> np.ndarray:
+    """(size, size) float32 alpha: the band between the right eye's upper lid in `source` and in `target`, grown
+    over both lid edges (lashes), soft, inside the model's masked patches `mask`: what the eye model's paint covers."""
+    band = _fill([np.concatenate([_arcs(target)[0], _arcs(source)[0][::-1]])], (size, size))
+    grow = int(np.ceil(LID_EDGE))
+    band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return cv2.GaussianBlur(band, (0, 0), 0.8) * patches_to_pixels(mask, patch)
+
+
+def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> EyePaint:
+    """Paint the eyeball each rising upper lid uncovers in `image` ((E, E, 3) float32, the warped `crop`).
+
+    `source` and `target` are the photo's and the expression's (478, 2) landmarks in crop pixels.
+    """
+    size, patch, edit_size = model.config.image_size, model.config.patch_size, image.shape[0]
+    rows, cols = region_slice("eye", edit_size)
+    side = rows.stop - rows.start
+    to_model = size / side
+    offset = np.array([cols.start, rows.start], np.float64)
+    result = EyePaint(image.astype(np.float32), np.zeros((edit_size, edit_size), np.float32))
+    for mirrored in (False, True):
+        src, dst = (mirror_points(source, edit_size), mirror_points(target, edit_size)) if mirrored else (source, target)
+        src_m, dst_m = (src - offset) * to_model, (dst - offset) * to_model
+        if lid_rise(src_m, dst_m) < EYE_OPEN_MIN:
+            continue
+        canvas = result.image[:, ::-1] if mirrored else result.image
+        window = cv2.resize(np.clip(canvas[rows, cols] + 0.5, 0, 255).astype(np.uint8), (size, size),
+                            interpolation=cv2.INTER_AREA)  # fmt: skip
+        mask = region_mask([src_m, dst_m], ["upper_lids"], size, patch)
+        painted = in_gamut(inpaint(model, window, mask, dst_m), window, patches_to_pixels(mask, patch))
+        alpha = uncovered_band(src_m, dst_m, size, patch, mask)
+        back = cv2.resize(painted, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        alpha_edit = cv2.resize(alpha, (side, side), interpolation=cv2.INTER_LINEAR)
+        flip = (slice(None), slice(None, None, -1)) if mirrored else (slice(None), slice(None))
+        image_view, alpha_view = result.image[flip], result.alpha[flip]  # views: writing them writes the crop
+        image_view[rows, cols] = image_view[rows, cols] * (1 - alpha_edit[..., None]) + back * alpha_edit[..., None]
+        alpha_view[rows, cols] = np.maximum(alpha_view[rows, cols], alpha_edit)
+        if result.window is None:
+            photo = (crop[:, ::-1] if mirrored else crop)[rows, cols]
+            result.window, result.model_input, result.mask, result.reconstruction = (rows, cols), window, mask, painted
+            result.mirrored = mirrored
+            result.crop = cv2.resize(np.ascontiguousarray(photo), (size, size), interpolation=cv2.INTER_AREA)
+    return result

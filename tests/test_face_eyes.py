@@ -1,0 +1,196 @@
+"""Eyes that open by their lids: the eyeball stays still, the eye model paints only what a rising lid uncovers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import EXAMPLES, WEIGHTS  # noqa: E402
+
+from pipelines.face import landmarks as fr  # noqa: E402
+from pipelines.face.align import region_slice  # noqa: E402
+from pipelines.face.expression_moves import mean_move, measured_moves  # noqa: E402
+from pipelines.face.eyes import lid_rise, paint_eyes, still_eyeballs  # noqa: E402
+from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline  # noqa: E402
+from pipelines.face.simmim.data import lowered_lids  # noqa: E402
+from pipelines.face.warp import identity_map  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file(), reason="face_landmarker.task missing")
+PHOTO = EXAMPLES / "faces" / "london_001_neutral.jpg"
+
+
+def tiny_eye_model():
+    """A seeded eye model at the shipped model's resolution (64 px: the paint's reach in pixels is the real one)."""
+    from pipelines.face.simmim.config import SimMIMFaceConfig
+    from pipelines.face.simmim.model import SimMIMFace
+
+    torch.manual_seed(0)
+    return SimMIMFace(SimMIMFaceConfig(region="eye", image_size=64, patch_size=8, hidden_size=32, num_layers=1,
+                                       num_heads=2, refine_channels=8))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    from test_face_expression import tiny_simmim
+
+    from pipelines.face.detector import FaceLandmarker
+
+    with FaceLandmarker.from_pretrained() as landmarker:
+        mouth = tiny_simmim()
+        yield (FaceExpressionPipeline(landmarker, mouth, eye_model=tiny_eye_model()),
+               FaceExpressionPipeline(landmarker, mouth, FaceExpressionConfig(eye_model=False)))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def face(pipes):
+    return pipes[0].find_face(PHOTO)
+
+
+def _crop_points(face, expression):
+    from pipelines.face.action_units import expression_amounts, move_landmarks
+    from pipelines.face.align import transform_points
+
+    target = move_landmarks(face.landmarks, expression_amounts(expression, 1.0))
+    return face.aligned.landmarks.astype(np.float64), transform_points(target, face.aligned.matrix)
+
+
+def _eye_opening(points, eye, size, inset=2):
+    """Inside the eye's outline, `inset` px in from its edge (which the still region softens)."""
+    import cv2
+
+    canvas = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(canvas, [np.round(points[list(eye)]).astype(np.int32)], 1)
+    return cv2.erode(canvas, np.ones((2 * inset + 1, 2 * inset + 1), np.uint8)).astype(bool)
+
+
+def test_measured_lids_move_against_the_iris():
+    # A face whose irises move down while its lids stay: seen from the eyeball, the lids went up.
+    rng = np.random.default_rng(0)
+    neutral = rng.uniform(100, 400, (fr.NUM_LANDMARKS, 2))
+    neutral[fr.RIGHT_EYE_CENTER], neutral[fr.LEFT_EYE_CENTER] = (200, 200), (300, 200)
+    expressive = neutral.copy()
+    expressive[[fr.RIGHT_EYE_CENTER, fr.LEFT_EYE_CENTER, *fr.RIGHT_IRIS, *fr.LEFT_IRIS], 1] += 3.0
+    move = mean_move([(neutral, expressive)])
+    assert move[fr.RIGHT_EYE_UPPER_LID, 1] == pytest.approx(-0.03, abs=0.007)  # 3 px of 100 px, less the jitter floor
+    assert move[fr.RIGHT_EYE_OUTER, 1] == 0.0 and move[fr.RIGHT_EYE_CENTER, 1] == 0.0  # corners and irises stay
+    # The shipped moves: wide-eyed expressions lift the upper lid by several hundredths of the eye distance.
+    for label in ("surprise", "fear"):
+        assert measured_moves()[label][[fr.RIGHT_EYE_UPPER_LID, fr.LEFT_EYE_UPPER_LID], 1].max() < -0.025, label
+
+
+def test_lowered_lids_bring_the_upper_lid_down_and_keep_the_corners(face):
+    points = face.aligned.landmarks.astype(np.float64)
+    lowered = lowered_lids(points, 0.5)
+    assert lid_rise(lowered, points) > 0  # from the lowered lid to the real one is a rise
+    assert np.array_equal(lowered[[fr.RIGHT_EYE_OUTER, fr.RIGHT_EYE_INNER]], points[[fr.RIGHT_EYE_OUTER, fr.RIGHT_EYE_INNER]])
+    assert np.array_equal(lowered[list(fr.LIPS_OUTER)], points[list(fr.LIPS_OUTER)])
+
+
+def test_still_eyeballs_stop_the_warp_inside_opening_eyes_only(face):
+    size = face.aligned.crop.shape[0]
+    source, surprise = _crop_points(face, "surprise")
+    mapping = identity_map(size) + 3.0  # a warp that moves everything
+    still = still_eyeballs(mapping, source, surprise)
+    for eye in (fr.RIGHT_EYE, fr.LEFT_EYE):
+        inside = _eye_opening(source, eye, size)
+        assert np.abs(still[inside] - identity_map(size)[inside]).max() < 0.05  # the eyeball does not move
+    far = (slice(0, size // 5), slice(None))  # the forehead keeps the warp
+    assert np.array_equal(still[far], mapping[far])
+    _, joy = _crop_points(face, "joy")  # lids come down: nothing to uncover, the warp stays as it was
+    assert np.array_equal(still_eyeballs(mapping, source, joy), mapping)
+
+
+def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
+    model = pipes[0].eye_model
+    crop = face.aligned.crop
+    size = crop.shape[0]
+    source, surprise = _crop_points(face, "surprise")
+    paint = paint_eyes(model, crop, crop.astype(np.float32), source, surprise)
+    rows, cols = region_slice("eye", size)
+    assert paint.alpha[rows, cols].any() and paint.alpha[rows][:, ::-1][:, cols].any()  # the right eye and the left
+    outside = paint.alpha.copy()
+    outside[rows, cols] = 0
+    outside[:, ::-1][rows, cols] = 0
+    assert not outside.any()
+    # The paint lies along the upper lids: its weight is above the middle of the eye, under the brows.
+    ys = np.nonzero(paint.alpha)[0]
+    middle = (source[[fr.RIGHT_EYE_UPPER_LID, fr.LEFT_EYE_UPPER_LID], 1].mean() + source[[fr.RIGHT_EYE_LOWER_LID,
+              fr.LEFT_EYE_LOWER_LID], 1].mean()) / 2  # fmt: skip
+    assert np.average(np.arange(size), weights=paint.alpha.sum(axis=1)) < middle
+    assert ys.min() > source[[fr.RIGHT_BROW_TOP, fr.LEFT_BROW_TOP], 1].max()
+    assert paint.mask.shape == (model.config.grid, model.config.grid) and paint.mask.any()
+    _, joy = _crop_points(face, "joy")
+    assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy).alpha.any()
+
+
+def test_an_opening_eye_keeps_its_iris_and_the_rest_of_the_face(pipes, face):
+    with_eyes, without = pipes
+    opened, stretched = with_eyes.edit(face, "surprise"), without.edit(face, "surprise")
+    crop, size = face.aligned.crop, face.aligned.crop.shape[0]
+    source = face.aligned.landmarks.astype(np.float64)
+    for iris in (fr.RIGHT_IRIS, fr.LEFT_IRIS):  # the lower half of each iris: the lid does not reach it
+        centre = source[list(iris)].mean(axis=0)
+        radius = np.linalg.norm(source[list(iris)] - centre, axis=1).mean()
+        lower = (slice(int(centre[1] + 1), int(centre[1] + 0.7 * radius)),
+                 slice(int(centre[0] - 0.5 * radius), int(centre[0] + 0.5 * radius)))  # fmt: skip
+        kept = np.abs(opened.face[lower].astype(int) - crop[lower]).mean()
+        moved = np.abs(stretched.face[lower].astype(int) - crop[lower]).mean()
+        assert kept < 2.0 and kept < moved / 2, (kept, moved)
+    # The mouth and the brows are the same edit with or without the eye model.
+    mouth = (slice(int(source[fr.UPPER_LIP_TOP, 1]) - 5, size), slice(None))
+    assert np.abs(opened.face[mouth].astype(int) - stretched.face[mouth]).max() <= 1
+    # Its view (what the Teach tab shows) is the eye model's.
+    assert opened.mask.shape == (with_eyes.eye_model.config.grid,) * 2 and opened.mask.any()
+
+
+def test_pixels_outside_the_mask_stay_bit_identical_with_the_eye_model(pipes):
+    from pipelines.image_io import load_image
+
+    photo = load_image(PHOTO)
+    out = pipes[0](photo, "fear")
+    untouched = out.mask_image == 0
+    assert untouched.mean() > 0.5 and np.array_equal(out.image[untouched], photo[untouched])
+
+
+def test_the_eye_model_must_paint_eyes(pipes):
+    from test_face_expression import tiny_simmim
+
+    from pipelines.errors import InputError
+
+    with pytest.raises(InputError, match="eye_model must paint the eye"):
+        FaceExpressionPipeline(pipes[0].landmarker, tiny_simmim(), eye_model=tiny_simmim("mouth"))
+
+
+@pytest.mark.skipif(not (WEIGHTS / "simmim-eye" / "model.safetensors").is_file(), reason="weights/simmim-eye missing")
+def test_the_shipped_eye_model_paints_a_hidden_eye_top_closer_to_the_truth_than_inpainting(pipes):
+    """On a person it never saw: hide the band a lid rising from halfway down would uncover, fill it back."""
+    import cv2
+
+    from pipelines.face.align import align_face
+    from pipelines.face.eyes import mirrored_face, uncovered_band
+    from pipelines.face.simmim import SIMMIM_EYE
+    from pipelines.face.simmim.inpaint import inpaint
+    from pipelines.face.simmim.masks import region_mask
+    from pipelines.face.simmim.model import SimMIMFace
+    from pipelines.image_io import load_image
+
+    model = SimMIMFace.from_pretrained(None, "cpu", weights=SIMMIM_EYE)
+    assert model.config.region == "eye"
+    size, patch = model.config.image_size, model.config.patch_size
+    errors = {"model": [], "telea": []}
+    for name in ("london_001_neutral.jpg", "london_005_neutral.jpg"):
+        photo = load_image(EXAMPLES / "faces" / name)
+        points = pipes[0].landmarker.detect(photo)[0].landmarks[:, :2]
+        for view, view_points in ((photo, points), mirrored_face(photo, points)):
+            window = align_face(view, view_points, size, region="eye")
+            real = window.landmarks.astype(np.float64)
+            lowered = lowered_lids(real, 0.5)
+            mask = region_mask([lowered, real], ["upper_lids"], size, patch)
+            inside = uncovered_band(lowered, real, size, patch, mask) > 0.5
+            fills = {"model": inpaint(model, window.crop, mask, real),
+                     "telea": cv2.inpaint(window.crop, inside.astype(np.uint8), 3, cv2.INPAINT_TELEA)}  # fmt: skip
+            for fill_name, fill in fills.items():
+                errors[fill_name].append(np.abs(fill[inside].astype(float) - window.crop[inside]).mean())
+    assert np.mean(errors["model"]) < 0.8 * np.mean(errors["telea"]), errors
