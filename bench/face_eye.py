@@ -101,7 +101,7 @@ def main() -> int:
                 if wide or len(rows) % 6 == 0:
                     rows.append(np.hstack(row))
     count, wide_count = len(scores["all"]["SimMIM"]), len(scores["wide"]["SimMIM"])
-    lines = [f"# Eye fills on held-out real eyes ({count} eyes: openpeople {', '.join(PEOPLE)} and faces-dev)", "",
+    lines = [f"## Eye fills on held-out real eyes ({count} eyes: openpeople {', '.join(PEOPLE)} and faces-dev)", "",
              f"Model: `{args.model or 'weights/simmim-eye'}`. Machine: {platform.machine()}, {platform.system()}. "
              f"The band a lid rising from {LID_DROP:.0%} of the way down uncovers, hidden and filled.", "",
              f"| fill | L1 to the real eye, all (0-255) | sharpness / real, all | L1, {wide_count} wide-open eyes | "

@@ -33,6 +33,7 @@ LLAMA_BENCH = ["--llama-bench", LLAMA_BENCH_PATH] if LLAMA_BENCH_PATH else []
 BENCHMARKS = {
     "startup": [sys.executable, "bench/startup.py"],
     "face": [sys.executable, "bench/face.py"],
+    "face_eye": [sys.executable, "bench/face_eye.py"],
     "preview": [sys.executable, "bench/preview.py"],
     "simmim": [sys.executable, "-m", "pipelines", "eval-simmim", *SIMMIM_DATA],
     "motion": [sys.executable, "bench/motion.py"],
