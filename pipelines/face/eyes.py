@@ -30,7 +30,7 @@ from pipelines.face.simmim.inpaint import inpaint
 from pipelines.face.simmim.masks import patches_to_pixels, region_mask
 from pipelines.face.warp import identity_map
 
-EYE_OPEN_MIN = 0.6  # model px (64 px window): an upper lid that rises less than this needs no paint
+EYE_OPEN_MIN = 0.01  # of the eye window's side (0.6 px of the 64 px model): a lid that rises less needs no paint
 LID_EDGE = 2.0  # model px: the paint reaches this far round the band (the lid's edge and lashes, old and new)
 _LID_CENTRE = (2, 3, 4, 5, 6)  # the middle five of the nine upper-lid arc points (fr.RIGHT_UPPER_LID)
 
@@ -72,6 +72,11 @@ def lid_rise(source: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(source[centre, 1] - target[centre, 1]))
 
 
+def _opens(source: np.ndarray, target: np.ndarray, window_side: float) -> bool:
+    """Whether the right eye opens enough to paint; the same answer in the crop's and the model's pixels."""
+    return lid_rise(source, target) >= EYE_OPEN_MIN * window_side
+
+
 def _fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     canvas = np.zeros(shape, np.uint8)
     cv2.fillPoly(canvas, [np.round(p * 16).astype(np.int32) for p in polygons], 255, cv2.LINE_AA, shift=4)
@@ -85,7 +90,7 @@ def still_eyeballs(mapping: np.ndarray, source: np.ndarray, target: np.ndarray) 
     out = mapping
     for mirrored in (False, True):
         src, dst = (mirror_points(source, size), mirror_points(target, size)) if mirrored else (source, target)
-        if lid_rise(src, dst) * 64 / _window_side(size) < EYE_OPEN_MIN:
+        if not _opens(src, dst, _window_side(size)):
             continue
         upper, _ = _arcs(dst)
         _, lower = _arcs(src)  # the lower lid stays where the photo has it: no eyeball below it to show
@@ -136,7 +141,7 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
     for mirrored in (False, True):
         src, dst = (mirror_points(source, edit_size), mirror_points(target, edit_size)) if mirrored else (source, target)
         src_m, dst_m = (src - offset) * to_model, (dst - offset) * to_model
-        if lid_rise(src_m, dst_m) < EYE_OPEN_MIN:
+        if not _opens(src_m, dst_m, size):
             continue
         canvas = result.image[:, ::-1] if mirrored else result.image
         window = cv2.resize(np.clip(canvas[rows, cols] + 0.5, 0, 255).astype(np.uint8), (size, size),

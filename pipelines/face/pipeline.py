@@ -1,4 +1,4 @@
-"""Give the person in one photo a new expression: landmarks -> warp -> texture -> mouth -> paste back.
+"""Give the person in one photo a new expression: landmarks -> warp -> texture -> eyes and mouth -> paste back.
 
 `FaceExpressionPipeline` owns the steps; the networks are the MediaPipe face landmarker and two
 region `SimMIMFace` masked-image models, the eye and the mouth (plus an optional diffusers inpainting
@@ -238,7 +238,7 @@ class _Face:
 
 
 class FaceExpressionPipeline:
-    """detect -> align -> target landmarks -> warp -> texture -> mouth painted -> (refine) -> paste back."""
+    """detect -> align -> target landmarks -> warp -> texture -> eyes and mouth painted -> (refine) -> paste back."""
 
     def __init__(self, landmarker, model, config: FaceExpressionConfig | None = None, refiner=None, face_model=None,
                  eye_model=None):  # fmt: skip
@@ -247,7 +247,8 @@ class FaceExpressionPipeline:
         self.config = config or FaceExpressionConfig()
         self.refiner = refiner  # pipelines.face.refine.FaceRefiner or None
         self.face_model = face_model.eval() if face_model is not None else None  # whole-face SimMIM, variant legacy
-        self.eye_model = eye_model.eval() if eye_model is not None else None  # the eye SimMIMFace (region "eye")
+        # The eye SimMIMFace (region "eye"); without one, eyes that open are stretched by the warp.
+        self.eye_model = eye_model.eval() if eye_model is not None else None
         for name, painter, region in (("model", model, "mouth"), ("eye_model", eye_model, "eye")):
             if painter is not None and painter.config.region != region:
                 raise InputError(f"The pipeline's {name} must paint the {region}; this one paints the "
