@@ -46,6 +46,7 @@ def main() -> int:
     from PIL import Image
 
     from pipelines.face.detector import FaceLandmarker
+    from pipelines.face.simmim import SIMMIM_EYE
     from pipelines.face.simmim.inpaint import inpaint
     from pipelines.face.simmim.model import SimMIMFace
     from pipelines.image_io import load_image
@@ -56,8 +57,6 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/face_eye.md"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from pipelines.face.simmim import SIMMIM_EYE
-
     model = SimMIMFace.from_pretrained(args.model, "cpu", weights=SIMMIM_EYE)
     size, patch = model.config.image_size, model.config.patch_size
     fills = ("SimMIM", "OpenCV inpaint (Telea)", "SimMIM, drawing blanked")
