@@ -31,9 +31,9 @@ from pipelines.face.align import similarity_matrix, transform_points
 MOVES_FILE = Path(__file__).with_name("expression_moves.npz")
 # Points an expression barely moves: eye corners (inner, outer, and the points beside them) and the nose bridge.
 STABLE_POINTS = (33, 133, 362, 263, 130, 359, 243, 463, 168, 6, 197)
-# Each eye's lid points (its contour without the two corners, which are tied to the skull).
-_CORNERS = (fr.RIGHT_EYE_OUTER, fr.RIGHT_EYE_INNER, fr.LEFT_EYE_OUTER, fr.LEFT_EYE_INNER)
-LIDS = tuple(tuple(i for i in eye if i not in _CORNERS) for eye in (fr.RIGHT_EYE, fr.LEFT_EYE))
+# Each eye's lid points: both lids' edges without the two corners, which are tied to the skull.
+LIDS = tuple(upper[1:-1] + lower[1:-1] for upper, lower in ((fr.RIGHT_UPPER_LID, fr.RIGHT_LOWER_LID),
+                                                             (fr.LEFT_UPPER_LID, fr.LEFT_LOWER_LID)))  # fmt: skip
 NOISE_FLOOR = 0.006  # face units: mean moves shorter than this are MediaPipe jitter, not expression
 # The openpeople expression names for our labels.
 OPENPEOPLE_NAMES = {"joy": "happy", "sadness": "sad", "anger": "angry", "surprise": "surprised", "fear": "scared",

@@ -63,7 +63,7 @@ def mirrored_face(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np
 
 def _arcs(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The right eye's (image left) upper-lid arc (inner corner -> outer) and lower-lid arc (outer -> inner)."""
-    return points[list(fr.RIGHT_UPPER_LID)], points[list(fr.RIGHT_EYE[:9])]
+    return points[list(fr.RIGHT_UPPER_LID)], points[list(fr.RIGHT_LOWER_LID)]
 
 
 def lid_rise(source: np.ndarray, target: np.ndarray) -> float:

@@ -14,9 +14,12 @@ LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
-# The upper lid's edge, inner corner over the top to the outer corner (the second half of each eye loop).
+# Each lid's edge, corners included: the upper inner corner -> over the top -> outer corner (the second half of
+# each eye loop), the lower outer corner -> along the bottom -> inner corner (the first half).
 RIGHT_UPPER_LID = RIGHT_EYE[8:] + RIGHT_EYE[:1]
 LEFT_UPPER_LID = LEFT_EYE[8:] + LEFT_EYE[:1]
+RIGHT_LOWER_LID = RIGHT_EYE[:9]
+LEFT_LOWER_LID = LEFT_EYE[:9]
 # Brows: the lower edge outer->inner, then the upper edge inner->outer, so the tuple is a closed outline.
 RIGHT_BROW = (46, 53, 52, 65, 55, 107, 66, 105, 63, 70)
 LEFT_BROW = (276, 283, 282, 295, 285, 336, 296, 334, 293, 300)

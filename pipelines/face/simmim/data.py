@@ -23,14 +23,16 @@ from pipelines.errors import InputError
 from pipelines.face.align import align_face
 from pipelines.face.eyes import mirrored_face
 from pipelines.face.landmarks import (
-    LEFT_EYE,
+    LEFT_LOWER_LID,
+    LEFT_UPPER_LID,
     LOWER_LIP_INNER,
     MIRROR,
-    RIGHT_EYE,
     RIGHT_EYE_INNER,
     RIGHT_EYE_LOWER_LID,
     RIGHT_EYE_OUTER,
     RIGHT_EYE_UPPER_LID,
+    RIGHT_LOWER_LID,
+    RIGHT_UPPER_LID,
     UPPER_LIP_INNER,
 )
 from pipelines.face.simmim.conditioning import render_condition
@@ -317,8 +319,8 @@ def training_mask(landmarks: np.ndarray, size: int, patch: int, augment: Augment
 def lowered_lids(landmarks: np.ndarray, share: float) -> np.ndarray:
     """The landmarks with each upper lid's edge moved `share` of the way down to its lower lid (corners kept)."""
     points = np.array(landmarks, dtype=np.float64)
-    for eye in (RIGHT_EYE, LEFT_EYE):
-        upper, lower = list(eye[9:]), list(eye[7:0:-1])  # matching points above and below, inner to outer
+    for upper_lid, lower_lid in ((RIGHT_UPPER_LID, RIGHT_LOWER_LID), (LEFT_UPPER_LID, LEFT_LOWER_LID)):
+        upper, lower = list(upper_lid[1:-1]), list(lower_lid[-2:0:-1])  # the points above and below, inner to outer
         points[upper] += share * (points[lower] - points[upper])
     return points
 
