@@ -27,7 +27,7 @@ import numpy as np
 from pipelines.face import landmarks as fr
 from pipelines.face.align import region_slice
 from pipelines.face.simmim.inpaint import inpaint
-from pipelines.face.simmim.masks import patches_to_pixels, region_mask
+from pipelines.face.simmim.masks import patches_to_pixels, region_mask, soft_polygon
 from pipelines.face.warp import identity_map
 
 EYE_OPEN_MIN = 0.01  # of the eye window's side (0.6 px of the 64 px model): a lid that rises less needs no paint
@@ -77,12 +77,6 @@ def _opens(source: np.ndarray, target: np.ndarray, window_side: float) -> bool:
     return lid_rise(source, target) >= EYE_OPEN_MIN * window_side
 
 
-def _fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    canvas = np.zeros(shape, np.uint8)
-    cv2.fillPoly(canvas, [np.round(p * 16).astype(np.int32) for p in polygons], 255, cv2.LINE_AA, shift=4)
-    return canvas.astype(np.float32) / 255
-
-
 def still_eyeballs(mapping: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The warp's backward map with no move inside each eye whose upper lid rises (crop pixels, both eyes)."""
     size = mapping.shape[0]
@@ -94,10 +88,8 @@ def still_eyeballs(mapping: np.ndarray, source: np.ndarray, target: np.ndarray) 
             continue
         upper, _ = _arcs(dst)
         _, lower = _arcs(src)  # the lower lid stays where the photo has it: no eyeball below it to show
-        still = _fill([np.concatenate([upper, lower])], (size, size))
-        if mirrored:
-            still = still[:, ::-1]
-        still = cv2.GaussianBlur(still, (0, 0), 0.7)[..., None]
+        still = soft_polygon(np.concatenate([upper, lower]), size, 0, 0.7)
+        still = (still[:, ::-1] if mirrored else still)[..., None]
         out = out * (1 - still) + identity * still
     return out.astype(np.float32)
 
@@ -121,10 +113,8 @@ def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray) -> np.
 def uncovered_band(source: np.ndarray, target: np.ndarray, size: int, patch: int, mask: np.ndarray) -> np.ndarray:
     """(size, size) float32 alpha: the band between the right eye's upper lid in `source` and in `target`, grown
     over both lid edges (lashes), soft, inside the model's masked patches `mask`: what the eye model's paint covers."""
-    band = _fill([np.concatenate([_arcs(target)[0], _arcs(source)[0][::-1]])], (size, size))
-    grow = int(np.ceil(LID_EDGE))
-    band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    return cv2.GaussianBlur(band, (0, 0), 0.8) * patches_to_pixels(mask, patch)
+    band = soft_polygon(np.concatenate([_arcs(target)[0], _arcs(source)[0][::-1]]), size, LID_EDGE, 0.8)
+    return band * patches_to_pixels(mask, patch)
 
 
 def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> EyePaint:

@@ -38,6 +38,7 @@ from pipelines.face.simmim.masks import (
     pixels_to_patches,
     region_mask,
     region_pixel_mask,
+    soft_polygon,
 )
 from pipelines.face.warp import CAVITY_MIN_GAP, backward_map, identity_map, mouth_gap, shade_mouth_cavity, warp_with
 from pipelines.image_io import ImageSource, load_image
@@ -579,13 +580,7 @@ def _face_hull(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 def _opening(landmarks: np.ndarray, size: int, edge_px: float) -> np.ndarray:
     """(size, size) float32 alpha: 1 inside the inner lip line (grown by `edge_px`), soft at its edge."""
-    canvas = np.zeros((size, size), np.uint8)
-    fixed = np.round(np.asarray(landmarks)[list(fr.LIPS_INNER), :2] * 16).astype(np.int32)  # 4 fractional bits
-    cv2.fillPoly(canvas, [fixed], 255, lineType=cv2.LINE_AA, shift=4)
-    grow = int(np.ceil(edge_px))
-    if grow > 0:
-        canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    return cv2.GaussianBlur(canvas.astype(np.float32) / 255, (0, 0), 0.7)
+    return soft_polygon(np.asarray(landmarks)[list(fr.LIPS_INNER)], size, edge_px, 0.7)
 
 
 def _skin(landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:

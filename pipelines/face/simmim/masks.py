@@ -40,6 +40,18 @@ def region_pixel_mask(
     return canvas.astype(bool)
 
 
+def soft_polygon(polygon: np.ndarray, size: int, grow_px: float, blur: float) -> np.ndarray:
+    """(size, size) float32 alpha: 1 inside the (N, 2) `polygon` (anti-aliased, 1/16 px precision), grown by
+    `grow_px` (rounded up), with a Gaussian edge of `blur` px: where a paint goes, soft-edged."""
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    fixed = np.round(np.asarray(polygon, dtype=np.float64)[:, :2] * 16).astype(np.int32)
+    cv2.fillPoly(canvas, [fixed], 255, lineType=cv2.LINE_AA, shift=4)
+    grow = int(np.ceil(grow_px))
+    if grow > 0:
+        canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return cv2.GaussianBlur(canvas.astype(np.float32) / 255, (0, 0), blur)
+
+
 def _check_regions(regions) -> None:
     unknown = [name for name in regions if name not in REGION_PARTS]
     if unknown or not len(regions):
