@@ -120,7 +120,7 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
               fr.LEFT_EYE_LOWER_LID], 1].mean()) / 2  # fmt: skip
     assert np.average(np.arange(size), weights=paint.alpha.sum(axis=1)) < middle
     assert ys.min() > source[[fr.RIGHT_BROW_TOP, fr.LEFT_BROW_TOP], 1].max()
-    assert paint.mask.shape == (model.config.grid, model.config.grid) and paint.mask.any()
+    assert paint.view.mask.shape == (model.config.grid, model.config.grid) and paint.view.mask.any()
     _, joy = _crop_points(face, "joy")
     assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy).alpha.any()
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from pipelines.face import landmarks as fr
 from pipelines.face.align import region_slice
-from pipelines.face.simmim.inpaint import inpaint
+from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import patches_to_pixels, region_mask, soft_polygon
 from pipelines.face.warp import identity_map
 
@@ -41,12 +41,7 @@ class EyePaint:
 
     image: np.ndarray  # (E, E, 3) float32, the crop with the uncovered eyeballs painted
     alpha: np.ndarray  # (E, E) float32, where the paint went (0 = the input's own pixel)
-    window: tuple[slice, slice] | None = None  # the painted eye's window in the crop (None: nothing painted)
-    crop: np.ndarray | None = None  # (S, S, 3) that window of the photo's crop, mirrored for the left eye
-    model_input: np.ndarray | None = None  # (S, S, 3) what the model read
-    mask: np.ndarray | None = None  # (G, G) bool, the patches it repainted
-    reconstruction: np.ndarray | None = None  # (S, S, 3) its output
-    mirrored: bool = False  # the painted eye is the left one: the frames above are cut from the mirrored crop
+    view: ModelView | None = None  # None: nothing painted; a left eye's frames are cut from the mirrored crop
 
 
 def mirror_points(points: np.ndarray, width: int) -> np.ndarray:
@@ -145,9 +140,8 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         image_view, alpha_view = result.image[flip], result.alpha[flip]  # views: writing them writes the crop
         image_view[rows, cols] = image_view[rows, cols] * (1 - alpha_edit[..., None]) + back * alpha_edit[..., None]
         alpha_view[rows, cols] = np.maximum(alpha_view[rows, cols], alpha_edit)
-        if result.window is None:
-            photo = (crop[:, ::-1] if mirrored else crop)[rows, cols]
-            result.window, result.model_input, result.mask, result.reconstruction = (rows, cols), window, mask, painted
-            result.mirrored = mirrored
-            result.crop = cv2.resize(np.ascontiguousarray(photo), (size, size), interpolation=cv2.INTER_AREA)
+        if result.view is None:
+            photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
+            result.view = ModelView(cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA), window, mask, patch,
+                                    (rows, cols), painted, mirrored)  # fmt: skip
     return result

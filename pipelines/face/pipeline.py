@@ -31,7 +31,7 @@ from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
 from pipelines.face.expression_texture import add_texture, shade, skin_colour
 from pipelines.face.eyes import paint_eyes, still_eyeballs
-from pipelines.face.simmim.inpaint import inpaint
+from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
     patches_to_pixels,
@@ -195,29 +195,6 @@ class ExpressionSheet:
             paths.append(folder / sheet_name)
             Image.fromarray(self.grid).save(paths[-1])
         return paths
-
-
-@dataclass
-class _ModelView:
-    """What a painting model saw and made, in its S x S frame: the Teach view's panels."""
-
-    crop: np.ndarray  # (S, S, 3) the source
-    warped: np.ndarray  # (S, S, 3) the model's input
-    mask: np.ndarray  # (G, G) bool, the patches it repainted
-    patch_size: int
-    window: tuple[slice, slice]  # where the frame sits in the edit crop
-    reconstruction: np.ndarray | None = None  # (S, S, 3) its output; the input when it had nothing to paint
-    mirrored: bool = False  # the frame is cut from the mirrored crop (the eye model paints a left eye that way)
-
-    def __post_init__(self):
-        if self.reconstruction is None:
-            self.reconstruction = self.warped
-
-    def blended_from(self, result: np.ndarray) -> np.ndarray:
-        """The frame's window of the final edit crop, at S x S."""
-        size = self.crop.shape[0]
-        frame = np.ascontiguousarray((result[:, ::-1] if self.mirrored else result)[self.window])
-        return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
 
 
 @dataclass
@@ -387,9 +364,8 @@ class FaceExpressionPipeline:
         if eye_painter is not None:  # the eyeball a rising lid uncovers
             eyes = paint_eyes(eye_painter, crop, painted, source_crop, target_crop)
             painted, paint_mask = eyes.image, np.maximum(paint_mask, eyes.alpha)
-            if eyes.window is not None and not view.mask.any():
-                view = _ModelView(eyes.crop, eyes.model_input, eyes.mask, eye_painter.config.patch_size, eyes.window,
-                                  eyes.reconstruction, mirrored=eyes.mirrored)  # fmt: skip
+            if eyes.view is not None and not view.mask.any():
+                view = eyes.view
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
@@ -416,7 +392,7 @@ class FaceExpressionPipeline:
         )  # fmt: skip
 
     def _paint_mouth(self, crop: np.ndarray, warped: np.ndarray, source: np.ndarray,
-                     target: np.ndarray) -> tuple[np.ndarray, np.ndarray, "_ModelView"]:  # fmt: skip
+                     target: np.ndarray) -> tuple[np.ndarray, np.ndarray, ModelView]:  # fmt: skip
         """The mouth model paints the mouth window of the warped crop; returns (crop float32, paint alpha, view).
 
         mouth-model: only where the target mouth opens wider than the photo's (inside the target inner lip line):
@@ -431,7 +407,7 @@ class FaceExpressionPipeline:
         offset = np.array([cols.start, rows.start], np.float64)
         source_m, target_m = (source - offset) * to_model, (target - offset) * to_model
         window = cv2.resize(warped[rows, cols], (size, size), interpolation=cv2.INTER_AREA)
-        view = _ModelView(cv2.resize(crop[rows, cols], (size, size), interpolation=cv2.INTER_AREA), window,
+        view = ModelView(cv2.resize(crop[rows, cols], (size, size), interpolation=cv2.INTER_AREA), window,
                           np.zeros((size // patch, size // patch), bool), patch, (rows, cols))  # fmt: skip
         if cfg.variant == "warp":  # no learned paint: the view shows the mouth window untouched
             alpha = np.zeros((size, size), np.float32)
@@ -458,7 +434,7 @@ class FaceExpressionPipeline:
         return painted, paint_mask, view
 
     def _paint_face(self, crop: np.ndarray, warped: np.ndarray, source: np.ndarray,
-                    target: np.ndarray) -> tuple[np.ndarray, np.ndarray, "_ModelView"]:  # fmt: skip
+                    target: np.ndarray) -> tuple[np.ndarray, np.ndarray, ModelView]:  # fmt: skip
         """The previous design (variant legacy): the whole-face model repaints every region whose landmarks move."""
         model, cfg = self.face_model, self.config
         size, patch, edit_size = model.config.image_size, model.config.patch_size, crop.shape[0]
@@ -470,7 +446,7 @@ class FaceExpressionPipeline:
         if regions:
             patch_mask |= region_mask([source_model, target_model], regions, size, patch)
         everything = (slice(0, edit_size), slice(0, edit_size))
-        view = _ModelView(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA),
+        view = ModelView(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA),
                           cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA), patch_mask, patch, everything)
         view.reconstruction = inpaint(model, view.warped, patch_mask, target_model)
         mask_edit = cv2.resize(patches_to_pixels(patch_mask, patch).astype(np.uint8), (edit_size, edit_size),
