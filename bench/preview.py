@@ -1,7 +1,7 @@
 """The Face tab's live preview: milliseconds per redraw while a slider is dragged (target: at most 150 ms).
 
-The preview finds the face once per photo, then each redraw moves the landmarks and warps a small crop
-(`pipelines/face/preview.py`). Reference in the same run: the full edit of the same photo and controls,
+The preview finds the face once per photo, then each redraw moves the landmarks, warps a small crop and has the
+eye model paint the eyes that open (`pipelines/face/preview.py`). Reference in the same run: the full edit of the same photo and controls,
 which is what runs when the slider is released. One thread, as on a busy 2-core CPU.
 """
 
@@ -40,7 +40,7 @@ def main() -> None:
             finds.append(time.perf_counter() - start)
             for expression, intensity, sliders in DRAG:
                 start = time.perf_counter()
-                render_preview(face, expression, intensity, sliders)
+                render_preview(face, expression, intensity, sliders, pipe.eye_painter)
                 redraws.append(time.perf_counter() - start)
             for expression, intensity, sliders in DRAG[:: len(DRAG) // FULL_EDITS][:FULL_EDITS]:
                 start = time.perf_counter()

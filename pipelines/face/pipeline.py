@@ -234,6 +234,11 @@ class FaceExpressionPipeline:
         if self.config.variant == "legacy" and self.face_model is None:
             raise InputError("variant 'legacy' needs the previous whole-face model (face_model / face_simmim_path).")
 
+    @property
+    def eye_painter(self):
+        """The eye model when this configuration opens eyes with it (not "no eye model" nor legacy), else None."""
+        return self.eye_model if self.config.eye_model and self.config.variant != "legacy" else None
+
     @classmethod
     def from_pretrained(
         cls,
@@ -340,7 +345,7 @@ class FaceExpressionPipeline:
         # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
         mapping = identity_map(edit_size) if cfg.variant == "simmim" else backward_map(source_crop, target_crop,
                                                                                         crop.shape[:2])  # fmt: skip
-        eye_painter = self.eye_model if cfg.eye_model and cfg.variant != "legacy" else None
+        eye_painter = self.eye_painter
         if eye_painter is not None:  # eyes that open keep their eyeball still: the lids move over it
             mapping = still_eyeballs(mapping, source_crop, target_crop)
         warped, moved = warp_with(crop, mapping)

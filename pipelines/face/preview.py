@@ -3,7 +3,9 @@
 The full edit (`FaceExpressionPipeline.__call__`) warps, shades, masks, paints and pastes back at the photo's
 resolution, which takes a few hundred milliseconds on a CPU. While a visitor drags the intensity or a fine-tune
 slider the studio shows this instead: the same target landmarks, the same warp and expression texture (which
-carry what an expression looks like), on a `size`-pixel face crop, with no model and no paste-back;
+carry what an expression looks like), on a `size`-pixel face crop, with no paste-back and no mouth model (a
+drawn mouth cavity); eyes that open do as in the full edit, the eyeball still and the small eye model painting
+what the lid uncovers, when the pipeline has one (without it the warp would stretch the iris into an oval).
 bench/preview.py measures it. The full edit runs when the slider is released.
 """
 
@@ -17,7 +19,8 @@ import numpy as np
 from pipelines.face.action_units import expression_amounts, move_landmarks
 from pipelines.face.align import align_face
 from pipelines.face.expression_texture import add_texture, skin_colour
-from pipelines.face.warp import shade_mouth_cavity, warp_image
+from pipelines.face.eyes import paint_eyes, still_eyeballs
+from pipelines.face.warp import backward_map, shade_mouth_cavity, warp_with
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
 
@@ -41,13 +44,19 @@ class PreviewFace:
                    texture_strength)  # fmt: skip
 
 
-def render_preview(face: PreviewFace, expression: str, intensity: float,
-                   sliders: Mapping[str, float] | None = None) -> np.ndarray:  # fmt: skip
+def render_preview(face: PreviewFace, expression: str, intensity: float, sliders: Mapping[str, float] | None = None,
+                   eye_model=None) -> np.ndarray:  # fmt: skip
     """The face crop with its landmarks moved to `expression`, the pixels warped along and the expression's texture
-    laid on: (size, size, 3) uint8."""
+    laid on: (size, size, 3) uint8. `eye_model`: the pipeline's `eye_painter` (None: the warp alone opens eyes)."""
     amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
     target = move_landmarks(face.landmarks, amounts).astype(np.float64)  # landmarks move the same in any pixel frame
-    warped, _ = warp_image(face.crop, face.landmarks, target)
+    mapping = backward_map(face.landmarks, target, face.crop.shape[:2])
+    if eye_model is not None:
+        mapping = still_eyeballs(mapping, face.landmarks, target)
+    warped, _ = warp_with(face.crop, mapping)
     warped, _, interior = add_texture(warped, face.skin, target, amounts, face.texture_strength)
     warped, _ = shade_mouth_cavity(warped, face.landmarks, target, interior)
+    if eye_model is not None:
+        painted = paint_eyes(eye_model, face.crop, warped.astype(np.float32), face.landmarks, target).image
+        warped = np.clip(painted + 0.5, 0, 255).astype(np.uint8)
     return warped

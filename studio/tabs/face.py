@@ -219,12 +219,13 @@ def find_preview_face(photo, face_index):
 
 @user_errors
 def update_preview(face, expression, intensity, *sliders):
-    """The small warp + texture preview for the current controls (bench/preview.py times it); nothing before a photo."""
+    """The small warp + texture + eyes preview for the current controls (bench/preview.py times it); nothing before a
+    photo."""
     if face is None:
         return gr.skip()
     from pipelines.face.preview import render_preview
 
-    return render_preview(face, expression, float(intensity), slider_values(sliders))
+    return render_preview(face, expression, float(intensity), slider_values(sliders), pipeline().eye_painter)
 
 
 def render() -> None:
