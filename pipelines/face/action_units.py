@@ -33,8 +33,9 @@ MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this 
 # move is a faint fear: the people's mouths and brows go different ways, and what they share, wide eyes, is
 # small in landmarks. Calibrated on the training people only (P001-P007, fer's mean fear rise; their real fear
 # rises 0.54), with the eye model painting the white: x1 0.02, x1.3 0.10, x1.5 0.18 (x1.5 without the eye model
-# 0.04); dlib's edit-to-source distance 0.30 / 0.35 / 0.38 (their real fear: 0.37). The others stay at x1 (x1.3
-# raises sadness 0.39 -> 0.46 for fer but not for whattheface, and disgust past its real distance).
+# 0.04); dlib's edit-to-source distance 0.30 / 0.35 / 0.38 (their real fear: 0.37). Re-checked once the lids kept
+# their measured size (`expression_moves.mean_move`): x1.3 0.18, x1.5 0.28 (distance 0.36 / 0.40). The others stay
+# at x1 (x1.3 raises sadness 0.39 -> 0.46 for fer but not for whattheface, and disgust past its real distance).
 PRESET_STRENGTH = {"fear": 1.5}
 PRESETS: dict[str, dict[str, float]] = {
     label: ({} if label == NEUTRAL else {label: PRESET_STRENGTH.get(label, 1.0)}) for label in EXPRESSIONS
