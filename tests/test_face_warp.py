@@ -7,7 +7,7 @@ from test_expressions import hand_made_face
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import expression_amounts, move_landmarks
-from pipelines.face.warp import backward_map, mouth_gap, shade_mouth_cavity, warp_image
+from pipelines.face.warp import backward_map, mouth_gap, shade_mouth_cavity, warp_with
 
 FACE = hand_made_face().astype(np.float64)
 SHAPE = (170, 120)  # room below the chin for the jaw to drop
@@ -15,7 +15,7 @@ SHAPE = (170, 120)  # room below the chin for the jaw to drop
 
 def test_no_move_is_the_identity():
     image = np.random.default_rng(0).integers(0, 256, (*SHAPE, 3), dtype=np.uint8)
-    warped, moved = warp_image(image, FACE, FACE)
+    warped, moved = warp_with(image, backward_map(FACE, FACE, SHAPE))
     assert np.array_equal(warped, image) and moved.max() < 1e-4
 
 

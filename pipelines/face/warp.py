@@ -76,11 +76,6 @@ def identity_map(size: int) -> np.ndarray:
     return np.stack([xs, ys], axis=-1)
 
 
-def warp_image(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Warp `image` so landmarks `src` move to `dst`; returns (warped image, displacement length in pixels (H, W))."""
-    return warp_with(image, backward_map(src, dst, image.shape[:2]))
-
-
 def warp_with(image: np.ndarray, mapping: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp `image` by a `backward_map`; returns (warped image, displacement length in pixels (H, W))."""
     warped = cv2.remap(image, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
