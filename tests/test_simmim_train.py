@@ -117,6 +117,49 @@ def test_train_three_steps_then_resume(tiny_cache, tmp_path):
     assert any(k.endswith(".exp_avg_sq") for k in moments) and float(moments["0.step"]) == 5.0
 
 
+def test_the_discriminator_learns_to_find_the_painted_cells():
+    from pipelines.face.simmim.adversarial import (PatchDiscriminator, discriminator_loss, generator_loss,
+                                                   painted_cells)  # fmt: skip
+
+    torch.manual_seed(0)
+    disc = PatchDiscriminator(cond_channels=2, width=8)
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    condition = torch.zeros(4, 2, 32, 32)
+    mask = torch.zeros(4, 1, 32, 32, dtype=torch.bool)
+    mask[..., 8:16, 8:16] = True
+    painted = torch.where(mask, real.mean(dim=(2, 3), keepdim=True), real)  # a flat fill: the blur L1 prefers
+    cells = painted_cells(mask, disc(real, condition))
+    assert cells.shape == (4, 1, 8, 8) and cells.sum() == 4 * 2 * 2  # 8 px of a 32 px crop -> 2 of 8 cells each way
+    assert generator_loss(disc, painted, torch.zeros_like(mask), condition) == 0  # nothing painted, nothing to judge
+    optimizer = torch.optim.Adam(disc.parameters(), lr=2e-3)
+    for _ in range(150):
+        loss = discriminator_loss(disc, real, painted, mask, condition)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    logits, real_logits, cells = disc(painted, condition), disc(real, condition), cells.bool()
+    assert logits[cells].mean() < logits[~cells].mean() - 1  # it calls the painted cells fake ...
+    assert logits[cells].mean() < real_logits[cells].mean() - 1  # ... and the photo's own pixels there real
+    assert generator_loss(disc, painted, mask, condition) > generator_loss(disc, real, mask, condition)  # ... not the photo
+
+
+def test_adversarial_training_saves_and_resumes_its_discriminator(tiny_cache, tmp_path):
+    from safetensors.torch import load_file
+
+    from pipelines.__main__ import main
+
+    out = tmp_path / "adv"
+    common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY, "--adv-loss", "0.1"]
+    assert main([*common, "--steps", "2"]) == 0
+    checkpoint = out / "checkpoint"
+    first = load_file(str(checkpoint / "discriminator.safetensors"))
+    assert main([*common, "--steps", "3", "--resume"]) == 0
+    resumed = load_file(str(checkpoint / "discriminator.safetensors"))
+    assert first.keys() == resumed.keys() and any(not torch.equal(first[k], resumed[k]) for k in first)
+    moments = load_file(str(checkpoint / "discriminator_optimizer.safetensors"))
+    assert float(moments["0.step"]) == 3.0  # its moments were restored, not restarted
+
+
 def test_eval_runs_on_tiny_data(tmp_path, photo_folder):
     from pipelines.face.detector import FaceLandmarker
     from pipelines.face.simmim.config import SimMIMFaceConfig

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from pipelines.errors import InputError
+from pipelines.face.simmim.adversarial import PatchDiscriminator, discriminator_loss, generator_loss
 from pipelines.face.simmim.config import SimMIMFaceConfig
 from pipelines.face.simmim.data import Augment, FaceCache, batches, build_cache, fixed_batch
 from pipelines.face.simmim.model import SimMIMFace, patch_mask_to_pixels
@@ -28,6 +29,8 @@ from pipelines.face.simmim.model import SimMIMFace, patch_mask_to_pixels
 CHECKPOINT_DIR = "checkpoint"
 SAMPLES_DIR = "samples"
 SAMPLE_FACES = 8  # faces per sample grid
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+DISCRIMINATOR_OPTIMIZER_FILE = "discriminator_optimizer.safetensors"
 
 
 @dataclass
@@ -47,6 +50,7 @@ class TrainConfig:
     steps: int | None = None  # total optimiser steps; None: fill --max-minutes (measured after a few steps)
     max_minutes: float | None = None  # stop (and save) after this much training time
     edge_loss: float = 0.5  # weight of the L1 loss on image gradients (sharp lips and lids, no flat blocks)
+    adv_loss: float = 0.0  # weight of the patch discriminator's term (adversarial.py); 0: no discriminator
     sample_every: int = 1000  # steps between sample grids
     checkpoint_every: int = 2000  # steps between checkpoints
     seed: int = 0
@@ -80,37 +84,65 @@ def learning_rate(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 # --- checkpoints (safetensors + JSON only) ----------------------------------------------------------------------
-def save_checkpoint(folder: Path, model: SimMIMFace, optimizer: torch.optim.Optimizer, state: dict) -> None:
+def _save_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> list[dict]:
+    """The AdamW moments as safetensors; returns the param groups (for the JSON)."""
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)  # float32
     opt = optimizer.state_dict()
     tensors = {}
     for index, values in opt["state"].items():
         for name, value in values.items():
             tensors[f"{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    save_file(tensors, str(folder / "optimizer.safetensors"))
-    meta = {**state, "param_groups": opt["param_groups"]}
+    save_file(tensors, str(path))
+    return opt["param_groups"]
+
+
+def _load_optimizer(path: Path, optimizer: torch.optim.Optimizer, param_groups: list[dict]) -> None:
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        print(f"note: {path} is missing; resuming the weights with fresh AdamW moments")
+        return
+    state: dict[int, dict] = {}
+    for key, value in load_file(str(path)).items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+def save_checkpoint(folder: Path, model: SimMIMFace, optimizer: torch.optim.Optimizer, state: dict,
+                    critic: tuple[PatchDiscriminator, torch.optim.Optimizer] | None = None) -> None:  # fmt: skip
+    """Weights, moments and step; with `critic` (the --adv-loss discriminator and its optimiser) those too."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)  # float32
+    meta = {**state, "param_groups": _save_optimizer(folder / "optimizer.safetensors", optimizer)}
+    if critic is not None:
+        disc, disc_optimizer = critic
+        save_file({k: v.detach().cpu().contiguous() for k, v in disc.state_dict().items()},
+                  str(folder / DISCRIMINATOR_FILE))  # fmt: skip
+        meta["discriminator_param_groups"] = _save_optimizer(folder / DISCRIMINATOR_OPTIMIZER_FILE, disc_optimizer)
     tmp = folder / "trainer.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2))
     tmp.replace(folder / "trainer.json")  # written last: a checkpoint without it is incomplete
 
 
-def load_checkpoint(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
+def load_checkpoint(folder: Path, optimizer: torch.optim.Optimizer,
+                    critic: tuple[PatchDiscriminator, torch.optim.Optimizer] | None = None) -> dict:  # fmt: skip
+    """Restores the moments (and the discriminator, when it was saved) in place; returns trainer.json."""
     from safetensors.torch import load_file
 
     meta = json.loads((folder / "trainer.json").read_text())
-    opt_file = folder / "optimizer.safetensors"
-    if opt_file.is_file():
-        tensors = load_file(str(opt_file))
-        state: dict[int, dict] = {}
-        for key, value in tensors.items():
-            index, name = key.split(".", 1)
-            state.setdefault(int(index), {})[name] = value
-        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    else:
-        print(f"note: {opt_file} is missing; resuming the weights with fresh AdamW moments")
+    _load_optimizer(folder / "optimizer.safetensors", optimizer, meta.get("param_groups", []))
+    if critic is not None:
+        disc, disc_optimizer = critic
+        if (folder / DISCRIMINATOR_FILE).is_file():
+            disc.load_state_dict(load_file(str(folder / DISCRIMINATOR_FILE)))
+            _load_optimizer(folder / DISCRIMINATOR_OPTIMIZER_FILE, disc_optimizer,
+                            meta.get("discriminator_param_groups", []))  # fmt: skip
+        else:
+            print(f"note: no discriminator in {folder}; the --adv-loss critic starts fresh")
     return meta
 
 
@@ -237,10 +269,14 @@ def train(cfg: TrainConfig) -> Path:
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr, betas=(0.9, 0.95), fused=cuda,
     )  # fmt: skip
+    critic = None  # (discriminator, its optimiser) when --adv-loss is on
+    if cfg.adv_loss > 0:
+        disc = PatchDiscriminator(cfg.model.cond_channels).to(device).train()
+        critic = (disc, torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.99), weight_decay=0.0))
     step, total = 0, cfg.steps
     if cfg.resume:
         if (checkpoint / "trainer.json").is_file():
-            meta = load_checkpoint(checkpoint, optimizer)
+            meta = load_checkpoint(checkpoint, optimizer, critic)
             step, total = meta["step"], cfg.steps or meta.get("total_steps")
             if is_main:
                 print(f"resuming from {checkpoint} at step {step}")
@@ -250,6 +286,9 @@ def train(cfg: TrainConfig) -> Path:
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank])
     forward = torch.compile(net) if (cuda and cfg.compile) else net
+    judge = None  # the discriminator as called (DDP-wrapped across processes, so every rank's copy agrees)
+    if critic is not None:
+        judge = torch.nn.parallel.DistributedDataParallel(critic[0], device_ids=[local_rank]) if world > 1 else critic[0]
 
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
@@ -269,19 +308,35 @@ def train(cfg: TrainConfig) -> Path:
     history: list[dict] = []
     while total is None or step < total:
         lr = learning_rate(step, total or 10**9, cfg)
-        for group in optimizer.param_groups:
+        for group in optimizer.param_groups + (critic[1].param_groups if critic else []):
             group["lr"] = lr
         batch = {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
+        real, condition = batch["pixel_values"], batch["condition"]
         with autocast():
-            pred = forward(batch["pixel_values"], batch["bool_masked_pos"], batch["condition"])
+            pred = forward(real, batch["bool_masked_pos"], condition)
         mask = patch_mask_to_pixels(batch["bool_masked_pos"], model.config.grid, model.config.patch_size)
-        l1, edge = masked_losses(pred, batch["pixel_values"], mask & batch["valid"])
+        mask = mask & batch["valid"]
+        l1, edge = masked_losses(pred, real, mask)
         loss = l1 + cfg.edge_loss * edge
+        if critic is not None:
+            painted = torch.where(mask, pred.float(), real)
+            critic[0].requires_grad_(False)  # the generator's step moves only the generator
+            with autocast():
+                adv = generator_loss(judge, painted, mask, condition)
+            loss = loss + cfg.adv_loss * adv
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        if critic is not None:
+            critic[0].requires_grad_(True)
+            with autocast():
+                d_loss = discriminator_loss(judge, real, painted, mask, condition)
+            critic[1].zero_grad(set_to_none=True)
+            d_loss.backward()
+            critic[1].step()
         step += 1
+        losses = {"l1": l1, "edge": edge, **({"adv": adv, "disc": d_loss} if critic else {})}
         elapsed = (time.monotonic() - started) / 60
         if total is None and cfg.max_minutes:  # fill the time budget: measure 20 steps after warm-up/compile
             if step == 10:
@@ -297,9 +352,9 @@ def train(cfg: TrainConfig) -> Path:
         if bar is not None:
             bar.update(1)
             if step % 20 == 0:
-                bar.set_postfix(l1=f"{l1.item():.4f}", edge=f"{edge.item():.4f}", lr=f"{lr:.1e}")
+                bar.set_postfix(**{k: f"{v.item():.4f}" for k, v in losses.items()}, lr=f"{lr:.1e}")
         if step % 100 == 0 and is_main:
-            history.append({"step": step, "l1": round(l1.item(), 5), "edge": round(edge.item(), 5), "minutes": round(elapsed, 2)})
+            history.append({"step": step, **{k: round(v.item(), 5) for k, v in losses.items()}, "minutes": round(elapsed, 2)})
             if bar is None and step % 1000 == 0:
                 print(history[-1], flush=True)
         out_of_time = cfg.max_minutes is not None and elapsed >= cfg.max_minutes
@@ -307,7 +362,8 @@ def train(cfg: TrainConfig) -> Path:
         if is_main and (step % cfg.sample_every == 0 or finished):
             write_png(out / SAMPLES_DIR / f"step_{step:06d}.png", sample_grid(reconstruction_columns(model, preview_batch, autocast)))
         if is_main and (step % cfg.checkpoint_every == 0 or finished):
-            save_checkpoint(checkpoint, model, optimizer, {"step": step, "total_steps": total, "train": _jsonable(cfg)})
+            save_checkpoint(checkpoint, model, optimizer, {"step": step, "total_steps": total, "train": _jsonable(cfg)},
+                            critic)  # fmt: skip
         if out_of_time:
             break
     if bar is not None:
