@@ -286,7 +286,7 @@ def train(cfg: TrainConfig) -> Path:
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank])
     forward = torch.compile(net) if (cuda and cfg.compile) else net
-    judge = None  # the discriminator as called (DDP-wrapped across processes, so every rank's copy agrees)
+    judge = None  # the discriminator's own step goes through DDP across processes, so every rank's copy agrees
     if critic is not None:
         judge = torch.nn.parallel.DistributedDataParallel(critic[0], device_ids=[local_rank]) if world > 1 else critic[0]
 
@@ -320,9 +320,9 @@ def train(cfg: TrainConfig) -> Path:
         loss = l1 + cfg.edge_loss * edge
         if critic is not None:
             painted = torch.where(mask, pred.float(), real)
-            critic[0].requires_grad_(False)  # the generator's step moves only the generator
+            critic[0].requires_grad_(False)  # the generator's step moves only the generator (and skips DDP's sync)
             with autocast():
-                adv = generator_loss(judge, painted, mask, condition)
+                adv = generator_loss(critic[0], painted, mask, condition)
             loss = loss + cfg.adv_loss * adv
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
