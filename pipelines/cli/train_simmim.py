@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     parser.add_argument("--warmup-steps", type=int, default=500)
     parser.add_argument("--edge-loss", type=float, default=0.5, help="weight of the image-gradient L1 term")
     parser.add_argument("--adv-loss", type=float, default=0.0,
-                        help="weight of a patch discriminator's term, for sharper fills (0: off; e.g. 0.02 to fine-tune)")
+                        help="weight of a patch discriminator's term, for sharper fills (0: off; the eye model was fine-tuned "
+                        "with 0.05, then 0.3: see weights/simmim-eye/README.md)")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--patch-size", type=int, default=8)
     parser.add_argument("--hidden-size", type=int, default=384)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-RGB = 3
+from pipelines.face.simmim.model import RGB
 
 
 class PatchDiscriminator(nn.Module):
