@@ -611,7 +611,10 @@ def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, part
     """
     reads = to_box(parts.mapping)  # per box pixel: where in the crop the warp reads
     photo_xy = cv2.transform(reads, back.astype(np.float32))  # ... and where that is in the photo
-    warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    # Lanczos (an 8x8 windowed sinc), not bicubic: a warp reads most pixels at a fraction of a pixel, where bicubic
+    # already blurs 1-2 px detail (hair strands, lashes, pores): surprise and fear kept 0.85-0.87 of the photo's
+    # Laplacian energy with it, 0.90-0.93 with Lanczos, for +25 ms on a 512 px edit.
+    warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
     shaded = shade(warped, to_box(parts.log_ratio))
     a = alpha[..., None]
     kept = to_box(parts.kept)[..., None] * a
