@@ -13,8 +13,9 @@ embedding (bench/judges.py, run in its own environment: bench/requirements-judge
 - the rest: what neutral-on-neutral changes, sharpness of the edited region against the photo (RMS Laplacian
   ratio, goal >= 0.9), pixels outside the mask bit-identical, and latency (goals 0.5 s / 2 s / 3 s).
 
-The people the face model may be tuned on are openpeople P001-P007; faces-dev and P008-P010 are held out, and
-the goals are judged on them. The pipeline's variants (its `ABLATIONS`: config overrides by name, e.g. warp only,
+The people the face model may be tuned on are openpeople P001-P007 and every other faces-dev person
+(`FACES_DEV_TUNED`, whose real smiles calibrate joy); the other five faces-dev people and P008-P010 are held out,
+and the goals are judged on them. The pipeline's variants (its `ABLATIONS`: config overrides by name, e.g. warp only,
 SimMIM only, the previous model; or today's config switches below) are compared on the held-out people. Writes
 bench/results/<name>.md, docs/images/face_grid.png and the README's sample sheet docs/images/face_sheet.png.
 
@@ -63,10 +64,13 @@ NEUTRAL = "neutral"
 OPENPEOPLE_TAGS = {"joy": "happy", "sadness": "sad", "anger": "angry", "surprise": "surprised", "fear": "scared",
                    "disgust": "disgusted"}  # fmt: skip
 OPENPEOPLE_TUNED = tuple(f"P{i:03d}" for i in range(1, 8))  # the face model may be trained and tuned on these
+# Real photos (not synthetic) to tune on: every other faces-dev person in name order. Their real smiles are closed
+# or barely open, the openpeople ones wide and toothy; joy's strength is set between the two on these five.
+FACES_DEV_TUNED = ("london_001", "london_004", "london_006", "london_012", "london_025")
 GOAL_SHARE, GOAL_RATIO, GOAL_RANK1, GOAL_SHARPNESS = 0.90, 0.60, 0.98, 0.90
 GOAL_SECONDS = {"edit": 0.5, "sheet": 2.0, "portrait sheet": 3.0}
 PORTRAIT_SIDE = 1350  # the portrait latency case: an openpeople studio portrait resized to this side
-GRID_PEOPLE = ("london_001", "london_012", "P008")
+GRID_PEOPLE = ("london_002", "london_024", "P008")  # held-out people
 # Variants when the pipeline offers no ABLATIONS dict: today's config switches.
 FALLBACK_ABLATIONS = {
     "warp only": {"simmim_weight": 0.0},
@@ -80,21 +84,22 @@ class Person:
     """A test person: the neutral photo that is edited and the real expressions that are its reference."""
 
     id: str
-    group: str  # "faces-dev", "openpeople held-out" or "openpeople tuned"
+    group: str  # "faces-dev held-out", "faces-dev tuned", "openpeople held-out" or "openpeople tuned"
     neutral: Path
     real: dict[str, Path] = field(default_factory=dict)  # emotion -> photo of the same person
 
     @property
     def held_out(self) -> bool:
-        return self.group != "openpeople tuned"
+        return not self.group.endswith("tuned")
 
 
 def test_people(data: Path) -> list[Person]:
     people = []
     for neutral in sorted((data / "faces-dev").glob("*_neutral.jpg")):
         happy = neutral.with_name(neutral.name.replace("_neutral", "_happy"))
-        people.append(Person(neutral.name.removesuffix("_neutral.jpg"), "faces-dev", neutral,
-                             {"joy": happy} if happy.is_file() else {}))  # fmt: skip
+        pid = neutral.name.removesuffix("_neutral.jpg")
+        group = "faces-dev tuned" if pid in FACES_DEV_TUNED else "faces-dev held-out"
+        people.append(Person(pid, group, neutral, {"joy": happy} if happy.is_file() else {}))
     for neutral in sorted((data / "faces-expressive" / "openpeople").glob("P*_neutral.jpg")):
         pid = neutral.name.removesuffix("_neutral.jpg")
         real = {e: neutral.with_name(f"{pid}_{tag}.jpg") for e, tag in OPENPEOPLE_TAGS.items()}
@@ -442,10 +447,11 @@ def _describe_checkout(repo: Path) -> str:
 def report(args, people: list[Person], run: PipelineRun, scores: Scores) -> str:
     """The markdown of bench/results/<name>.md."""
     held_out = [p for p in people if p.held_out]
-    openpeople = [p for p in people if p.group != "faces-dev"]
+    openpeople = [p for p in people if p.group.startswith("openpeople")]
     groups = {
-        "held out (faces-dev + P008-P010)": held_out,
-        "faces-dev (10 real people, held out)": [p for p in people if p.group == "faces-dev"],
+        "held out (faces-dev half + P008-P010)": held_out,
+        "faces-dev held-out half (5 real people)": [p for p in people if p.group == "faces-dev held-out"],
+        "faces-dev tuning half (5 real people)": [p for p in people if p.group == "faces-dev tuned"],
         "openpeople P008-P010 (held out)": [p for p in people if p.group == "openpeople held-out"],
         "openpeople P001-P007 (tuning allowed)": [p for p in people if p.group == "openpeople tuned"],
     }
@@ -481,7 +487,7 @@ judges can tell an emotion at all, the verdict says so and needs every judge tha
 
 {recognition}
 
-### Identity: held out (faces-dev + P008-P010); gallery: the neutral photos of all {len(people)} people
+### Identity: held out (faces-dev half + P008-P010); gallery: the neutral photos of all {len(people)} people
 
 {identity_table(identity_rows(scores, held_out, default, people))}
 
