@@ -140,6 +140,15 @@ def test_a_measured_mouth_interior_replaces_the_drawn_one_where_it_is_known():
     assert measured[left].min() >= 229 and np.array_equal(measured[right], drawn[right])
 
 
+def test_the_mouth_interior_follows_the_skins_brightness_not_its_hue():
+    pivot = et.INTERIOR_PIVOT
+    assert et.interior_reference(np.full(3, pivot)) == pytest.approx(pivot)
+    warm, cool = np.array([200.0, 140.0, 100.0]), np.array([146.0, 152.0, 168.0])  # about the same luminance
+    assert et.interior_reference(warm) == pytest.approx(et.interior_reference(cool), rel=0.01)
+    # Compressed: four times the skin's brightness is twice the interior's (exposure and pigment share it).
+    assert et.interior_reference(np.full(3, 160.0)) / et.interior_reference(np.full(3, 40.0)) == pytest.approx(2.0)
+
+
 # --- in the pipeline ------------------------------------------------------------------------------------------------
 
 
@@ -205,6 +214,19 @@ def test_a_textured_smile_shows_teeth_brighter_than_the_drawn_mouth(pipes, face)
     mouth = cv2.fillPoly(np.zeros(face.image.shape[:2], np.uint8),
                          [np.round(textured.target_landmarks[list(fr.LIPS_INNER)]).astype(np.int32)], 1).astype(bool)
     assert mouth.sum() > 50 and textured.image[mouth].mean() > plain.image[mouth].mean() + 20
+
+
+def test_a_pale_face_smiles_with_ivory_teeth_not_bluish_clipped_ones(pipes, face):
+    """Measured over the skin's RGB, the training people's warm skin gave pale faces teeth bluer than red, up to 255."""
+    on, _ = pipes
+    assert face.skin[0] > 180  # london_001 is pale
+    smile = on.edit(face, "joy")
+    mouth = cv2.fillPoly(np.zeros(face.image.shape[:2], np.uint8),
+                         [np.round(smile.target_landmarks[list(fr.LIPS_INNER)]).astype(np.int32)], 1).astype(bool)
+    pixels = smile.image[mouth].astype(np.float32)
+    luminance = pixels @ np.float32([0.299, 0.587, 0.114])
+    red, green, blue = np.median(pixels[luminance >= np.percentile(luminance, 70)], axis=0)
+    assert 150 < blue <= green <= red < 245
 
 
 def test_texture_strength_is_checked_and_the_bench_compares_without_texture():
