@@ -175,6 +175,12 @@ def face(pipes):
     return pipes[0].find_face(EXAMPLES / "faces" / "london_001_neutral.jpg")
 
 
+def _mouth_opening(out) -> np.ndarray:
+    """(H, W) bool: inside the edit's target inner lip line."""
+    polygon = np.round(out.target_landmarks[list(fr.LIPS_INNER)]).astype(np.int32)
+    return cv2.fillPoly(np.zeros(out.image.shape[:2], np.uint8), [polygon], 1).astype(bool)
+
+
 def test_neutral_on_a_neutral_photo_gets_no_texture(pipes, face):
     on, off = pipes
     assert np.array_equal(on.edit(face, "neutral").image, off.edit(face, "neutral").image)
@@ -211,8 +217,7 @@ def test_pale_skin_below_the_mouth_gets_no_blotches(pipes, face, label):
 def test_a_textured_smile_shows_teeth_brighter_than_the_drawn_mouth(pipes, face):
     on, off = pipes
     textured, plain = on.edit(face, "joy"), off.edit(face, "joy")
-    mouth = cv2.fillPoly(np.zeros(face.image.shape[:2], np.uint8),
-                         [np.round(textured.target_landmarks[list(fr.LIPS_INNER)]).astype(np.int32)], 1).astype(bool)
+    mouth = _mouth_opening(textured)
     assert mouth.sum() > 50 and textured.image[mouth].mean() > plain.image[mouth].mean() + 20
 
 
@@ -221,10 +226,8 @@ def test_a_pale_face_smiles_with_ivory_teeth_not_bluish_clipped_ones(pipes, face
     on, _ = pipes
     assert face.skin[0] > 180  # london_001 is pale
     smile = on.edit(face, "joy")
-    mouth = cv2.fillPoly(np.zeros(face.image.shape[:2], np.uint8),
-                         [np.round(smile.target_landmarks[list(fr.LIPS_INNER)]).astype(np.int32)], 1).astype(bool)
-    pixels = smile.image[mouth].astype(np.float32)
-    luminance = pixels @ np.float32([0.299, 0.587, 0.114])
+    pixels = smile.image[_mouth_opening(smile)].astype(np.float32)
+    luminance = et._luminance(pixels)
     red, green, blue = np.median(pixels[luminance >= np.percentile(luminance, 70)], axis=0)
     assert 150 < blue <= green <= red < 245
 
