@@ -76,6 +76,17 @@ def test_a_gain_deepens_a_line_and_leaves_broad_shading_and_brightening():
     np.testing.assert_allclose(deeper[:4, 4:24], log_ratio[:4, 4:24], atol=1e-3)
 
 
+def test_a_broad_share_of_zero_keeps_the_lines_and_drops_the_broad_shading():
+    log_ratio = np.zeros((64, 64), np.float32)
+    log_ratio[:, 30:32] = -0.2  # a fold
+    log_ratio[:, 45:] -= 0.05  # a broad shadow ...
+    log_ratio[:12] = 0.1  # ... and broad brightening
+    lines = et.deepened(log_ratio, 1.0, broad_share=0.0)
+    assert lines[32, 30:32].mean() < -0.12
+    assert np.abs(lines[32, 56:]).max() < 0.005 and np.abs(lines[:4, 4:24]).max() < 0.005
+    assert set(et.BROAD_SHARE) <= set(et.shipped_textures())
+
+
 def test_a_photo_against_itself_has_no_texture():
     photo = _photo()
     texture = et.pair_texture(photo, FACE, photo, FACE, FACE)

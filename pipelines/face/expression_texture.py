@@ -25,8 +25,9 @@ Here, for each emotion, from same-person pairs of openpeople's training people (
    closed there is none.
 
 At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
-crop's pixels are multiplied by exp(amount * log ratio), its lines and folds deepened by `GAINS` (amount = the
-expression's intensity), and the mouth opening is filled with the interior times this photo's `interior_reference`.
+crop's pixels are multiplied by exp(amount * log ratio), its lines and folds deepened by `GAINS` and its broad
+shading scaled by `BROAD_SHARE` (amount = the expression's intensity), and the mouth opening is filled with the
+interior times this photo's `interior_reference`.
 The median over people rather than one person's map or the mean: `python -m pipelines.face.expression_texture`
 prints, leaving each training person out in turn, how much of that person's real texture each choice explains;
 the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands, and
@@ -75,6 +76,13 @@ OPENING_GROW = 2  # px at SIZE: eye and mouth openings are cut out this much wid
 # mouth of pale faces and bruised upper lids. Joy (78 %) and surprise (44 %, x2 46 %) stay at x1; fear barely
 # moves (x1 0.00, x3 0.01).
 GAINS = {"sadness": 4.5, "anger": 4.5, "disgust": 2.5}
+# How much of each emotion's broad shading (`deepened`) is kept. Surprise's and fear's is the training people's
+# light on a lifted brow and a dropped jaw: the judges barely need it and dlib reads it as another face. On the
+# tuning people (P001-P007 with the London tuning half), broad shading x1 / x0.5 / x0: surprise fer rise 0.74 /
+# 0.74 / 0.71 (London) and 0.64 / 0.63 / 0.62 (P001-P007), edit-to-source distance 0.32 / 0.30 / 0.29 (their real
+# surprise: 0.34); fear 0.66 / 0.66 / 0.66 and 0.32 / 0.28 / 0.23, distance 0.39 / 0.36 / 0.34 (real: 0.37). The
+# other emotions need theirs: at x0.5 joy's fer rise falls 0.51 -> 0.43 on P001-P007, disgust's 0.49 -> 0.33.
+BROAD_SHARE = {"surprise": 0.0, "fear": 0.5}
 # The mouth interior's brightness follows the skin's luminance to this power (`interior_reference`).
 INTERIOR_GAMMA = 0.5
 INTERIOR_PIVOT = 150.0  # a skin luminance (0-255) where the reference is the luminance itself
@@ -212,21 +220,21 @@ def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
     return np.clip(image * ratio[..., None] + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
-def deepened(log_ratio: np.ndarray, gain: float) -> np.ndarray:
-    """The canonical log ratio with its lines and folds (the darkening finer than BROAD_SIGMA) times `gain`, the rest
-    as measured.
+def deepened(log_ratio: np.ndarray, gain: float, broad_share: float = 1.0) -> np.ndarray:
+    """The canonical log ratio with its lines and folds (the darkening finer than BROAD_SIGMA) times `gain`, its
+    broad shading times `broad_share`, the fine brightening as measured.
 
     Broad shading and brightening are where a stronger texture shows first as a flaw: on pale skin, broad darkening
     round the mouth turns into a grey beard shadow, brightening into cream blobs.
     """
     broad = cv2.GaussianBlur(log_ratio, (0, 0), BROAD_SIGMA)
     fine = log_ratio - broad
-    return broad + np.where(fine < 0, np.float32(gain) * fine, fine)
+    return np.float32(broad_share) * broad + np.where(fine < 0, np.float32(gain) * fine, fine)
 
 
 @lru_cache(maxsize=16)
-def _deepened_map(label: str, gain: float) -> np.ndarray:
-    return deepened(shipped_textures()[label].log_ratio, gain)
+def _deepened_map(label: str) -> np.ndarray:
+    return deepened(shipped_textures()[label].log_ratio, GAINS.get(label, 1.0), BROAD_SHARE.get(label, 1.0))
 
 
 def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> Interior:
@@ -254,7 +262,7 @@ def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts
         if name not in textures or amount * strength <= 0:
             continue
         mapping = canonical_map(textures[name], target, size)
-        log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name, GAINS.get(name, 1.0)), mapping)
+        log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name), mapping)
         if interior is None:  # a preset is one expression; its mouth
             interior = interior_for(textures[name], mapping, skin)
     return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
