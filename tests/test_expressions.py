@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from pipelines.face import landmarks as fr
-from pipelines.face.action_units import EXPRESSIONS, expression_amounts, face_frame, move_landmarks
+from pipelines.face.action_units import (
+    EXPRESSIONS, PARTS, PRESET_EXTRAS, brow_points, expression_amounts, face_frame, move_landmarks,
+)
 
 # A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.
 RIGHT_EYE_AT, LEFT_EYE_AT = np.array([40.0, 50.0]), np.array([80.0, 50.0])
@@ -137,6 +139,24 @@ def test_disgust_raises_the_upper_lip_and_the_nose_wings_and_lowers_the_brows():
     assert d[fr.UPPER_LIP_TOP, 1] < -0.1 * IOD  # AU10
     assert d[[98, 327], 1].mean() < -0.05 * IOD  # AU9: the nostril wings rise (the nose wrinkles)
     assert d[fr.RIGHT_BROW_INNER, 1] > 0.03 * IOD
+
+
+@pytest.mark.parametrize("label", sorted(PRESET_EXTRAS))
+def test_a_preset_lays_parts_of_its_mean_move_on_again_and_the_rest_as_measured(label):
+    expected = move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
+    for name, amount in PRESET_EXTRAS[label].items():
+        points = PARTS[name.removeprefix(f"{label}_")](face_frame(FACE))
+        expected[points] *= 1.0 + amount
+    np.testing.assert_allclose(moved(label), expected, atol=1e-3)
+
+
+def test_sadness_lifts_the_inner_brows_and_disgust_the_upper_lip_further_than_the_mean_move():
+    def mean(label):
+        return move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
+
+    assert moved("sadness")[fr.RIGHT_BROW_INNER, 1] < mean("sadness")[fr.RIGHT_BROW_INNER, 1] - 0.02 * IOD
+    assert moved("disgust")[fr.UPPER_LIP_TOP, 1] < mean("disgust")[fr.UPPER_LIP_TOP, 1] - 0.04 * IOD
+    assert len(brow_points(face_frame(FACE))) > 10 and not set(brow_points(face_frame(FACE))) & set(fr.RIGHT_EYE)
 
 
 @pytest.mark.parametrize("expression", EXPRESSIONS)

@@ -43,8 +43,19 @@ MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this 
 # rise 0.95 / 0.84 / 0.79 / 0.74 on the London five (real 0.59) and 0.72 / 0.64 / 0.60 / 0.55 on P001-P007 (real
 # 0.83). x0.75 is the strongest smile within the real smiles' distance; it still shows teeth.
 PRESET_STRENGTH = {"joy": 0.75, "fear": 1.5}
+# Parts of its measured move a preset lays on again. The mean move flattens what the people do to different degrees,
+# and MediaPipe reads the edits of the training people (P001-P007) with less of it than their real photos show.
+# Sadness's inner brows rise 0.023 face units against the eyes (real: 0.037) and come 0.006 closer (real: 0.018);
+# with the brows at x2, 0.035 and 0.015, and fer's sadness rise goes 0.40 -> 0.50 on them (real 0.64) and 0.42 ->
+# 0.47 on the London tuning half, dlib's edit-to-source distance 0.33 -> 0.36 (real 0.37). The corners of the mouth
+# already drop as far as the real ones (0.044 against 0.045; lips at x1.6 changed nothing). Disgust's upper lip
+# comes 0.064 closer to the nose (real: 0.082); with the lips at x1.6, 0.090, and fer's disgust rise goes 0.49 ->
+# 0.61 on P001-P007 (real 0.73) and 0.06 -> 0.08 on the London tuning half (fer reads those as anger either way),
+# the distance 0.41 -> 0.44 (real 0.48).
+PRESET_EXTRAS = {"sadness": {"sadness_brows": 1.0}, "disgust": {"disgust_lips": 0.6}}
 PRESETS: dict[str, dict[str, float]] = {
-    label: ({} if label == NEUTRAL else {label: PRESET_STRENGTH.get(label, 1.0)}) for label in EXPRESSIONS
+    label: ({} if label == NEUTRAL else {label: PRESET_STRENGTH.get(label, 1.0), **PRESET_EXTRAS.get(label, {})})
+    for label in EXPRESSIONS
 }
 
 # Neutral undoes the source's own smile or open mouth, read from MediaPipe blendshapes. Only the mouth: on neutral
@@ -233,22 +244,44 @@ def eye_open(f: FaceFrame) -> np.ndarray:
     return _lid_move(f, upper=-0.09, lower=0.02)
 
 
-def _measured(label: str) -> Callable[[FaceFrame], np.ndarray]:
-    """The measured move of `label` (face units, see expression_moves) as an action unit."""
+LIP_POINTS = sorted(set(fr.LIPS_OUTER) | set(fr.LIPS_INNER))
+
+
+def brow_points(f: FaceFrame) -> np.ndarray:
+    """Indices of the brows and the forehead: every point above the middle between the upper lids and the brows'
+    lowest point."""
+    lowest_brow = f.uv[list(fr.RIGHT_BROW + fr.LEFT_BROW), 1].max()
+    lids = f.uv[[fr.RIGHT_EYE_UPPER_LID, fr.LEFT_EYE_UPPER_LID], 1].min()
+    return np.flatnonzero(f.uv[:, 1] < (lowest_brow + lids) / 2)
+
+
+# A measured move's parts, for a preset that needs more of one part than the people's mean gives.
+PARTS: dict[str, Callable[[FaceFrame], np.ndarray]] = {"lips": lambda f: np.array(LIP_POINTS), "brows": brow_points}
+
+
+def _measured(label: str, part: str | None = None) -> Callable[[FaceFrame], np.ndarray]:
+    """The measured move of `label` (face units, see expression_moves) as an action unit; `<label>_<part>` moves
+    only that part's points."""
     def move(f: FaceFrame) -> np.ndarray:
         from pipelines.face.expression_moves import measured_moves  # it measures with face_frame from here
 
-        return measured_moves()[label]
+        measured = measured_moves()[label]
+        if part is None:
+            return measured
+        points = PARTS[part](f)
+        only = np.zeros_like(measured)
+        only[points] = measured[points]
+        return only
 
-    move.__name__ = label
-    move.__doc__ = f"The mean real {label} move, measured on same-person neutral/{label} pairs."
+    move.__name__ = label if part is None else f"{label}_{part}"
+    move.__doc__ = f"The mean real {label} move{f' of the {part}' if part else ''}, measured on same-person pairs."
     return move
 
 
 ACTION_UNITS: dict[str, Callable[[FaceFrame], np.ndarray]] = {
     fn.__name__: fn
     for fn in (smile, jaw_open, brow_raise, brow_furrow, eye_open,
-               *(_measured(label) for label in EXPRESSIONS if label != NEUTRAL))
+               *(_measured(label, part) for part in (None, *PARTS) for label in EXPRESSIONS if label != NEUTRAL))
 }  # fmt: skip
 IRISES = tuple(range(fr.NUM_MESH_POINTS, fr.NUM_LANDMARKS))  # never moved: eyes open by their lids, not a bigger iris
 
