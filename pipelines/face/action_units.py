@@ -44,15 +44,19 @@ MAX_AMOUNT = 1.5  # a preset plus sliders may overshoot 1 a little; beyond this 
 # 0.83). x0.75 is the strongest smile within the real smiles' distance; it still shows teeth.
 PRESET_STRENGTH = {"joy": 0.75, "fear": 1.5}
 # Parts of its measured move a preset lays on again. The mean move flattens what the people do to different degrees,
-# and MediaPipe reads the edits of the training people (P001-P007) with less of it than their real photos show.
-# Sadness's inner brows rise 0.023 face units against the eyes (real: 0.037) and come 0.006 closer (real: 0.018);
-# with the brows at x2, 0.035 and 0.015, and fer's sadness rise goes 0.40 -> 0.50 on them (real 0.64) and 0.42 ->
-# 0.47 on the London tuning half, dlib's edit-to-source distance 0.33 -> 0.36 (real 0.37). The corners of the mouth
-# already drop as far as the real ones (0.044 against 0.045; lips at x1.6 changed nothing). Disgust's upper lip
-# comes 0.064 closer to the nose (real: 0.082); with the lips at x1.6, 0.090, and fer's disgust rise goes 0.49 ->
-# 0.61 on P001-P007 (real 0.73) and 0.06 -> 0.08 on the London tuning half (fer reads those as anger either way),
-# the distance 0.41 -> 0.44 (real 0.48).
-PRESET_EXTRAS = {"sadness": {"sadness_brows": 1.0}, "disgust": {"disgust_lips": 0.6}}
+# and the warp rounds off what it moves most locally: MediaPipe reads the edits of the training people (P001-P007)
+# with less of it than their real photos show. Sadness's inner brows rise 0.023 face units against the eyes (real:
+# 0.037) and come 0.006 closer (real: 0.018); with the brows at x2, 0.035 and 0.015, and fer's sadness rise goes
+# 0.40 -> 0.50 on them (real 0.64) and 0.42 -> 0.47 on the London tuning half, dlib's edit-to-source distance 0.33
+# -> 0.36 (real 0.37); the corners of the mouth already drop as far as the real ones (0.044 against 0.045; lips at
+# x1.6 changed nothing). Anger's brows come down 0.034 (real: 0.050); at x1.5, 0.046, and fer's anger rise goes
+# 0.46 -> 0.55 (P001-P007) and 0.59 -> 0.70 (London), whattheface's 0.41 -> 0.47 and 0.33 -> 0.40, the distance 0.35
+# -> 0.37 (real 0.38). Disgust's upper lip comes 0.064 closer to the nose (real: 0.082); with the lips at x1.6,
+# 0.090, and fer's disgust rise goes 0.49 -> 0.61 on P001-P007 (real 0.73) and 0.06 -> 0.08 on the London tuning
+# half (fer reads those as anger either way), the distance 0.41 -> 0.44 (real 0.48). Left as measured: surprise's
+# brows (0.049 against 0.081; at x1.6 the judges gained nothing and the distance rose 0.29 -> 0.34) and fear's
+# (0.064 against 0.076; x1.2 gave fer +0.03 and the distance 0.36 -> 0.37, the real fears' own).
+PRESET_EXTRAS = {"sadness": {"sadness_brows": 1.0}, "anger": {"anger_brows": 0.5}, "disgust": {"disgust_lips": 0.6}}
 PRESETS: dict[str, dict[str, float]] = {
     label: ({} if label == NEUTRAL else {label: PRESET_STRENGTH.get(label, 1.0), **PRESET_EXTRAS.get(label, {})})
     for label in EXPRESSIONS
