@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import (
-    EXPRESSIONS, PARTS, PRESET_EXTRAS, brow_points, expression_amounts, face_frame, move_landmarks,
+    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESETS, brow_points, expression_amounts, face_frame, move_landmarks,
 )
 
 # A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.
@@ -143,10 +143,11 @@ def test_disgust_raises_the_upper_lip_and_the_nose_wings_and_lowers_the_brows():
 
 @pytest.mark.parametrize("label", sorted(PRESET_EXTRAS))
 def test_a_preset_lays_parts_of_its_mean_move_on_again_and_the_rest_as_measured(label):
-    expected = move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
+    mean = move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
+    expected = PRESETS[label][label] * mean
     for name, amount in PRESET_EXTRAS[label].items():
         points = PARTS[name.removeprefix(f"{label}_")](face_frame(FACE))
-        expected[points] *= 1.0 + amount
+        expected[points] += amount * mean[points]
     np.testing.assert_allclose(moved(label), expected, atol=1e-3)
 
 

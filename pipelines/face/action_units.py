@@ -53,10 +53,18 @@ PRESET_STRENGTH = {"joy": 0.75, "fear": 1.5}
 # 0.46 -> 0.55 (P001-P007) and 0.59 -> 0.70 (London), whattheface's 0.41 -> 0.47 and 0.33 -> 0.40, the distance 0.35
 # -> 0.37 (real 0.38). Disgust's upper lip comes 0.064 closer to the nose (real: 0.082); with the lips at x1.6,
 # 0.090, and fer's disgust rise goes 0.49 -> 0.61 on P001-P007 (real 0.73) and 0.06 -> 0.08 on the London tuning
-# half (fer reads those as anger either way), the distance 0.41 -> 0.44 (real 0.48). Left as measured: surprise's
-# brows (0.049 against 0.081; at x1.6 the judges gained nothing and the distance rose 0.29 -> 0.34) and fear's
-# (0.064 against 0.076; x1.2 gave fer +0.03 and the distance 0.36 -> 0.37, the real fears' own).
-PRESET_EXTRAS = {"sadness": {"sadness_brows": 1.0}, "anger": {"anger_brows": 0.5}, "disgust": {"disgust_lips": 0.6}}
+# half (fer reads those as anger either way), the distance 0.41 -> 0.44 (real 0.48). Fear, laid on at x1.5 for its
+# eyes, overshot with its mouth (corners 0.102 below the eyes against the real 0.073, lips parted 0.142 against
+# 0.093) and fell short with its brows (raised 0.064 against 0.076): lips back at x1 and brows at x1.8 read 0.087,
+# 0.110 and 0.079, and fer's fear rise goes 0.66 -> 0.72 (London) and 0.28 -> 0.30 (P001-P007), the distance 0.357
+# -> 0.355 (real 0.37). Left as measured: surprise's brows (0.049 against 0.081; at x1.6 the judges gained nothing
+# and the distance rose 0.29 -> 0.34).
+PRESET_EXTRAS = {
+    "sadness": {"sadness_brows": 1.0},
+    "anger": {"anger_brows": 0.5},
+    "fear": {"fear_lips": -0.5, "fear_brows": 0.3},
+    "disgust": {"disgust_lips": 0.6},
+}
 PRESETS: dict[str, dict[str, float]] = {
     label: ({} if label == NEUTRAL else {label: PRESET_STRENGTH.get(label, 1.0), **PRESET_EXTRAS.get(label, {})})
     for label in EXPRESSIONS
