@@ -141,9 +141,14 @@ def test_disgust_raises_the_upper_lip_and_the_nose_wings_and_lowers_the_brows():
     assert d[fr.RIGHT_BROW_INNER, 1] > 0.03 * IOD
 
 
+def mean_move(label):
+    """The measured move of `label` alone, at amount 1 (no preset strength, no extra parts)."""
+    return move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
+
+
 @pytest.mark.parametrize("label", sorted(PRESET_EXTRAS))
 def test_a_preset_lays_parts_of_its_mean_move_on_again_and_the_rest_as_measured(label):
-    mean = move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
+    mean = mean_move(label)
     expected = PRESETS[label][label] * mean
     for name, amount in PRESET_EXTRAS[label].items():
         points = PARTS[name.removeprefix(f"{label}_")](face_frame(FACE))
@@ -152,11 +157,8 @@ def test_a_preset_lays_parts_of_its_mean_move_on_again_and_the_rest_as_measured(
 
 
 def test_sadness_lifts_the_inner_brows_and_disgust_the_upper_lip_further_than_the_mean_move():
-    def mean(label):
-        return move_landmarks(FACE, {label: 1.0}).astype(np.float64) - FACE
-
-    assert moved("sadness")[fr.RIGHT_BROW_INNER, 1] < mean("sadness")[fr.RIGHT_BROW_INNER, 1] - 0.02 * IOD
-    assert moved("disgust")[fr.UPPER_LIP_TOP, 1] < mean("disgust")[fr.UPPER_LIP_TOP, 1] - 0.04 * IOD
+    assert moved("sadness")[fr.RIGHT_BROW_INNER, 1] < mean_move("sadness")[fr.RIGHT_BROW_INNER, 1] - 0.02 * IOD
+    assert moved("disgust")[fr.UPPER_LIP_TOP, 1] < mean_move("disgust")[fr.UPPER_LIP_TOP, 1] - 0.04 * IOD
     assert len(brow_points(face_frame(FACE))) > 10 and not set(brow_points(face_frame(FACE))) & set(fr.RIGHT_EYE)
 
 

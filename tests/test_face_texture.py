@@ -65,11 +65,16 @@ def test_speckle_is_smoothed_and_a_line_is_kept():
     assert kept[80:180, 127:130].mean() < -0.3
 
 
-def test_a_gain_deepens_a_line_and_leaves_broad_shading_and_brightening():
+def _fold_shadow_and_light() -> np.ndarray:
     log_ratio = np.zeros((64, 64), np.float32)
     log_ratio[:, 30:32] = -0.2  # a fold
     log_ratio[:, 45:] -= 0.05  # a broad shadow ...
     log_ratio[:12] = 0.1  # ... and broad brightening
+    return log_ratio
+
+
+def test_a_gain_deepens_a_line_and_leaves_broad_shading_and_brightening():
+    log_ratio = _fold_shadow_and_light()
     deeper = et.deepened(log_ratio, 3.0)
     assert deeper[32, 30:32].mean() < 2.2 * log_ratio[32, 30:32].mean()
     np.testing.assert_allclose(deeper[32, 56:], log_ratio[32, 56:], atol=1e-3)
@@ -77,11 +82,7 @@ def test_a_gain_deepens_a_line_and_leaves_broad_shading_and_brightening():
 
 
 def test_a_broad_share_of_zero_keeps_the_lines_and_drops_the_broad_shading():
-    log_ratio = np.zeros((64, 64), np.float32)
-    log_ratio[:, 30:32] = -0.2  # a fold
-    log_ratio[:, 45:] -= 0.05  # a broad shadow ...
-    log_ratio[:12] = 0.1  # ... and broad brightening
-    lines = et.deepened(log_ratio, 1.0, broad_share=0.0)
+    lines = et.deepened(_fold_shadow_and_light(), 1.0, broad_share=0.0)
     assert lines[32, 30:32].mean() < -0.12
     assert np.abs(lines[32, 56:]).max() < 0.005 and np.abs(lines[:4, 4:24]).max() < 0.005
     assert set(et.BROAD_SHARE) <= set(et.shipped_textures())

@@ -256,19 +256,19 @@ def eye_open(f: FaceFrame) -> np.ndarray:
     return _lid_move(f, upper=-0.09, lower=0.02)
 
 
-LIP_POINTS = sorted(set(fr.LIPS_OUTER) | set(fr.LIPS_INNER))
-
-
 def brow_points(f: FaceFrame) -> np.ndarray:
     """Indices of the brows and the forehead: every point above the middle between the upper lids and the brows'
     lowest point."""
-    lowest_brow = f.uv[list(fr.RIGHT_BROW + fr.LEFT_BROW), 1].max()
+    lowest_brow = f.uv[list(fr.REGIONS["brows"]), 1].max()
     lids = f.uv[[fr.RIGHT_EYE_UPPER_LID, fr.LEFT_EYE_UPPER_LID], 1].min()
     return np.flatnonzero(f.uv[:, 1] < (lowest_brow + lids) / 2)
 
 
 # A measured move's parts, for a preset that needs more of one part than the people's mean gives.
-PARTS: dict[str, Callable[[FaceFrame], np.ndarray]] = {"lips": lambda f: np.array(LIP_POINTS), "brows": brow_points}
+PARTS: dict[str, Callable[[FaceFrame], np.ndarray]] = {
+    "lips": lambda f: np.array(fr.REGIONS["mouth"]),
+    "brows": brow_points,
+}
 
 
 def _measured(label: str, part: str | None = None) -> Callable[[FaceFrame], np.ndarray]:
