@@ -120,13 +120,27 @@ def test_at_intensity_zero_nothing_is_shaded():
     assert np.array_equal(shaded[log_ratio == 0], photo[log_ratio == 0])
 
 
-def test_shading_keeps_the_hue_and_never_clips_a_bright_channel():
+def test_shading_darkens_like_skin_and_never_clips_a_bright_channel():
     image = np.array([[[200, 150, 100], [250, 120, 60], [100, 100, 100]]], np.uint8)
     brighter = et.shade(image, np.full((1, 3), np.log(1.2), np.float32)).astype(float)
     darker = et.shade(image, np.full((1, 3), np.log(0.5), np.float32)).astype(float)
     assert brighter.max() <= 255 and brighter[0, 1, 0] >= 250 - 1  # already bright: brightened only to the top
-    np.testing.assert_allclose(brighter[0, 0], [240, 180, 120], atol=1)
-    np.testing.assert_allclose(darker[0, 0], [100, 75, 50], atol=1)
+    np.testing.assert_allclose(brighter[0, 0], [240, 180, 120], atol=1)  # brightening: every channel alike
+    red, green, blue = (np.log(darker[0, 2] / 100) / np.log(0.5)).round(2)  # a grey pixel shows each channel's slope
+    assert (red, green, blue) == pytest.approx(et.SHADE_CHANNELS, abs=0.02) and red < 1 < green < blue
+    # as dark as a grey ratio would make it (a luminance ratio of about 0.5), only warmer
+    assert et._luminance(darker[0, 0]) == pytest.approx(0.5 * et._luminance(image[0, 0].astype(float)), rel=0.03)
+
+
+def test_the_channels_of_a_warm_fold_are_measured():
+    neutral = _photo()
+    slopes = np.array([0.8, 1.1, 1.3])
+    fold = np.zeros(neutral.shape[:2], np.float32)
+    cv2.line(fold, (60, 170), (110, 200), 1.0, 3)  # a fold across the cheek
+    fold = cv2.GaussianBlur(fold, (0, 0), 1.5) * np.log(0.6)
+    expressive = np.clip(neutral * np.exp(fold[..., None] * slopes), 0, 255).astype(np.uint8)
+    measured = et.pair_shading_channels(neutral, FACE, expressive, FACE, FACE)
+    np.testing.assert_allclose(measured, slopes, atol=0.08)
 
 
 def test_on_its_own_geometry_the_map_reads_the_canonical_frame_in_place():

@@ -19,15 +19,16 @@ Here, for each emotion, from same-person pairs of openpeople's training people (
    (the face oval without the brows, the eye openings and the mouth opening), faded out at the oval's
    edge; then the per-pixel median over people, whose fine detail is kept only along lines (`lines_only`: the
    rest is the people's pores and stubble, a dirty mottle on smooth skin) and which never brightens the lips and
-   their rim (`lip_rim`: misplaced lip edges). Luminance only, so the ratio never tints a face;
+   their rim (`lip_rim`: misplaced lip edges). Luminance only, so the ratio carries no one's skin colour;
 3. mouth interior (teeth, tongue, shadow): the colour inside the canonical inner lip line over a brightness
    taken from the person's own skin (`interior_reference`), averaged over people; where the canonical mouth is
    closed there is none.
 
 At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
-crop's pixels are multiplied by exp(amount * log ratio), its lines and folds deepened by `GAINS` and its broad
-shading scaled by `BROAD_SHARE` (amount = the expression's intensity), and the mouth opening is filled with the
-interior times this photo's `interior_reference`.
+crop's pixels are multiplied by exp(amount * log ratio), darkening each channel as skin darkens
+(`SHADE_CHANNELS`), its lines and folds deepened by `GAINS` and its broad shading scaled by `BROAD_SHARE` (amount =
+the expression's intensity), and the mouth opening is filled with the interior times this photo's
+`interior_reference`.
 The median over people rather than one person's map or the mean: `python -m pipelines.face.expression_texture`
 prints, leaving each training person out in turn, how much of that person's real texture each choice explains;
 the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands, and
@@ -83,6 +84,13 @@ GAINS = {"sadness": 4.5, "anger": 4.5, "disgust": 2.5}
 # surprise: 0.34); fear 0.66 / 0.66 / 0.66 and 0.32 / 0.28 / 0.23, distance 0.39 / 0.36 / 0.34 (real: 0.37). The
 # other emotions need theirs: at x0.5 joy's fer rise falls 0.51 -> 0.43 on P001-P007, disgust's 0.49 -> 0.33.
 BROAD_SHARE = {"surprise": 0.0, "fear": 0.5}
+# How each colour channel darkens against the luminance where a line or fold darkens skin: log(channel ratio) =
+# slope * log(luminance ratio). Skin is not grey: light that enters it comes back reddened, so a crease loses blue
+# and green faster than red. `pair_shading_channels` on real photos, the London tuning half's smiles against their
+# neutral photos: 0.88 / 1.06 / 1.12 (the held-out half: 0.86 / 1.08 / 1.11). openpeople's synthetic training pairs
+# agree in red and green but overstate blue: 0.87 / 1.06 / 1.21 over every emotion (`main` prints it). Darkening
+# every channel alike (slopes 1), pale faces' folds and chins turned grey-green, like a smudge of dirt.
+SHADE_CHANNELS = (0.88, 1.06, 1.12)
 # The mouth interior's brightness follows the skin's luminance to this power (`interior_reference`).
 INTERIOR_GAMMA = 0.5
 INTERIOR_PIVOT = 150.0  # a skin luminance (0-255) where the reference is the luminance itself
@@ -209,15 +217,17 @@ def log_ratio_at(log_ratio: np.ndarray, mapping: np.ndarray) -> np.ndarray:
 
 
 def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
-    """`image` (uint8 RGB) times exp(`log_ratio`), every channel alike (no tint).
+    """`image` (uint8 RGB) times exp(`log_ratio`): darkening as skin darkens (`SHADE_CHANNELS`), brightening alike
+    in every channel.
 
     Brightening stops where a channel would clip: past that the colour would shift towards yellow or white.
     """
-    ratio = np.exp(log_ratio, dtype=np.float32)
+    darkening = np.minimum(log_ratio, 0)[..., None] * np.asarray(SHADE_CHANNELS, np.float32)
+    ratio = np.exp(darkening + np.maximum(log_ratio, 0)[..., None], dtype=np.float32)
     brightest = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])  # (faster than max(axis=2))
     headroom = np.float32(255.0) / np.maximum(brightest, 1).astype(np.float32)
-    ratio = np.where(log_ratio > 0, np.clip(ratio, 1.0, headroom), ratio)
-    return np.clip(image * ratio[..., None] + np.float32(0.5), 0, 255).astype(np.uint8)
+    ratio = np.where((log_ratio > 0)[..., None], np.minimum(ratio, headroom[..., None]), ratio)
+    return np.clip(image * ratio + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
 def deepened(log_ratio: np.ndarray, gain: float, broad_share: float = 1.0) -> np.ndarray:
@@ -289,26 +299,51 @@ def _to_shape(image: np.ndarray, points: np.ndarray, shape: np.ndarray) -> np.nd
     return cv2.remap(image, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def _on_shape(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressive_crop: np.ndarray,
+              expressive_points: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Both photos of a pair (aligned crops, SIZE px) warped onto `shape`, as float32."""
+    return (_to_shape(neutral_crop, neutral_points, shape).astype(np.float32),
+            _to_shape(expressive_crop, expressive_points, shape).astype(np.float32))  # fmt: skip
+
+
+def _blur(y: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    return cv2.GaussianBlur(y, (0, 0), sigma)
+
+
+def _local_log_ratio(expressive: np.ndarray, neutral: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """log(expressive / neutral) of one channel after a small blur, less what changes slower than LOW_CUT: lines,
+    folds and a bulge's shading, not the exposure or broad light of the two photos (a normalised blur over the
+    skin alone, so the openings leave no halo)."""
+    log_ratio = np.log((_blur(expressive) + 4.0) / (_blur(neutral) + 4.0))
+    spread = LOW_CUT * SIZE
+    return log_ratio - _blur(log_ratio * skin, spread) / np.maximum(_blur(skin, spread), 1e-3)
+
+
 def pair_texture(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressive_crop: np.ndarray,
                  expressive_points: np.ndarray, shape: np.ndarray) -> ExpressionTexture:  # fmt: skip
     """One person's texture: both photos (aligned crops, SIZE px) warped onto `shape`, then compared."""
-    neutral = _to_shape(neutral_crop, neutral_points, shape).astype(np.float32)
-    expressive = _to_shape(expressive_crop, expressive_points, shape).astype(np.float32)
-    def blur(y: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
-        return cv2.GaussianBlur(y, (0, 0), sigma)
-
-    log_ratio = np.log((blur(_luminance(expressive)) + 4.0) / (blur(_luminance(neutral)) + 4.0))
+    neutral, expressive = _on_shape(neutral_crop, neutral_points, expressive_crop, expressive_points, shape)
     skin = skin_weight(shape, SIZE)
-    # Keep what changes within a few millimetres (lines, folds, a bulge's shading); drop exposure and broad light
-    # changes between the two photos (a normalised blur over the skin alone, so the openings leave no halo).
-    spread = LOW_CUT * SIZE
-    log_ratio = log_ratio - blur(log_ratio * skin, spread) / np.maximum(blur(skin, spread), 1e-3)
+    log_ratio = _local_log_ratio(_luminance(expressive), _luminance(neutral), skin)
     log_ratio = np.clip(log_ratio, *LOG_RATIO_RANGE) * skin
     opening = _polygon_mask(shape, (fr.LIPS_INNER,), SIZE).astype(np.float32)
     interior = expressive / np.float32(interior_reference(skin_colour(neutral_crop, neutral_points)))
     grey = _luminance(interior)[..., None]
     interior = (grey + np.float32(INTERIOR_CHROMA) * (interior - grey)) * opening[..., None]
     return ExpressionTexture(shape, log_ratio.astype(np.float32), interior.astype(np.float32), opening)
+
+
+def pair_shading_channels(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressive_crop: np.ndarray,
+                          expressive_points: np.ndarray, shape: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(3,): how fast each RGB channel darkens against the luminance where this pair's skin darkens (log ratio
+    between -0.06 and -0.6: lines and folds, not a misregistered edge): the least-squares slope through 0."""
+    neutral, expressive = _on_shape(neutral_crop, neutral_points, expressive_crop, expressive_points, shape)
+    skin = skin_weight(shape, SIZE)
+    luminance = _local_log_ratio(_luminance(expressive), _luminance(neutral), skin)
+    darker = (skin > 0.9) & (luminance < -0.06) & (luminance > -0.6)
+    x = luminance[darker]
+    return np.array([np.dot(_local_log_ratio(expressive[..., c], neutral[..., c], skin)[darker], x) / np.dot(x, x)
+                     for c in range(3)])  # fmt: skip
 
 
 def lines_only(log_ratio: np.ndarray) -> np.ndarray:
@@ -358,8 +393,13 @@ def mean_texture(textures: list[ExpressionTexture]) -> ExpressionTexture:
                                for part in ("interior", "interior_alpha")))  # fmt: skip
 
 
-def measure(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, ExpressionTexture]]:
-    """label -> person -> that person's texture, on the canonical shapes of `people`'s mean neutral face."""
+Pair = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # the arguments of pair_texture
+
+
+def measured_pairs(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, Pair]]:
+    """label -> person -> (neutral crop, its landmarks, expressive crop, its landmarks, canonical shape): each
+    openpeople pair laid into one aligned frame, on the canonical shape of `people`'s mean neutral face moved by
+    that expression."""
     from pipelines.face.expression_moves import OPENPEOPLE_NAMES, detect_folder
     from pipelines.image_io import load_image
 
@@ -368,7 +408,7 @@ def measure(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, Expres
     neutrals = {p: align_face(load_image(folder / f"{p}_neutral.jpg"), found[f"{p}_neutral.jpg"], SIZE)
                 for p in people if f"{p}_neutral.jpg" in found}  # fmt: skip
     canonical = np.mean([aligned.landmarks for aligned in neutrals.values()], axis=0).astype(np.float64)
-    out: dict[str, dict[str, ExpressionTexture]] = {}
+    out: dict[str, dict[str, Pair]] = {}
     for label, tag in OPENPEOPLE_NAMES.items():
         shape = move_landmarks(canonical, {label: 1.0}).astype(np.float64)
         out[label] = {}
@@ -377,8 +417,18 @@ def measure(folder: Path, people: tuple[str, ...]) -> dict[str, dict[str, Expres
             if name not in found:
                 continue
             crop, points = lay_onto(aligned, load_image(folder / name), found[f"{person}_neutral.jpg"], found[name])
-            out[label][person] = pair_texture(aligned.crop, aligned.landmarks, crop, points, shape)
+            out[label][person] = (aligned.crop, aligned.landmarks, crop, points, shape)
     return out
+
+
+def measure(pairs: dict[str, dict[str, Pair]]) -> dict[str, dict[str, ExpressionTexture]]:
+    """label -> person -> that person's texture (`measured_pairs`)."""
+    return {label: {person: pair_texture(*pair) for person, pair in people.items()} for label, people in pairs.items()}
+
+
+def shading_channels(pairs: dict[str, dict[str, Pair]]) -> np.ndarray:
+    """(3,): `pair_shading_channels`, the mean over every pair: what SHADE_CHANNELS ships."""
+    return np.mean([pair_shading_channels(*pair) for people in pairs.values() for pair in people.values()], axis=0)
 
 
 def _explained(prediction: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
@@ -422,13 +472,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="faces-expressive/openpeople (P001_neutral.jpg, P001_happy.jpg, ...)")
     parser.add_argument("--out", type=Path, default=TEXTURE_FILE)
     args = parser.parse_args(argv)
-    per_person = measure(args.folder, TRAIN_PEOPLE)
+    pairs = measured_pairs(args.folder, TRAIN_PEOPLE)
+    per_person = measure(pairs)
     save({label: mean_texture(list(people.values())) for label, people in per_person.items()}, args.out)
     print(f"wrote {args.out} from {', '.join(TRAIN_PEOPLE)}; leave-one-person-out, share of a person's real "
           "expression texture explained by the others' map:")
     print("| expression | shipped | median | mean | one person |\n| --- | --- | --- | --- | --- |")
     for label, row in leave_one_out(per_person).items():
         print(f"| {label} | {row['shipped']:.3f} | {row['median']:.3f} | {row['mean']:.3f} | {row['one person']:.3f} |")
+    red, green, blue = shading_channels(pairs)
+    shipped = " / ".join(f"{c:.2f}" for c in SHADE_CHANNELS)
+    print(f"Where a line or fold darkens skin, red / green / blue darken {red:.2f} / {green:.2f} / {blue:.2f} times "
+          f"as fast as the luminance (SHADE_CHANNELS ships {shipped}, measured on real photos).")
     return 0
 
 
