@@ -75,8 +75,11 @@ OPENING_GROW = 2  # px at SIZE: eye and mouth openings are cut out this much wid
 # 0.42 / 0.44). Looked at on pale and dark skin: past x4.5 sadness and anger turn blotchy again. Deepening all the
 # darkening instead (x3) gave about the same rises (sadness 0.42, anger 0.46) but a grey beard shadow round the
 # mouth of pale faces and bruised upper lids. Joy (78 %) and surprise (44 %, x2 46 %) stay at x1; fear barely
-# moves (x1 0.00, x3 0.01).
-GAINS = {"sadness": 4.5, "anger": 4.5, "disgust": 2.5}
+# moves (x1 0.00, x3 0.01). Disgust re-checked once folds darkened in skin's colour (`SHADE_CHANNELS`), with the
+# London tuning half (fer reads most of their disgust as anger): x2.5 / x3.5 / x4.5 give 0.61 / 0.68 / 0.71 on
+# P001-P007 and 0.08 / 0.12 / 0.15 on London, distance 0.45 / 0.47 / 0.48 (their real disgust: 0.48) and 0.41 /
+# 0.44 / 0.47; x3.5 deepens the nose wrinkle and the folds beside it and still keeps the person.
+GAINS = {"sadness": 4.5, "anger": 4.5, "disgust": 3.5}
 # How much of each emotion's broad shading (`deepened`) is kept. Surprise's and fear's is the training people's
 # light on a lifted brow and a dropped jaw: the judges barely need it and dlib reads it as another face. On the
 # tuning people (P001-P007 with the London tuning half), broad shading x1 / x0.5 / x0: surprise fer rise 0.74 /
