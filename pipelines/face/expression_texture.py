@@ -54,6 +54,7 @@ import numpy as np
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import move_landmarks
 from pipelines.face.align import AlignedFace, align_face, similarity_matrix, transform_points
+from pipelines.face.sharpness import soften
 from pipelines.face.warp import backward_map
 
 TEXTURE_FILE = Path(__file__).with_name("expression_texture.npz")
@@ -260,9 +261,10 @@ def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarr
 
 
 def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
-                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
+                strength: float = 1.0, blur: float = 0.0) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
     """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
-    whose landmarks are `target` (crop px), e.g. the crop after the expression's warp.
+    whose landmarks are `target` (crop px), e.g. the crop after the expression's warp, blurred by `blur` px (a
+    photo softer than the studio portraits it was measured on: `sharpness.extra_blur`).
 
     Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior in this face's `skin`
     colour with its alpha, or None). Sliders (and neutral) carry no texture.
@@ -278,6 +280,9 @@ def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts
         log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name), mapping)
         if interior is None:  # a preset is one expression; its mouth
             interior = interior_for(textures[name], mapping, skin)
+    log_ratio = soften(log_ratio, blur)
+    if interior is not None:
+        interior = (soften(interior[0], blur), soften(interior[1], blur))
     return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
 
 

@@ -31,6 +31,7 @@ from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
 from pipelines.face.expression_texture import add_texture, shade, skin_colour
 from pipelines.face.eyes import paint_eyes, still_eyeballs
+from pipelines.face.sharpness import extra_blur, soften
 from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import (
     REGION_NAMES,
@@ -214,6 +215,13 @@ class _Face:
         """(3,) the bare skin's colour in the aligned crop: the measured mouth interior is scaled by it."""
         return skin_colour(self.aligned.crop, self.aligned.landmarks)
 
+    @cached_property
+    def blur(self) -> float:
+        """How much softer (px, in the aligned crop) the face is than a studio portrait: what the edit adds, the
+        expression's lines and the painted mouth and eyes, is blurred as much (`sharpness`)."""
+        crop = self.aligned.crop
+        return extra_blur(crop, _face_hull(self.aligned.landmarks, crop.shape[0]))
+
 
 class FaceExpressionPipeline:
     """detect -> align -> target landmarks -> warp -> texture -> eyes and mouth painted -> (refine) -> paste back."""
@@ -352,7 +360,8 @@ class FaceExpressionPipeline:
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
-        warped, log_ratio, interior = add_texture(warped, face.skin, target_crop, amounts, cfg.texture_scale)
+        warped, log_ratio, interior = add_texture(warped, face.skin, target_crop, amounts, cfg.texture_scale,
+                                                  face.blur)  # fmt: skip
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
         shaded = warped
 
@@ -371,6 +380,7 @@ class FaceExpressionPipeline:
             painted, paint_mask = eyes.image, np.maximum(paint_mask, eyes.alpha)
             if eyes.view is not None and not view.mask.any():
                 view = eyes.view
+        painted = soften(painted, face.blur, np.maximum(cavity, paint_mask))  # as soft as the photo
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))
