@@ -175,6 +175,43 @@ def test_the_mouth_interior_follows_the_skins_brightness_not_its_hue():
     assert et.interior_reference(np.full(3, 160.0)) / et.interior_reference(np.full(3, 40.0)) == pytest.approx(2.0)
 
 
+def _with_irises(points: np.ndarray, radius: float = 3.0) -> np.ndarray:
+    """The hand-made face with a small iris ring round each eye centre (its own iris points are placeholders)."""
+    points = points.copy()
+    for iris, centre in ((fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER), (fr.LEFT_IRIS, fr.LEFT_EYE_CENTER)):
+        points[centre] = points[list(fr.RIGHT_EYE if centre == fr.RIGHT_EYE_CENTER else fr.LEFT_EYE)].mean(axis=0)
+        points[list(iris)] = points[centre] + radius * np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
+    return points
+
+
+EYED = _with_irises(FACE)
+
+
+def _face_photo(skin=(190, 150, 130), whites=(222, 206, 203)) -> np.ndarray:
+    """The hand-made face in the canonical frame: skin inside the oval, eye whites in the eye openings."""
+    photo = np.zeros((et.SIZE, et.SIZE, 3), np.uint8)
+    photo[et._oval(EYED, et.SIZE)] = skin
+    photo[et._polygon_mask(EYED, (fr.RIGHT_EYE, fr.LEFT_EYE), et.SIZE)] = whites
+    return photo
+
+
+def test_teeth_take_the_light_of_the_eye_whites():
+    lit = et.WHITE_HUE
+    neutral = _face_photo(whites=tuple(round(200 * c) for c in lit))  # eye whites in the light the ivory was set in
+    scale = et.interior_scale(neutral, EYED)
+    reference = et.interior_reference(et.skin_colour(neutral, EYED))
+    np.testing.assert_allclose(scale, reference, rtol=0.01)
+    warm = (_face_photo(whites=tuple(round(200 * c) for c in lit)) * np.array([1.15, 1.0, 0.7])).clip(0, 255)
+    warm_scale = et.interior_scale(warm.astype(np.uint8), EYED)
+    assert warm_scale[2] / warm_scale[0] < 0.85 * scale[2] / scale[0]  # warmer teeth under a warm light ...
+    ratio = warm_scale / et.interior_reference(et.skin_colour(warm.astype(np.uint8), EYED))
+    assert float(et._luminance(ratio)) == pytest.approx(1.0, abs=0.01)  # ... as bright as before
+    assert et.sclera_colour(neutral, EYED) is not None
+    shades = _face_photo(whites=(20, 20, 24))  # sunglasses: no eye whites to read the light from
+    assert et.sclera_colour(shades, EYED) is None
+    np.testing.assert_allclose(et.interior_scale(shades, EYED), et.interior_reference(et.skin_colour(shades, EYED)))
+
+
 # --- in the pipeline ------------------------------------------------------------------------------------------------
 
 
@@ -250,7 +287,7 @@ def test_a_textured_smile_shows_teeth_brighter_than_the_drawn_mouth(pipes, face)
 def test_a_pale_face_smiles_with_ivory_teeth_not_bluish_clipped_ones(pipes, face):
     """Measured over the skin's RGB, the training people's warm skin gave pale faces teeth bluer than red, up to 255."""
     on, _ = pipes
-    assert face.skin[0] > 180  # london_001 is pale
+    assert et.skin_colour(face.aligned.crop, face.aligned.landmarks)[0] > 180  # london_001 is pale
     smile = on.edit(face, "joy")
     pixels = smile.image[_mouth_opening(smile)].astype(np.float32)
     luminance = et._luminance(pixels)

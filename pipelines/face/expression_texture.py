@@ -101,6 +101,16 @@ INTERIOR_PIVOT = 150.0  # a skin luminance (0-255) where the reference is the lu
 # The interior keeps this share of its measured colourfulness: openpeople's (synthetic) teeth are warmer than real
 # photos' (blue over red 0.84 against 0.91 in the London tuning half's smiles); at 0.5 the predicted teeth give 0.92.
 INTERIOR_CHROMA = 0.5
+# Teeth take the photo's white balance, read from the whites of the eyes: on 253 GENKI-4K web photos of open smiles
+# (any light) the teeth's blue over red ran 0.68-0.97 and followed the sclera's (correlation 0.8). Predicted as the
+# fixed ivory hue times (sclera hue / WHITE_HUE) ** CAST_SHARE, the teeth's hue was off by 0.060 / 0.072 (first / second
+# half of the photos; mean abs of RGB over luminance) with a share of 0, 0.033 / 0.038 with 0.5, 0.035 / 0.034 with
+# 0.75; on openpeople P001-P007 (tuning) 0.033 -> 0.016 at 0.5. Studio photos share one white balance and keep
+# their teeth (London held-out half 0.019 -> 0.018).
+WHITE_HUE = (1.054, 0.979, 0.964)  # the London tuning half's sclera, RGB over luminance: the light the ivory was set in
+CAST_SHARE = 0.5
+SCLERA_MIN_PX = 40  # at SIZE: fewer visible eye-white pixels (eyes nearly closed) say nothing of the light
+SCLERA_MIN_LIGHT = 0.6  # eye whites darker than this share of the skin's luminance are not eye whites (sunglasses)
 
 
 Interior = tuple[np.ndarray, np.ndarray]  # (H, W, 3) RGB mouth interior, (H, W) where it is known
@@ -203,6 +213,39 @@ def interior_reference(skin: np.ndarray) -> float:
     return INTERIOR_PIVOT * (max(luminance, 1.0) / INTERIOR_PIVOT) ** INTERIOR_GAMMA
 
 
+def sclera_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """(3,) float: the colour of the whites of the eyes (the brighter half of each eye opening outside the iris), or
+    None where too little of them shows or what shows is too dark to be an eye white."""
+    points = np.asarray(points, np.float64)[:, :2]
+    size = image.shape[0]
+    ys, xs = np.mgrid[0:size, 0:size]
+    white = np.zeros((size, size), bool)
+    for eye, iris, centre in ((fr.RIGHT_EYE, fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER),
+                              (fr.LEFT_EYE, fr.LEFT_IRIS, fr.LEFT_EYE_CENTER)):  # fmt: skip
+        opening = cv2.erode(_polygon_mask(points, (eye,), size).astype(np.uint8), np.ones((3, 3), np.uint8))
+        radius = 1.1 * np.linalg.norm(points[list(iris)] - points[centre], axis=1).mean()
+        white |= opening.astype(bool) & ((xs - points[centre, 0]) ** 2 + (ys - points[centre, 1]) ** 2 > radius**2)
+    pixels = image[white].astype(np.float64)
+    if len(pixels) < SCLERA_MIN_PX * (size / SIZE) ** 2:
+        return None
+    luminance = _luminance(pixels)
+    colour = pixels[luminance >= np.median(luminance)].mean(axis=0)
+    skin = skin_colour(image, points)
+    return colour if _luminance(colour) >= SCLERA_MIN_LIGHT * _luminance(skin) else None
+
+
+def interior_scale(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(3,) float32: what the measured mouth interior is multiplied by on this face (an aligned crop and its
+    landmarks): the skin's brightness (`interior_reference`) in the photo's white balance, read from the eye
+    whites (`WHITE_HUE`, `CAST_SHARE`; as measured when they do not show)."""
+    scale = np.full(3, interior_reference(skin_colour(image, points)))
+    sclera = sclera_colour(image, points)
+    if sclera is not None:
+        cast = (sclera / _luminance(sclera) / np.asarray(WHITE_HUE)) ** CAST_SHARE
+        scale *= cast / _luminance(cast)  # the light's colour, not its brightness
+    return scale.astype(np.float32)
+
+
 # --- applying -----------------------------------------------------------------------------------------------------
 
 
@@ -251,23 +294,25 @@ def _deepened_map(label: str) -> np.ndarray:
     return deepened(shipped_textures()[label].log_ratio, GAINS.get(label, 1.0), BROAD_SHARE.get(label, 1.0))
 
 
-def interior_for(texture: ExpressionTexture, mapping: np.ndarray, skin: np.ndarray) -> Interior:
-    """The mouth interior at this photo's brightness, warped by `mapping`: ((size, size, 3) RGB, (size, size) alpha)."""
+def interior_for(texture: ExpressionTexture, mapping: np.ndarray, scale: np.ndarray) -> Interior:
+    """The mouth interior at this photo's brightness and light (`interior_scale`), warped by `mapping`: ((size, size,
+    3) RGB, (size, size) alpha)."""
     interior = cv2.remap(texture.interior, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
     alpha = cv2.remap(texture.interior_alpha, mapping[..., 0], mapping[..., 1], cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
-    return interior * np.float32(interior_reference(skin)), alpha
+    return interior * np.asarray(scale, np.float32), alpha
 
 
-def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
-                strength: float = 1.0, blur: float = 0.0) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
+def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
+                strength: float = 1.0, blur: float = 0.0,
+                ) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
     """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
     whose landmarks are `target` (crop px), e.g. the crop after the expression's warp, blurred by `blur` px (a
     photo softer than the studio portraits it was measured on: `sharpness.extra_blur`).
 
-    Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior in this face's `skin`
-    colour with its alpha, or None). Sliders (and neutral) carry no texture.
+    Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior times this face's `scale`
+    (`interior_scale`) with its alpha, or None). Sliders (and neutral) carry no texture.
     """
     textures = shipped_textures()
     size = image.shape[0]
@@ -279,7 +324,7 @@ def add_texture(image: np.ndarray, skin: np.ndarray, target: np.ndarray, amounts
         mapping = canonical_map(textures[name], target, size)
         log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name), mapping)
         if interior is None:  # a preset is one expression; its mouth
-            interior = interior_for(textures[name], mapping, skin)
+            interior = interior_for(textures[name], mapping, scale)
     log_ratio = soften(log_ratio, blur)
     if interior is not None:
         interior = (soften(interior[0], blur), soften(interior[1], blur))

@@ -29,7 +29,7 @@ from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
-from pipelines.face.expression_texture import add_texture, shade, skin_colour
+from pipelines.face.expression_texture import add_texture, interior_scale, shade
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import extra_blur, soften
 from pipelines.face.simmim.inpaint import ModelView, inpaint
@@ -211,9 +211,9 @@ class _Face:
     warnings: list[str]
 
     @cached_property
-    def skin(self) -> np.ndarray:
-        """(3,) the bare skin's colour in the aligned crop: the measured mouth interior is scaled by it."""
-        return skin_colour(self.aligned.crop, self.aligned.landmarks)
+    def interior_scale(self) -> np.ndarray:
+        """(3,) what the measured mouth interior is multiplied by: the skin's brightness in the photo's light."""
+        return interior_scale(self.aligned.crop, self.aligned.landmarks)
 
     @cached_property
     def blur(self) -> float:
@@ -360,7 +360,7 @@ class FaceExpressionPipeline:
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
-        warped, log_ratio, interior = add_texture(warped, face.skin, target_crop, amounts, cfg.texture_scale,
+        warped, log_ratio, interior = add_texture(warped, face.interior_scale, target_crop, amounts, cfg.texture_scale,
                                                   face.blur)  # fmt: skip
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
         shaded = warped
@@ -527,7 +527,7 @@ class FaceExpressionPipeline:
         for expression in expressions:
             self.check_inputs(expression, intensity, None, face_index, refine)
         face = self.find_face(image, face_index)
-        face.skin  # measured once here, not by each thread
+        face.interior_scale, face.blur  # measured once here, not by each thread
         outputs = {}
         with ThreadPoolExecutor(1 if refine else self.config.sheet_threads) as pool:
             edits = pool.map(lambda expression: self.edit(face, expression, intensity, refine=refine), expressions)

@@ -18,7 +18,7 @@ import numpy as np
 
 from pipelines.face.action_units import expression_amounts, move_landmarks
 from pipelines.face.align import align_face
-from pipelines.face.expression_texture import add_texture, skin_colour
+from pipelines.face.expression_texture import add_texture, interior_scale
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.warp import backward_map, shade_mouth_cavity, warp_with
 
@@ -32,7 +32,7 @@ class PreviewFace:
     crop: np.ndarray  # (size, size, 3) uint8, the aligned face
     landmarks: np.ndarray  # (478, 2) float64, in crop pixels
     blendshapes: dict[str, float]  # MediaPipe's scores, so "neutral" relaxes what the photo shows
-    skin: np.ndarray  # (3,) the face's skin colour, for a measured mouth interior
+    interior_scale: np.ndarray  # (3,) the measured mouth interior at this face's brightness and light
     texture_strength: float  # the pipeline's (`FaceExpressionConfig.texture_scale`): the preview shades alike
 
     @classmethod
@@ -40,7 +40,7 @@ class PreviewFace:
         """From a face the pipeline found (`FaceExpressionPipeline.find_face`) and its texture strength."""
         aligned = align_face(face.image, face.landmarks, size)
         landmarks = aligned.landmarks.astype(np.float64)
-        return cls(aligned.crop, landmarks, dict(face.blendshapes), skin_colour(aligned.crop, landmarks),
+        return cls(aligned.crop, landmarks, dict(face.blendshapes), interior_scale(aligned.crop, landmarks),
                    texture_strength)  # fmt: skip
 
 
@@ -54,7 +54,7 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
     warped, _ = warp_with(face.crop, mapping)
-    warped, _, interior = add_texture(warped, face.skin, target, amounts, face.texture_strength)
+    warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength)
     warped, _ = shade_mouth_cavity(warped, face.landmarks, target, interior)
     if eye_model is not None:
         painted = paint_eyes(eye_model, face.crop, warped.astype(np.float32), face.landmarks, target).image
