@@ -20,6 +20,7 @@ from pipelines.face.action_units import expression_amounts, move_landmarks
 from pipelines.face.align import align_face
 from pipelines.face.expression_texture import add_texture, interior_scale
 from pipelines.face.eyes import paint_eyes, still_eyeballs
+from pipelines.face.sharpness import soften
 from pipelines.face.warp import backward_map, shade_mouth_cavity, warp_with
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
@@ -34,14 +35,16 @@ class PreviewFace:
     blendshapes: dict[str, float]  # MediaPipe's scores, so "neutral" relaxes what the photo shows
     interior_scale: np.ndarray  # (3,) the measured mouth interior at this face's brightness and light
     texture_strength: float  # the pipeline's (`FaceExpressionConfig.texture_scale`): the preview shades alike
+    blur: float = 0.0  # px in this crop: what the preview adds is softened like the full edit's (`sharpness`)
 
     @classmethod
     def from_face(cls, face, texture_strength: float, size: int = PREVIEW_SIZE) -> "PreviewFace":
         """From a face the pipeline found (`FaceExpressionPipeline.find_face`) and its texture strength."""
         aligned = align_face(face.image, face.landmarks, size)
         landmarks = aligned.landmarks.astype(np.float64)
+        blur = face.blur * size / face.aligned.crop.shape[0]  # the edit crop's blur, at this crop's scale
         return cls(aligned.crop, landmarks, dict(face.blendshapes), interior_scale(aligned.crop, landmarks),
-                   texture_strength)  # fmt: skip
+                   texture_strength, blur)  # fmt: skip
 
 
 def render_preview(face: PreviewFace, expression: str, intensity: float, sliders: Mapping[str, float] | None = None,
@@ -54,9 +57,11 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
     warped, _ = warp_with(face.crop, mapping)
-    warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength)
-    warped, _ = shade_mouth_cavity(warped, face.landmarks, target, interior)
+    warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength, face.blur)
+    warped, cavity = shade_mouth_cavity(warped, face.landmarks, target, interior)
+    painted, painted_alpha = warped.astype(np.float32), cavity
     if eye_model is not None:
-        painted = paint_eyes(eye_model, face.crop, warped.astype(np.float32), face.landmarks, target).image
-        warped = np.clip(painted + 0.5, 0, 255).astype(np.uint8)
-    return warped
+        eyes = paint_eyes(eye_model, face.crop, painted, face.landmarks, target)
+        painted, painted_alpha = eyes.image, np.maximum(cavity, eyes.alpha)
+    painted = soften(painted, face.blur, painted_alpha)
+    return np.clip(painted + 0.5, 0, 255).astype(np.uint8)
