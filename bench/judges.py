@@ -132,10 +132,13 @@ def _load_module(name: str, path: Path):
 
 
 def find_face(rgb: np.ndarray):
-    """The largest face dlib's HOG detector finds, as (top, right, bottom, left), or None."""
+    """The largest face dlib's HOG detector finds, as (top, right, bottom, left), or None. A face it misses is looked
+    for again in the photo upsampled twice: HOG misses faces under about 80 px, and a 160 px web photo's face is
+    about that size (10 of the 40 GENKI-4K neutral photos were missed at one upsampling, 6 of them found at two)."""
     import face_recognition
 
-    boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=1, model="hog")
+    boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=1, model="hog") or \
+        face_recognition.face_locations(rgb, number_of_times_to_upsample=2, model="hog")  # fmt: skip
     if not boxes:
         return None
     return max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
