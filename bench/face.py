@@ -1,8 +1,9 @@
 """Face expression benchmark, judged by models that had no part in making the edits.
 
 Every neutral photo of faces-dev (10 real London people) and of faces-expressive/openpeople (10 synthetic people),
-and 40 GENKI-4K web photos of faces-train (`GENKI_PEOPLE`), is edited into the six emotions and neutral. Three FER2013 expression classifiers and dlib's face-recognition
-embedding (bench/judges.py, run in its own environment: bench/requirements-judges.txt) then score
+and 40 GENKI-4K web photos of faces-train (`GENKI_PEOPLE`), is edited into the six emotions and neutral. Three
+FER2013 expression classifiers and dlib's face-recognition embedding (bench/judges.py, run in its own environment:
+bench/requirements-judges.txt) then score
 
 - recognition: the RISE of the target class's probability from the neutral photo to the edit, the share of
   edits that rise, and the ratio of the mean rise to what the same people's REAL expressions give
