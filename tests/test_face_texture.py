@@ -206,9 +206,9 @@ def test_teeth_take_the_light_of_the_eye_whites():
     assert warm_scale[2] / warm_scale[0] < 0.85 * scale[2] / scale[0]  # warmer teeth under a warm light ...
     ratio = warm_scale / et.interior_reference(et.skin_colour(warm.astype(np.uint8), EYED))
     assert float(et._luminance(ratio)) == pytest.approx(1.0, abs=0.01)  # ... as bright as before
-    assert et.sclera_colour(neutral, EYED) is not None
+    assert et.sclera_colour(neutral, EYED, et.skin_colour(neutral, EYED)) is not None
     shades = _face_photo(whites=(20, 20, 24))  # sunglasses: no eye whites to read the light from
-    assert et.sclera_colour(shades, EYED) is None
+    assert et.sclera_colour(shades, EYED, et.skin_colour(shades, EYED)) is None
     np.testing.assert_allclose(et.interior_scale(shades, EYED), et.interior_reference(et.skin_colour(shades, EYED)))
 
 

@@ -28,7 +28,7 @@ At edit time the maps are warped from the canonical geometry onto the photo's TA
 crop's pixels are multiplied by exp(amount * log ratio), darkening each channel as skin darkens
 (`SHADE_CHANNELS`), its lines and folds deepened by `GAINS` and its broad shading scaled by `BROAD_SHARE` (amount =
 the expression's intensity), and the mouth opening is filled with the interior times this photo's
-`interior_reference`.
+`interior_scale`.
 The median over people rather than one person's map or the mean: `python -m pipelines.face.expression_texture`
 prints, leaving each training person out in turn, how much of that person's real texture each choice explains;
 the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands, and
@@ -213,9 +213,10 @@ def interior_reference(skin: np.ndarray) -> float:
     return INTERIOR_PIVOT * (max(luminance, 1.0) / INTERIOR_PIVOT) ** INTERIOR_GAMMA
 
 
-def sclera_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+def sclera_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
     """(3,) float: the colour of the whites of the eyes (the brighter half of each eye opening outside the iris), or
-    None where too little of them shows or what shows is too dark to be an eye white."""
+    None where too little of them shows or what shows is too dark, against the face's `skin` colour
+    (`skin_colour`), to be an eye white."""
     points = np.asarray(points, np.float64)[:, :2]
     size = image.shape[0]
     ys, xs = np.mgrid[0:size, 0:size]
@@ -230,7 +231,6 @@ def sclera_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
         return None
     luminance = _luminance(pixels)
     colour = pixels[luminance >= np.median(luminance)].mean(axis=0)
-    skin = skin_colour(image, points)
     return colour if _luminance(colour) >= SCLERA_MIN_LIGHT * _luminance(skin) else None
 
 
@@ -238,8 +238,9 @@ def interior_scale(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(3,) float32: what the measured mouth interior is multiplied by on this face (an aligned crop and its
     landmarks): the skin's brightness (`interior_reference`) in the photo's white balance, read from the eye
     whites (`WHITE_HUE`, `CAST_SHARE`; as measured when they do not show)."""
-    scale = np.full(3, interior_reference(skin_colour(image, points)))
-    sclera = sclera_colour(image, points)
+    skin = skin_colour(image, points)
+    scale = np.full(3, interior_reference(skin))
+    sclera = sclera_colour(image, points, skin)
     if sclera is not None:
         cast = (sclera / _luminance(sclera) / np.asarray(WHITE_HUE)) ** CAST_SHARE
         scale *= cast / _luminance(cast)  # the light's colour, not its brightness
