@@ -12,7 +12,7 @@ from conftest import EXAMPLES, WEIGHTS  # noqa: E402
 from pipelines.face import landmarks as fr  # noqa: E402
 from pipelines.face.align import region_slice  # noqa: E402
 from pipelines.face.expression_moves import mean_move, measured_moves  # noqa: E402
-from pipelines.face.eyes import lid_rise, paint_eyes, still_eyeballs  # noqa: E402
+from pipelines.face.eyes import WHITE_RANGE, eye_white, in_eye_light, lid_rise, paint_eyes, still_eyeballs  # noqa: E402
 from pipelines.face.pipeline import FaceExpressionConfig, FaceExpressionPipeline  # noqa: E402
 from pipelines.face.simmim.data import lowered_lids  # noqa: E402
 from pipelines.face.warp import identity_map  # noqa: E402
@@ -153,6 +153,39 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
     assert paint.view.mask.shape == (model.config.grid, model.config.grid) and paint.view.mask.any()
     _, joy = _crop_points(face, "joy")
     assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy).alpha.any()
+
+
+def _drawn_eye(size=64, half_width=22.0, half_height=12.0):
+    """A right eye drawn in a model window: skin 100, white 200 inside the opening, iris 40; and its landmarks."""
+    import cv2
+
+    points = np.zeros((fr.NUM_LANDMARKS, 2))
+    centre = np.array([32.0, 32.0])
+    angles = np.linspace(0, 2 * np.pi, len(fr.RIGHT_EYE), endpoint=False)
+    points[list(fr.RIGHT_EYE)] = centre + np.stack([half_width * np.cos(angles), half_height * np.sin(angles)], axis=1)
+    points[fr.RIGHT_EYE_CENTER] = centre
+    points[list(fr.RIGHT_IRIS)] = centre + 7 * np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
+    window = np.full((size, size, 3), 100, np.uint8)
+    cv2.fillPoly(window, [np.round(points[list(fr.RIGHT_EYE)]).astype(np.int32)], (200, 200, 200))
+    cv2.circle(window, (32, 32), 7, (40, 40, 40), -1)
+    return window, points
+
+
+def test_the_painted_white_is_kept_in_the_eyes_own_light():
+    window, points = _drawn_eye()
+    white = eye_white(window, points)
+    assert white == pytest.approx(200, abs=1)
+    assert eye_white(*_drawn_eye(half_width=9.0, half_height=3.0)) is None  # the iris fills a squinting eye
+    band = np.zeros((64, 64), np.float32)
+    band[22:30, 14:50] = 1.0  # the strip a rising lid uncovered, above the iris
+    for painted_white, expected in ((250, WHITE_RANGE[1] * white), (120, WHITE_RANGE[0] * white), (200, 200)):
+        painted = window.copy()
+        painted[band > 0] = painted_white  # a glowing (or a dull) crescent, or one in the eye's light
+        kept = in_eye_light(painted, band, points, white)
+        assert kept[25, 16, 0] == pytest.approx(expected, abs=1.5)
+    glowing = window.copy()
+    glowing[band > 0] = 250
+    assert in_eye_light(glowing, band, points, None) is glowing  # no visible white: as painted
 
 
 def test_an_opening_eye_keeps_its_iris_and_the_rest_of_the_face(pipes, face):
