@@ -132,6 +132,27 @@ def test_shading_darkens_like_skin_and_never_clips_a_bright_channel():
     assert et._luminance(darker[0, 0]) == pytest.approx(0.5 * et._luminance(image[0, 0].astype(float)), rel=0.03)
 
 
+def test_a_fold_in_overexposed_skin_darkens_the_light_the_camera_clipped():
+    """Skin of one hue at growing light, recorded with clipping: a fold shades the light, then the camera clips."""
+    hue = np.array([1.25, 0.95, 0.75])
+    light = np.linspace(120, 400, 64)[None, :, None] * hue  # left: every channel recorded; right: all three clipped
+    photo = np.clip(light + 0.5, 0, 255).astype(np.uint8)
+    fold = np.zeros(photo.shape[:2], np.float32)
+    fold[0, ::2] = np.log(0.7)
+    camera = np.clip(light * np.exp(np.log(0.7) * np.asarray(et.SHADE_CHANNELS)) + 0.5, 0, 255)
+    shaded = et.shade(photo, fold).astype(float)
+    creased = fold < 0
+    seen = creased & (photo < et.CLIP_LEVEL).any(axis=2)  # some channel still recorded: the light is known
+    assert 0 < seen.sum() < creased.sum()
+    assert np.abs(shaded - camera)[seen].max() <= 2  # a clipped red stays red in the fold: it does not go grey
+    record_only = np.clip(photo * np.exp(np.log(0.7) * np.asarray(et.SHADE_CHANNELS)) + 0.5, 0, 255)
+    assert np.abs(record_only - camera)[creased].max() > 40  # (darkening the record turned the fold grey-blue)
+    assert np.array_equal(shaded[~creased], photo[~creased])  # unshaded pixels keep their record
+    # Clipped in every channel: at least the light that clips them all; never darker than a partly clipped neighbour.
+    luminance = et._luminance(shaded[creased])
+    assert np.all(np.diff(luminance) >= -1)
+
+
 def test_the_channels_of_a_warm_fold_are_measured():
     neutral = _photo()
     slopes = np.array([0.8, 1.1, 1.3])

@@ -111,6 +111,13 @@ WHITE_HUE = (1.054, 0.979, 0.964)  # the London tuning half's sclera, RGB over l
 CAST_SHARE = 0.5
 SCLERA_MIN_PX = 40  # at SIZE: fewer visible eye-white pixels (eyes nearly closed) say nothing of the light
 SCLERA_MIN_LIGHT = 0.6  # eye whites darker than this share of the skin's luminance are not eye whites (sunglasses)
+# A channel recorded this bright may be clipped: the light was stronger than the photo could hold. A fold darkens
+# the light, not the record: in an overexposed face (19 % of 145 GENKI-4K web faces have > 5 % of their skin
+# clipped) the clipped red of the skin was darkened from 255 and the fold came out grey-blue, where a camera would
+# have recorded it redder. `restore_clipped` rebuilds a clipped channel from the pixel's other channels and the
+# skin's hue before shading. Checked by overexposing openpeople P001-P007 (x1.4 and x1.8, clipped) and comparing
+# with the overexposed shaded photo: mean error on the darkened clipped pixels 8.5 -> 3.5 (0-255).
+CLIP_LEVEL = 250
 
 
 Interior = tuple[np.ndarray, np.ndarray]  # (H, W, 3) RGB mouth interior, (H, W) where it is known
@@ -264,18 +271,43 @@ def log_ratio_at(log_ratio: np.ndarray, mapping: np.ndarray) -> np.ndarray:
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
 
 
+def restore_clipped(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32: `image` (uint8 RGB) with each channel clipped at `CLIP_LEVEL` inside `where` (bool mask)
+    raised to what the pixel's unclipped channels say it was, at the hue of the unclipped pixels there (skin). A
+    pixel clipped in every channel gets the least light that clips them all at that hue: as bright as its partly
+    clipped neighbours, not darker. A region with nothing unclipped keeps its record."""
+    restored = image.astype(np.float32)
+    clipped = image >= CLIP_LEVEL
+    skin = where & ~clipped.any(axis=2)
+    touched = where & clipped.any(axis=2)
+    if not touched.any() or not skin.any():
+        return restored
+    pixels = restored[skin][:: max(1, int(skin.sum()) // 4096)]  # a few thousand pixels tell the hue
+    hue = np.median(pixels / np.maximum(_luminance(pixels), 1.0)[:, None], axis=0)
+    hue = np.maximum(hue, 1e-3)
+    values, known = restored[touched], ~clipped[touched]
+    seen = known.any(axis=1)
+    light = np.full(len(values), CLIP_LEVEL / hue.min(), np.float32)
+    light[seen] = (values[seen] / hue * known[seen]).sum(axis=1) / known[seen].sum(axis=1)
+    restored[touched] = np.where(known, values, np.maximum(values, light[:, None] * hue))
+    return restored
+
+
 def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
     """`image` (uint8 RGB) times exp(`log_ratio`): darkening as skin darkens (`SHADE_CHANNELS`), brightening alike
     in every channel.
 
-    Brightening stops where a channel would clip: past that the colour would shift towards yellow or white.
+    Darkening applies to the light before the camera clipped it (`restore_clipped`). Brightening stops where a
+    channel would clip: past that the colour would shift towards yellow or white.
     """
+    darker = log_ratio < 0
     darkening = np.minimum(log_ratio, 0)[..., None] * np.asarray(SHADE_CHANNELS, np.float32)
     ratio = np.exp(darkening + np.maximum(log_ratio, 0)[..., None], dtype=np.float32)
     brightest = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])  # (faster than max(axis=2))
     headroom = np.float32(255.0) / np.maximum(brightest, 1).astype(np.float32)
     ratio = np.where((log_ratio > 0)[..., None], np.minimum(ratio, headroom[..., None]), ratio)
-    return np.clip(image * ratio + np.float32(0.5), 0, 255).astype(np.uint8)
+    light = restore_clipped(image, darker) if (brightest[darker] >= CLIP_LEVEL).any() else image
+    return np.clip(light * ratio + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
 def deepened(log_ratio: np.ndarray, gain: float, broad_share: float = 1.0) -> np.ndarray:
