@@ -129,7 +129,7 @@ def test_shading_darkens_like_skin_and_never_clips_a_bright_channel():
     red, green, blue = (np.log(darker[0, 2] / 100) / np.log(0.5)).round(2)  # a grey pixel shows each channel's slope
     assert (red, green, blue) == pytest.approx(et.SHADE_CHANNELS, abs=0.02) and red < 1 < green < blue
     # as dark as a grey ratio would make it (a luminance ratio of about 0.5), only warmer
-    assert et._luminance(darker[0, 0]) == pytest.approx(0.5 * et._luminance(image[0, 0].astype(float)), rel=0.03)
+    assert et.luminance(darker[0, 0]) == pytest.approx(0.5 * et.luminance(image[0, 0].astype(float)), rel=0.03)
 
 
 def test_a_fold_in_overexposed_skin_darkens_the_light_the_camera_clipped():
@@ -149,7 +149,7 @@ def test_a_fold_in_overexposed_skin_darkens_the_light_the_camera_clipped():
     assert np.abs(record_only - camera)[creased].max() > 40  # (darkening the record turned the fold grey-blue)
     assert np.array_equal(shaded[~creased], photo[~creased])  # unshaded pixels keep their record
     # Clipped in every channel: at least the light that clips them all; never darker than a partly clipped neighbour.
-    luminance = et._luminance(shaded[creased])
+    luminance = et.luminance(shaded[creased])
     assert np.all(np.diff(luminance) >= -1)
 
 
@@ -226,7 +226,7 @@ def test_teeth_take_the_light_of_the_eye_whites():
     warm_scale = et.interior_scale(warm.astype(np.uint8), EYED)
     assert warm_scale[2] / warm_scale[0] < 0.85 * scale[2] / scale[0]  # warmer teeth under a warm light ...
     ratio = warm_scale / et.interior_reference(et.skin_colour(warm.astype(np.uint8), EYED))
-    assert float(et._luminance(ratio)) == pytest.approx(1.0, abs=0.01)  # ... as bright as before
+    assert float(et.luminance(ratio)) == pytest.approx(1.0, abs=0.01)  # ... as bright as before
     assert et.sclera_colour(neutral, EYED, et.skin_colour(neutral, EYED)) is not None
     shades = _face_photo(whites=(20, 20, 24))  # sunglasses: no eye whites to read the light from
     assert et.sclera_colour(shades, EYED, et.skin_colour(shades, EYED)) is None
@@ -293,7 +293,7 @@ def test_pale_skin_below_the_mouth_gets_no_blotches(pipes, face, label):
                               cv2.convexHull(np.round(target[list(fr.FACE_OVAL)]).astype(np.int32)), 1)
     below = np.arange(face.image.shape[0])[:, None] > target[list(fr.LIPS_OUTER), 1].max() + 3
     chin = cv2.erode(oval, np.ones((9, 9), np.uint8)).astype(bool) & below
-    change = et._luminance(textured.image) - et._luminance(plain.image)
+    change = et.luminance(textured.image) - et.luminance(plain.image)
     assert chin.sum() > 1000 and change[chin].min() < -10  # shaded ...
     assert change[chin].max() < 20  # ... not blotched
 
@@ -311,7 +311,7 @@ def test_a_pale_face_smiles_with_ivory_teeth_not_bluish_clipped_ones(pipes, face
     assert et.skin_colour(face.aligned.crop, face.aligned.landmarks)[0] > 180  # london_001 is pale
     smile = on.edit(face, "joy")
     pixels = smile.image[_mouth_opening(smile)].astype(np.float32)
-    luminance = et._luminance(pixels)
+    luminance = et.luminance(pixels)
     red, green, blue = np.median(pixels[luminance >= np.percentile(luminance, 70)], axis=0)
     assert 150 < blue <= green <= red < 245
 

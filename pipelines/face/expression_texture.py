@@ -198,7 +198,7 @@ def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.median(pixels.astype(np.float64), axis=0)
 
 
-def _luminance(image: np.ndarray) -> np.ndarray:
+def luminance(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -217,8 +217,8 @@ def interior_reference(skin: np.ndarray) -> float:
     tuning half's 0.3 keeps the teeth of a dim photo from glowing (its skin is dark for the exposure's sake, and
     so are its teeth).
     """
-    luminance = float(_luminance(np.asarray(skin, np.float32)))
-    return INTERIOR_PIVOT * (max(luminance, 1.0) / INTERIOR_PIVOT) ** INTERIOR_GAMMA
+    light = float(luminance(np.asarray(skin, np.float32)))
+    return INTERIOR_PIVOT * (max(light, 1.0) / INTERIOR_PIVOT) ** INTERIOR_GAMMA
 
 
 def sclera_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
@@ -237,9 +237,9 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np
     pixels = image[white].astype(np.float64)
     if len(pixels) < SCLERA_MIN_PX * (size / SIZE) ** 2:
         return None
-    luminance = _luminance(pixels)
-    colour = pixels[luminance >= np.median(luminance)].mean(axis=0)
-    return colour if _luminance(colour) >= SCLERA_MIN_LIGHT * _luminance(skin) else None
+    light = luminance(pixels)
+    colour = pixels[light >= np.median(light)].mean(axis=0)
+    return colour if luminance(colour) >= SCLERA_MIN_LIGHT * luminance(skin) else None
 
 
 def interior_scale(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -250,8 +250,8 @@ def interior_scale(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     scale = np.full(3, interior_reference(skin))
     sclera = sclera_colour(image, points, skin)
     if sclera is not None:
-        cast = (sclera / _luminance(sclera) / np.asarray(WHITE_HUE)) ** CAST_SHARE
-        scale *= cast / _luminance(cast)  # the light's colour, not its brightness
+        cast = (sclera / luminance(sclera) / np.asarray(WHITE_HUE)) ** CAST_SHARE
+        scale *= cast / luminance(cast)  # the light's colour, not its brightness
     return scale.astype(np.float32)
 
 
@@ -284,7 +284,7 @@ def restore_clipped(image: np.ndarray, where: np.ndarray) -> np.ndarray:
     if not touched.any() or not skin.any():
         return restored
     pixels = restored[skin][:: max(1, int(skin.sum()) // 4096)]  # a few thousand pixels tell the hue
-    hue = np.median(pixels / np.maximum(_luminance(pixels), 1.0)[:, None], axis=0)
+    hue = np.median(pixels / np.maximum(luminance(pixels), 1.0)[:, None], axis=0)
     hue = np.maximum(hue, 1e-3)
     values, known = restored[touched], ~clipped[touched]
     seen = known.any(axis=1)
@@ -411,11 +411,11 @@ def pair_texture(neutral_crop: np.ndarray, neutral_points: np.ndarray, expressiv
     """One person's texture: both photos (aligned crops, SIZE px) warped onto `shape`, then compared."""
     neutral, expressive = _on_shape(neutral_crop, neutral_points, expressive_crop, expressive_points, shape)
     skin = skin_weight(shape, SIZE)
-    log_ratio = _local_log_ratio(_luminance(expressive), _luminance(neutral), skin)
+    log_ratio = _local_log_ratio(luminance(expressive), luminance(neutral), skin)
     log_ratio = np.clip(log_ratio, *LOG_RATIO_RANGE) * skin
     opening = _polygon_mask(shape, (fr.LIPS_INNER,), SIZE).astype(np.float32)
     interior = expressive / np.float32(interior_reference(skin_colour(neutral_crop, neutral_points)))
-    grey = _luminance(interior)[..., None]
+    grey = luminance(interior)[..., None]
     interior = (grey + np.float32(INTERIOR_CHROMA) * (interior - grey)) * opening[..., None]
     return ExpressionTexture(shape, log_ratio.astype(np.float32), interior.astype(np.float32), opening)
 
@@ -426,9 +426,9 @@ def pair_shading_channels(neutral_crop: np.ndarray, neutral_points: np.ndarray, 
     between -0.06 and -0.6: lines and folds, not a misregistered edge): the least-squares slope through 0."""
     neutral, expressive = _on_shape(neutral_crop, neutral_points, expressive_crop, expressive_points, shape)
     skin = skin_weight(shape, SIZE)
-    luminance = _local_log_ratio(_luminance(expressive), _luminance(neutral), skin)
-    darker = (skin > 0.9) & (luminance < -0.06) & (luminance > -0.6)
-    x = luminance[darker]
+    log_ratio = _local_log_ratio(luminance(expressive), luminance(neutral), skin)
+    darker = (skin > 0.9) & (log_ratio < -0.06) & (log_ratio > -0.6)
+    x = log_ratio[darker]
     return np.array([np.dot(_local_log_ratio(expressive[..., c], neutral[..., c], skin)[darker], x) / np.dot(x, x)
                      for c in range(3)])  # fmt: skip
 

@@ -17,7 +17,7 @@ The model paints the person's right eye (image left); the left eye is painted in
 come down (a squint, a frown) need no paint: the warp's lid covers the eye, as before.
 
 The model's prior is a white eyeball. In a dim or colour-cast web photo it painted the uncovered white up to 1.7x
-as bright as the white the eye already shows (GENKI-4K tuning draw: 6 of 38 faces above 1.2x), a glowing
+as bright as the white the eye already shows (GENKI-4K tuning draw: 9 of 38 faces above 1.2x), a glowing
 crescent; on studio portraits 0.75-1.10x. `in_eye_light` keeps the painted white within what real eyes do: on the
 openpeople surprised and scared photos the white above the iris is 0.87-1.07x as bright as the rest of that
 photo's eye white (9 photos, median 0.99).
@@ -32,6 +32,7 @@ import numpy as np
 
 from pipelines.face import landmarks as fr
 from pipelines.face.align import region_slice
+from pipelines.face.expression_texture import luminance
 from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import patches_to_pixels, region_mask, soft_polygon
 from pipelines.face.warp import identity_map
@@ -113,10 +114,6 @@ def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray) -> np.
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
-def _luminance(pixels: np.ndarray) -> np.ndarray:
-    return pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-
-
 def _outside_iris(points: np.ndarray, size: int) -> np.ndarray:
     """(size, size) bool: away from the right eye's iris (1.1x its radius), where an eye opening shows white."""
     iris, centre = points[list(fr.RIGHT_IRIS)], points[fr.RIGHT_EYE_CENTER]
@@ -130,20 +127,20 @@ def eye_white(window: np.ndarray, points: np.ndarray) -> float | None:
     iris; `points` in window pixels), or None where too little of it shows."""
     size = window.shape[0]
     opening = soft_polygon(points[list(fr.RIGHT_EYE)], size, 0, 0.5) > 0.9
-    luminance = _luminance(window[opening & _outside_iris(points, size)])
-    if len(luminance) < WHITE_MIN_PX:
+    light = luminance(window[opening & _outside_iris(points, size)])
+    if len(light) < WHITE_MIN_PX:
         return None
-    return float(luminance[luminance >= np.median(luminance)].mean())
+    return float(light[light >= np.median(light)].mean())
 
 
 def in_eye_light(painted: np.ndarray, band: np.ndarray, target: np.ndarray, white: float | None) -> np.ndarray:
     """`painted` (the model's window) made brighter or darker so that the white it painted in the uncovered `band`
     (its brightest quarter outside the target iris) is within `WHITE_RANGE` of the eye's visible `white`
     (`eye_white`; None: as painted)."""
-    luminance = _luminance(painted[(band > 0.5) & _outside_iris(target, painted.shape[0])])
-    if white is None or len(luminance) < WHITE_MIN_PX:
+    light = luminance(painted[(band > 0.5) & _outside_iris(target, painted.shape[0])])
+    if white is None or len(light) < WHITE_MIN_PX:
         return painted
-    uncovered = float(luminance[luminance >= np.percentile(luminance, 75)].mean())
+    uncovered = float(light[light >= np.percentile(light, 75)].mean())
     wanted = np.clip(uncovered, WHITE_RANGE[0] * white, WHITE_RANGE[1] * white)
     if wanted == uncovered:
         return painted
