@@ -228,9 +228,19 @@ def test_teeth_take_the_light_of_the_eye_whites():
     ratio = warm_scale / et.interior_reference(et.skin_colour(warm.astype(np.uint8), EYED))
     assert float(et.luminance(ratio)) == pytest.approx(1.0, abs=0.01)  # ... as bright as before
     assert et.sclera_colour(neutral, EYED, et.skin_colour(neutral, EYED)) is not None
-    shades = _face_photo(whites=(20, 20, 24))  # sunglasses: no eye whites to read the light from
+
+
+def test_without_eye_whites_teeth_take_the_light_of_the_skin():
+    usual_skin = tuple(round(150 * c) for c in et.SKIN_HUE)
+    shades = _face_photo(skin=usual_skin, whites=(20, 20, 24))  # sunglasses: no eye whites to read the light from
     assert et.sclera_colour(shades, EYED, et.skin_colour(shades, EYED)) is None
-    np.testing.assert_allclose(et.interior_scale(shades, EYED), et.interior_reference(et.skin_colour(shades, EYED)))
+    scale = et.interior_scale(shades, EYED)
+    np.testing.assert_allclose(scale, et.interior_reference(et.skin_colour(shades, EYED)), rtol=0.01)
+    warm = _face_photo(skin=tuple(round(c * w) for c, w in zip(usual_skin, (1.15, 1.0, 0.7))), whites=(20, 20, 24))
+    warm_scale = et.interior_scale(warm, EYED)
+    assert warm_scale[2] / warm_scale[0] < 0.85 * scale[2] / scale[0]  # warmer teeth under a warm light ...
+    ratio = warm_scale / et.interior_reference(et.skin_colour(warm, EYED))
+    assert float(et.luminance(ratio)) == pytest.approx(1.0, abs=0.01)  # ... as bright as the skin says
 
 
 # --- in the pipeline ------------------------------------------------------------------------------------------------
