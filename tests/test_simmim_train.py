@@ -117,6 +117,38 @@ def test_train_three_steps_then_resume(tiny_cache, tmp_path):
     assert any(k.endswith(".exp_avg_sq") for k in moments) and float(moments["0.step"]) == 5.0
 
 
+def test_two_processes_average_their_gradients(tiny_cache, tmp_path):
+    """torchrun on a CPU (gloo): rank 0 draws the batches a single process would, so what it saves differs from the
+    single process's weights only by rank 1's gradients, which DDP averages in (the discriminator's too)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pipelines.__main__ import main
+    from pipelines.face.simmim.model import SimMIMFace
+
+    def args(out):
+        return ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY, "--steps", "2",
+                "--adv-loss", "0.1"]  # fmt: skip
+
+    alone, again, pair = tmp_path / "alone", tmp_path / "again", tmp_path / "pair"
+    assert main(args(alone)) == 0 and main(args(again)) == 0
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "pipelines"]
+    done = subprocess.run([*launch, *args(pair)], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "training in 2 processes (gloo)" in done.stdout and done.stdout.count("saved ") == 1  # rank 0 writes
+    assert json.loads((pair / "checkpoint" / "trainer.json").read_text())["step"] == 2
+
+    def weights(out):
+        return SimMIMFace.from_pretrained(out).state_dict()
+
+    single, repeat, averaged = weights(alone), weights(again), weights(pair)
+    assert all(torch.equal(single[k], repeat[k]) for k in single)  # one process is deterministic ...
+    assert any(not torch.equal(single[k], averaged[k]) for k in single)  # ... so rank 1's gradients made the change
+
+
 def test_the_discriminator_learns_to_find_the_painted_cells():
     from pipelines.face.simmim.adversarial import (PatchDiscriminator, discriminator_loss, generator_loss,
                                                    painted_cells)  # fmt: skip

@@ -2,7 +2,7 @@
 
 One loop for a laptop CPU, one GPU or several (launch with `torchrun --nproc_per_node N -m pipelines
 train-simmim ...`: each process takes its own GPU and batches, gradients are averaged by DDP, rank 0
-writes). On CUDA it runs in bfloat16 autocast with `torch.compile`. Everything that must survive a
+writes; on a CPU the processes average over gloo, which is how the tests run the multi-process path). On CUDA it runs in bfloat16 autocast with `torch.compile`. Everything that must survive a
 restart lives in `<out>/checkpoint/` as safetensors + JSON (no pickle): the float32 weights, the
 AdamW moments and the step; `--resume` picks up from there. The finished model is written as
 `<out>/config.json` + `<out>/model.safetensors`, the folder `SimMIMFace.from_pretrained` reads.
@@ -226,11 +226,13 @@ def train(cfg: TrainConfig) -> Path:
     rank, local_rank, world = _distributed()
     device = pick_device(cfg.device)
     if world > 1:
-        if device != "cuda":
-            raise InputError("Multi-process training (torchrun) needs CUDA GPUs.")
-        torch.distributed.init_process_group("nccl")
-        device = f"cuda:{local_rank}"
-        torch.cuda.set_device(local_rank)
+        backend = "nccl" if device == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend)
+        if rank == 0:
+            print(f"training in {world} processes ({backend})")
+        if device == "cuda":
+            device = f"cuda:{local_rank}"
+            torch.cuda.set_device(local_rank)
     is_main = rank == 0
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -282,13 +284,16 @@ def train(cfg: TrainConfig) -> Path:
                 print(f"resuming from {checkpoint} at step {step}")
         elif is_main:
             print(f"--resume: no checkpoint in {checkpoint} yet, starting fresh")
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank])
+    def across_processes(module: torch.nn.Module) -> torch.nn.Module:
+        """`module` whose gradients DDP averages over the processes (itself in a single process)."""
+        if world == 1:
+            return module
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=[local_rank] if cuda else None)
+
+    net = across_processes(model)
     forward = torch.compile(net) if (cuda and cfg.compile) else net
-    judge = None  # the discriminator's own step goes through DDP across processes, so every rank's copy agrees
-    if critic is not None:
-        judge = torch.nn.parallel.DistributedDataParallel(critic[0], device_ids=[local_rank]) if world > 1 else critic[0]
+    # The discriminator's own step goes through DDP across processes, so every rank's copy agrees.
+    judge = None if critic is None else across_processes(critic[0])
 
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
