@@ -178,8 +178,8 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         alpha = uncovered_band(src_m, dst_m, size, patch, mask)
         photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
         photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
-        painted = in_eye_light(painted, alpha, dst_m, eye_white(photo, src_m))
-        back = cv2.resize(painted, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        lit = in_eye_light(painted, alpha, dst_m, eye_white(photo, src_m))  # the Teach view shows the model's own
+        back = cv2.resize(lit, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
         alpha_edit = cv2.resize(alpha, (side, side), interpolation=cv2.INTER_LINEAR)
         flip = (slice(None), slice(None, None, -1)) if mirrored else (slice(None), slice(None))
         image_view, alpha_view = result.image[flip], result.alpha[flip]  # views: writing them writes the crop
