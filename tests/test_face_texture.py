@@ -187,6 +187,23 @@ def test_a_measured_mouth_interior_replaces_the_drawn_one_where_it_is_known():
     assert measured[left].min() >= 229 and np.array_equal(measured[right], drawn[right])
 
 
+def test_bared_teeth_are_joys_teeth_and_a_dropped_jaw_keeps_its_dark_cavity():
+    textures, scale = et.shipped_textures(), np.full(3, 150.0)
+    photo = np.full((et.SIZE, et.SIZE, 3), 150, np.uint8)
+
+    def mouth(label):  # the interior a preset lays into its own canonical opening, and how bright it is there
+        _, _, (interior, known) = et.add_texture(photo, scale, textures[label].shape, {label: 1.0})
+        return float(et.luminance(interior[known > 0.9]).mean())
+
+    joy = mouth("joy")
+    for label in ("disgust", "fear"):  # teeth, not the grey band of seven differently opened mouths
+        assert mouth(label) > 0.95 * joy
+        own = textures[label]
+        grey_band = et.interior_for(own, et.canonical_map(own, own.shape, et.SIZE), scale)
+        assert float(et.luminance(grey_band[0][grey_band[1] > 0.9]).mean()) < 0.85 * joy
+    assert mouth("surprise") < 0.5 * joy
+
+
 def test_the_mouth_interior_follows_the_skins_brightness_not_its_hue():
     pivot = et.INTERIOR_PIVOT
     assert et.interior_reference(np.full(3, pivot)) == pytest.approx(pivot)

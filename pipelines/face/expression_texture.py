@@ -27,8 +27,8 @@ Here, for each emotion, from same-person pairs of openpeople's training people (
 At edit time the maps are warped from the canonical geometry onto the photo's TARGET landmarks, the
 crop's pixels are multiplied by exp(amount * log ratio), darkening each channel as skin darkens
 (`SHADE_CHANNELS`), its lines and folds deepened by `GAINS` and its broad shading scaled by `BROAD_SHARE` (amount =
-the expression's intensity), and the mouth opening is filled with the interior times this photo's
-`interior_scale`.
+the expression's intensity), and the mouth opening is filled with the interior (joy's teeth where the expression
+bares them: `TEETH_FROM`) times this photo's `interior_scale`.
 The median over people rather than one person's map or the mean: `python -m pipelines.face.expression_texture`
 prints, leaving each training person out in turn, how much of that person's real texture each choice explains;
 the median keeps the folds every person shares and outvotes one person's beard, moles and hair strands, and
@@ -95,6 +95,15 @@ BROAD_SHARE = {"surprise": 0.0, "fear": 0.5}
 # agree in red and green but overstate blue: 0.87 / 1.06 / 1.21 over every emotion (`main` prints it). Darkening
 # every channel alike (slopes 1), pale faces' folds and chins turned grey-green, like a smudge of dirt.
 SHADE_CHANNELS = (0.88, 1.06, 1.12)
+# Expressions that bare the teeth show joy's measured interior, framed by their own lips. Teeth are the same teeth
+# whatever the expression; what differs is how much of them the lips uncover. Joy's wide grins register every
+# person's teeth in one place, and their median keeps separate teeth; the seven disgusted and scared mouths open
+# differently, and their median was a flat grey-blue band (a mouthguard). Surprise's jaw drop keeps its own dark
+# cavity (with joy's teeth, fer's surprise rise fell 0.65 -> 0.32 on the tuning people). On the tuning people
+# (P001-P007, the London tuning half; a 40-photo GENKI-4K tuning draw) fer's rise: disgust 0.45 -> 0.44 (GENKI 0.20
+# -> 0.24), fear 0.46 -> 0.50 (GENKI 0.32 -> 0.36); dlib's edit-to-source distance disgust 0.457 -> 0.457, fear
+# 0.348 -> 0.361 (P001-P007's real fear: 0.36).
+TEETH_FROM = {"disgust": "joy", "fear": "joy"}
 # The mouth interior's brightness follows the skin's luminance to this power (`interior_reference`).
 INTERIOR_GAMMA = 0.5
 INTERIOR_PIVOT = 150.0  # a skin luminance (0-255) where the reference is the luminance itself
@@ -362,7 +371,9 @@ def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amount
         mapping = canonical_map(textures[name], target, size)
         log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name), mapping)
         if interior is None:  # a preset is one expression; its mouth
-            interior = interior_for(textures[name], mapping, scale)
+            teeth = textures[TEETH_FROM.get(name, name)]
+            interior = interior_for(teeth, mapping if teeth is textures[name] else canonical_map(teeth, target, size),
+                                    scale)  # fmt: skip
     log_ratio = soften(log_ratio, blur)
     if interior is not None:
         interior = (soften(interior[0], blur), soften(interior[1], blur))
