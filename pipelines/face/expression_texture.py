@@ -297,8 +297,7 @@ def restore_clipped(image: np.ndarray, where: np.ndarray) -> np.ndarray:
     if not touched.any() or not skin.any():
         return restored
     pixels = restored[skin][:: max(1, int(skin.sum()) // 4096)]  # a few thousand pixels tell the hue
-    hue = np.median(pixels / np.maximum(luminance(pixels), 1.0)[:, None], axis=0)
-    hue = np.maximum(hue, 1e-3)
+    hue = np.maximum(np.median(pixels / np.maximum(luminance(pixels), 1.0)[:, None], axis=0), 1e-3)
     values, known = restored[touched], ~clipped[touched]
     seen = known.any(axis=1)
     light = np.full(len(values), CLIP_LEVEL / hue.min(), np.float32)
