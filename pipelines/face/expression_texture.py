@@ -236,19 +236,24 @@ def interior_reference(skin: np.ndarray) -> float:
     return INTERIOR_PIVOT * (max(light, 1.0) / INTERIOR_PIVOT) ** INTERIOR_GAMMA
 
 
+def outside_iris(points: np.ndarray, iris: tuple[int, ...], centre: int, size: int) -> np.ndarray:
+    """(size, size) bool: away from one iris (1.1x its mean radius round `centre`), where an eye opening shows white."""
+    radius = 1.1 * np.linalg.norm(points[list(iris)] - points[centre], axis=1).mean()
+    ys, xs = np.mgrid[0:size, 0:size]
+    return (xs - points[centre, 0]) ** 2 + (ys - points[centre, 1]) ** 2 > radius**2
+
+
 def sclera_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
     """(3,) float: the colour of the whites of the eyes (the brighter half of each eye opening outside the iris), or
     None where too little of them shows or what shows is too dark, against the face's `skin` colour
     (`skin_colour`), to be an eye white."""
     points = np.asarray(points, np.float64)[:, :2]
     size = image.shape[0]
-    ys, xs = np.mgrid[0:size, 0:size]
     white = np.zeros((size, size), bool)
     for eye, iris, centre in ((fr.RIGHT_EYE, fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER),
                               (fr.LEFT_EYE, fr.LEFT_IRIS, fr.LEFT_EYE_CENTER)):  # fmt: skip
         opening = cv2.erode(_polygon_mask(points, (eye,), size).astype(np.uint8), np.ones((3, 3), np.uint8))
-        radius = 1.1 * np.linalg.norm(points[list(iris)] - points[centre], axis=1).mean()
-        white |= opening.astype(bool) & ((xs - points[centre, 0]) ** 2 + (ys - points[centre, 1]) ** 2 > radius**2)
+        white |= opening.astype(bool) & outside_iris(points, iris, centre, size)
     pixels = image[white].astype(np.float64)
     if len(pixels) < SCLERA_MIN_PX * (size / SIZE) ** 2:
         return None

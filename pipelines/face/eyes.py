@@ -32,7 +32,7 @@ import numpy as np
 
 from pipelines.face import landmarks as fr
 from pipelines.face.align import region_slice
-from pipelines.face.expression_texture import luminance
+from pipelines.face.expression_texture import luminance, outside_iris
 from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import patches_to_pixels, region_mask, soft_polygon
 from pipelines.face.warp import identity_map
@@ -114,20 +114,12 @@ def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray) -> np.
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
-def _outside_iris(points: np.ndarray, size: int) -> np.ndarray:
-    """(size, size) bool: away from the right eye's iris (1.1x its radius), where an eye opening shows white."""
-    iris, centre = points[list(fr.RIGHT_IRIS)], points[fr.RIGHT_EYE_CENTER]
-    radius = 1.1 * np.linalg.norm(iris - centre, axis=1).mean()
-    ys, xs = np.mgrid[0:size, 0:size]
-    return (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2 > radius**2
-
-
 def eye_white(window: np.ndarray, points: np.ndarray) -> float | None:
     """The luminance of the right eye's white in `window` (its brighter half inside the eye opening, outside the
     iris; `points` in window pixels), or None where too little of it shows."""
     size = window.shape[0]
     opening = soft_polygon(points[list(fr.RIGHT_EYE)], size, 0, 0.5) > 0.9
-    light = luminance(window[opening & _outside_iris(points, size)])
+    light = luminance(window[opening & outside_iris(points, fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER, size)])
     if len(light) < WHITE_MIN_PX:
         return None
     return float(light[light >= np.median(light)].mean())
@@ -137,7 +129,8 @@ def in_eye_light(painted: np.ndarray, band: np.ndarray, target: np.ndarray, whit
     """`painted` (the model's window) made brighter or darker so that the white it painted in the uncovered `band`
     (its brightest quarter outside the target iris) is within `WHITE_RANGE` of the eye's visible `white`
     (`eye_white`; None: as painted)."""
-    light = luminance(painted[(band > 0.5) & _outside_iris(target, painted.shape[0])])
+    white_of_eye = outside_iris(target, fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER, painted.shape[0])
+    light = luminance(painted[(band > 0.5) & white_of_eye])
     if white is None or len(light) < WHITE_MIN_PX:
         return painted
     uncovered = float(light[light >= np.percentile(light, 75)].mean())
