@@ -2,10 +2,11 @@
 
 One loop for a laptop CPU, one GPU or several (launch with `torchrun --nproc_per_node N -m pipelines
 train-simmim ...`: each process takes its own GPU and batches, gradients are averaged by DDP, rank 0
-writes; on a CPU the processes average over gloo, which is how the tests run the multi-process path). On CUDA it runs in bfloat16 autocast with `torch.compile`. Everything that must survive a
-restart lives in `<out>/checkpoint/` as safetensors + JSON (no pickle): the float32 weights, the
-AdamW moments and the step; `--resume` picks up from there. The finished model is written as
-`<out>/config.json` + `<out>/model.safetensors`, the folder `SimMIMFace.from_pretrained` reads.
+writes; on a CPU the processes average over gloo, which is how the tests run the multi-process path). On CUDA
+it runs in bfloat16 autocast with `torch.compile`. Everything that must survive a restart lives in
+`<out>/checkpoint/` as safetensors + JSON (no pickle): the float32 weights, the AdamW moments and the step;
+`--resume` picks up from there. The finished model is written as `<out>/config.json` + `<out>/model.safetensors`,
+the folder `SimMIMFace.from_pretrained` reads.
 """
 
 from __future__ import annotations
@@ -224,16 +225,16 @@ def train(cfg: TrainConfig) -> Path:
     from pipelines.device import pick_device
 
     rank, local_rank, world = _distributed()
+    is_main = rank == 0
     device = pick_device(cfg.device)
     if world > 1:
         backend = "nccl" if device == "cuda" else "gloo"
         torch.distributed.init_process_group(backend)
-        if rank == 0:
+        if is_main:
             print(f"training in {world} processes ({backend})")
         if device == "cuda":
             device = f"cuda:{local_rank}"
             torch.cuda.set_device(local_rank)
-    is_main = rank == 0
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT_DIR
@@ -284,6 +285,7 @@ def train(cfg: TrainConfig) -> Path:
                 print(f"resuming from {checkpoint} at step {step}")
         elif is_main:
             print(f"--resume: no checkpoint in {checkpoint} yet, starting fresh")
+
     def across_processes(module: torch.nn.Module) -> torch.nn.Module:
         """`module` whose gradients DDP averages over the processes (itself in a single process)."""
         if world == 1:
