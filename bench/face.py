@@ -247,26 +247,39 @@ def recognition_rows(scores: Scores, people: list[Person], source: str, everyone
     return summaries
 
 
+@dataclass
+class IdentityRow:
+    """One label's identity measures over a group of people."""
+
+    found: list[bool]  # per edit: is its nearest gallery photo its own person's neutral (rank-1)
+    distances: list[float]  # per edit: dlib distance to its source
+    real_distances: list[float]  # per real photo of the label: distance to the same person's neutral
+    real_found: list[bool]  # per real photo of the label: rank-1, as for the edits (how strict the goal is)
+    missed: int  # edits (or sources) in which no face was found
+
+
 def identity_rows(scores: Scores, people: list[Person], source: str, gallery_people: list[Person]):
-    """Per label: rank-1 among the gallery's neutral photos, distance to source, and the real expression's."""
+    """Per label: rank-1 among the gallery's neutral photos and distance to source, of the edits and of the real
+    expressions (a real expression can move a face nearer someone else's neutral too)."""
     gallery = [(p.id, scores.encoding("real", p.id, NEUTRAL)) for p in gallery_people]
     gallery = [(pid, enc) for pid, enc in gallery if enc is not None]
     ids, encodings = [g[0] for g in gallery], np.array([g[1] for g in gallery])
     rows = {}
     for label in (*EMOTIONS, NEUTRAL):
-        found, dist, real_dist, missed = [], [], [], 0
+        row = IdentityRow([], [], [], [], 0)
         for person in people:
             source_enc = scores.encoding("real", person.id, NEUTRAL)
             enc = scores.encoding(source, person.id, label)
             if enc is None or source_enc is None:
-                missed += 1
+                row.missed += 1
                 continue
-            found.append(bool(rank1(enc[None], [person.id], encodings, ids)[0]))
-            dist.append(identity_distance(enc, source_enc))
+            row.found.append(bool(rank1(enc[None], [person.id], encodings, ids)[0]))
+            row.distances.append(identity_distance(enc, source_enc))
             real = scores.encoding("real", person.id, label) if label in person.real else None
             if real is not None:
-                real_dist.append(identity_distance(real, source_enc))
-        rows[label] = (found, dist, real_dist, missed)
+                row.real_distances.append(identity_distance(real, source_enc))
+                row.real_found.append(bool(rank1(real[None], [person.id], encodings, ids)[0]))
+        rows[label] = row
     return rows
 
 
@@ -308,15 +321,18 @@ def reference_table(scores: Scores, people: list[Person]) -> str:
     return table(["emotion", "real pairs", *[f"{j}: rise / share" for j in scores.judges]], rows)
 
 
-def identity_table(rows) -> str:
-    """Rows = labels; the goal: rank-1 >= 98 % and the edits' mean distance no larger than the real expressions'."""
+def identity_table(rows: dict[str, IdentityRow]) -> str:
+    """Rows = labels; the goal: rank-1 >= 98 % and the edits' mean distance no larger than the real expressions'.
+    The real expressions' own rank-1 is shown beside it, not part of the verdict."""
     out = []
-    for label, (found, dist, real_dist, missed) in rows.items():
-        rank = np.mean(found) if found else float("nan")
-        closer = bool(dist and real_dist and np.mean(dist) <= np.mean(real_dist))
-        verdict = "PASS" if rank >= GOAL_RANK1 and (closer or not real_dist) else "fail"
-        out.append([label, _pct(rank), _spread(dist), _spread(real_dist), missed, verdict])
-    return table(["label", "rank-1 of edits", "edit→source distance mean / max",
+    for label, row in rows.items():
+        rank = np.mean(row.found) if row.found else float("nan")
+        closer = bool(row.distances and row.real_distances and np.mean(row.distances) <= np.mean(row.real_distances))
+        verdict = "PASS" if rank >= GOAL_RANK1 and (closer or not row.real_distances) else "fail"
+        real_rank = _pct(np.mean(row.real_found)) if row.real_found else "n/a"
+        out.append([label, _pct(rank), real_rank, _spread(row.distances), _spread(row.real_distances), row.missed,
+                    verdict])  # fmt: skip
+    return table(["label", "rank-1 of edits", "rank-1 of real expressions", "edit→source distance mean / max",
                   "real expression→source mean / max", "no face found", "goal"], out)  # fmt: skip
 
 
@@ -572,8 +588,8 @@ def ablation_table(scores: Scores, people: list[Person], run: PipelineRun) -> st
     for variant, stats in run.stats.items():
         summaries = recognition_rows(scores, held_out, _slug(variant), people)
         identity = identity_rows(scores, held_out, _slug(variant), people)
-        found = [f for label in EMOTIONS for f in identity[label][0]]
-        distances = [d for label in EMOTIONS for d in identity[label][1]]
+        found = [f for label in EMOTIONS for f in identity[label].found]
+        distances = [d for label in EMOTIONS for d in identity[label].distances]
         passing = sum(emotion_verdict([summaries[e, j] for j in scores.judges], GOAL_RATIO, GOAL_SHARE) != "fail"
                       for e in EMOTIONS)  # fmt: skip
         sharp = [s.sharpness for (pid, label), s in stats.items() if pid in ids and label != NEUTRAL]

@@ -96,7 +96,7 @@ def test_bench_compares_each_edit_with_its_own_persons_real_expression():
         "real__P002__neutral.jpg": probs(joy=0.0), "real__P002__joy.jpg": probs(joy=0.6),
         "default__P001__joy.png": probs(joy=0.5), "default__P002__joy.png": probs(joy=0.0),
     }  # fmt: skip
-    encodings = {"real__P001__neutral.jpg": [0, 0], "real__P001__joy.jpg": [0.3, 0],
+    encodings = {"real__P001__neutral.jpg": [0, 0], "real__P001__joy.jpg": [0.55, 0],
                  "real__P002__neutral.jpg": [1, 0], "real__P002__joy.jpg": [1, 0.2],
                  "default__P001__joy.png": [0.6, 0], "default__P002__joy.png": [1, 0.1]}  # fmt: skip
     scores = Scores(judged(images, encodings))
@@ -104,9 +104,11 @@ def test_bench_compares_each_edit_with_its_own_persons_real_expression():
     assert math.isclose(joy.mean, 0.2)  # (0.4 + 0.0) / 2
     assert joy.share == 0.5
     assert math.isclose(joy.reference, 0.7)  # the same people's real rises: (0.8 + 0.6) / 2
-    found, distances, real_distances, missed = identity_rows(scores, people, "default", people)["joy"]
-    assert found == [False, True]  # P001's joy (0.6, 0) is nearer P002's neutral (1, 0) than its own (0, 0)
-    assert np.allclose(distances, [0.6, 0.1]) and np.allclose(real_distances, [0.3, 0.2]) and missed == 0
+    joy = identity_rows(scores, people, "default", people)["joy"]
+    assert joy.found == [False, True]  # P001's joy (0.6, 0) is nearer P002's neutral (1, 0) than its own (0, 0)
+    assert joy.real_found == [False, True]  # so is P001's real smile (0.55, 0); P002's (1, 0.2) stays nearest its own
+    assert np.allclose(joy.distances, [0.6, 0.1]) and np.allclose(joy.real_distances, [0.55, 0.2])
+    assert joy.missed == 0
 
 
 def test_an_emotion_passes_with_two_judges_or_with_every_judge_that_can_tell_it():

@@ -59,6 +59,12 @@ PRESET_STRENGTH = {"joy": 0.75, "fear": 1.5}
 # 0.110 and 0.079, and fer's fear rise goes 0.66 -> 0.72 (London) and 0.28 -> 0.30 (P001-P007), the distance 0.357
 # -> 0.355 (real 0.37). Left as measured: surprise's brows (0.049 against 0.081; at x1.6 the judges gained nothing
 # and the distance rose 0.29 -> 0.34).
+# Tried and left out: a sadness chin raise (AU17: jaw_open -0.15, or -0.3 with the face outline held, in the
+# preset). whattheface, which reads little of our sadness, rises more with it on the tuning people (P001-P007:
+# -0.01 -> 0.06 / 0.06, share 57 % -> 86 % / 71 %; 40 GENKI-4K web photos drawn apart from the bench's: 0.04 ->
+# 0.07 / 0.12), fer a little (0.50 -> 0.53 / 0.58), but dlib's edit-to-source distance on P001-P007 goes 0.367 ->
+# 0.387 / 0.424, past their real sadness (0.372). Raising only the lower lip and the skin under it cost nearly as
+# much distance (0.386) and gave whattheface nothing (0.02).
 PRESET_EXTRAS = {
     "sadness": {"sadness_brows": 1.0},
     "anger": {"anger_brows": 0.5},
