@@ -187,21 +187,48 @@ def test_a_measured_mouth_interior_replaces_the_drawn_one_where_it_is_known():
     assert measured[left].min() >= 229 and np.array_equal(measured[right], drawn[right])
 
 
-def test_bared_teeth_are_joys_teeth_and_a_dropped_jaw_keeps_its_dark_cavity():
+def test_bared_teeth_are_joys_teeth_parted_lips_shade_them_and_a_dropped_jaw_keeps_its_dark_cavity():
     textures, scale = et.shipped_textures(), np.full(3, 150.0)
     photo = np.full((et.SIZE, et.SIZE, 3), 150, np.uint8)
 
-    def mouth(label):  # the interior a preset lays into its own canonical opening, and how bright it is there
+    def mouth(label):  # the interior a preset lays into its own canonical opening, where it is known
         _, _, (interior, known) = et.add_texture(photo, scale, textures[label].shape, {label: 1.0})
-        return float(et.luminance(interior[known > 0.9]).mean())
+        return interior, known > 0.9
 
-    joy = mouth("joy")
-    for label in ("disgust", "fear"):  # teeth, not the grey band of seven differently opened mouths
-        assert mouth(label) > 0.95 * joy
-        own = textures[label]
-        grey_band = et.interior_for(own, et.canonical_map(own, own.shape, et.SIZE), scale)
-        assert float(et.luminance(grey_band[0][grey_band[1] > 0.9]).mean()) < 0.85 * joy
-    assert mouth("surprise") < 0.5 * joy
+    def own(label):  # the label's own measured interior (the median of seven differently opened mouths)
+        texture = textures[label]
+        return et.interior_for(texture, et.canonical_map(texture, texture.shape, et.SIZE), scale)
+
+    def detail(image, known):  # what is finer than a tooth's width
+        grey = et.luminance(image)
+        return (grey - cv2.GaussianBlur(grey, (0, 0), et.TOOTH_DETAIL_SIGMA))[known]
+
+    joy_interior, joy_known = mouth("joy")
+    joy = float(et.luminance(joy_interior[joy_known]).mean())
+    disgust = mouth("disgust")  # a raised lip bares joy's teeth in their light
+    assert float(et.luminance(disgust[0][disgust[1]]).mean()) > 0.95 * joy
+    fear, known = mouth("fear")  # parted lips: fear's own dim light, joy's teeth
+    fear_own = own("fear")[0]
+    fear_level = float(et.luminance(fear[known]).mean())
+    assert fear_level == pytest.approx(float(et.luminance(fear_own[known]).mean()), rel=0.1) and fear_level < 0.6 * joy
+    joy_on_fear = et.interior_for(textures["joy"], et.canonical_map(textures["joy"], textures["fear"].shape, et.SIZE),
+                                  scale)[0]  # fmt: skip
+    added = (et.luminance(fear) - et.luminance(fear_own))[known]  # what fear's teeth add to its own grey band
+    assert np.corrcoef(added, detail(joy_on_fear, known))[0, 1] > 0.6  # joy's teeth, tooth by tooth
+    surprise, known = mouth("surprise")
+    assert float(et.luminance(surprise[known]).mean()) < 0.5 * joy
+
+
+def test_teeth_in_another_light_keep_their_detail_dimmed_never_brightened():
+    stripes = np.where(np.arange(64) % 4 < 2, 240.0, 160.0).astype(np.float32)  # teeth and the gaps between, mean 200
+    teeth = (np.broadcast_to(stripes[None, :, None], (32, 64, 3)).copy(), np.ones((32, 64), np.float32))
+    inner = (slice(8, 24), slice(16, 48))
+    for level, amplitude in ((80.0, 40.0 * 80 / 200), (250.0, 40.0)):  # darker: detail scaled; brighter: kept
+        own = (np.full((32, 64, 3), level, np.float32), np.full((32, 64), 0.7, np.float32))
+        colour, alpha = et.in_own_light(teeth, own, sigma=2.0)
+        assert np.array_equal(alpha, own[1])
+        assert float(colour[inner].mean()) == pytest.approx(level, abs=1.0)
+        assert float(np.abs(colour[inner] - level).mean()) == pytest.approx(amplitude, rel=0.15)
 
 
 def test_the_mouth_interior_follows_the_skins_brightness_not_its_hue():

@@ -104,6 +104,18 @@ SHADE_CHANNELS = (0.88, 1.06, 1.12)
 # -> 0.24), fear 0.46 -> 0.50 (GENKI 0.32 -> 0.36); dlib's edit-to-source distance disgust 0.457 -> 0.457, fear
 # 0.348 -> 0.361 (P001-P007's real fear: 0.36).
 TEETH_FROM = {"disgust": "joy", "fear": "joy"}
+# In whose light. A raised upper lip uncovers the teeth to the light as a grin does; lips that only part leave them
+# in the mouth's shade: a scared mouth shows dim teeth in a dark opening, and joy's bright teeth there read as a
+# white mouthguard (on a web photo whose lips were already parted, one tall white block). Fear's teeth are therefore
+# the light and colour of its own measured mouths with the tooth-sized detail of joy's (`in_own_light`). Laid into
+# the real open mouths of openpeople's scared photos (bench/face_teeth.py: L1 inside the opening, 0-255, P001-P007
+# whose mouths were measured / held-out P008-P010): joy's teeth 68.5 / 53.8, fear's own interior 19.2 / 26.9 (a
+# flat grey band on our edits), fear's light with joy's detail 20.2 / 26.6. Fear's judges on the tuning people:
+# fer's rise 0.50 -> 0.47 (P001-P007 and the London tuning half; a GENKI-4K tuning draw 0.36 -> 0.33), dlib's
+# edit-to-source distance 0.361 -> 0.349. Disgust keeps joy's interior as measured (unchanged): in its own light it
+# comes closer to P001-P007's real mouths (45.4 -> 24.5) but further from the two held-out ones (27.8 -> 42.0).
+LIT_TEETH = ("disgust",)
+TOOTH_DETAIL_SIGMA = 2.0  # px at SIZE: finer than this is the teeth's own detail (a tooth is 6-8 px wide there)
 # The mouth interior's brightness follows the skin's luminance to this power (`interior_reference`).
 INTERIOR_GAMMA = 0.5
 INTERIOR_PIVOT = 150.0  # a skin luminance (0-255) where the reference is the luminance itself
@@ -375,13 +387,35 @@ def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amount
         mapping = canonical_map(textures[name], target, size)
         log_ratio += np.float32(amount * strength) * log_ratio_at(_deepened_map(name), mapping)
         if interior is None:  # a preset is one expression; its mouth
-            teeth = textures[TEETH_FROM.get(name, name)]
-            interior = interior_for(teeth, mapping if teeth is textures[name] else canonical_map(teeth, target, size),
-                                    scale)  # fmt: skip
+            interior = mouth_interior(name, mapping, target, size, scale)
     log_ratio = soften(log_ratio, blur)
     if interior is not None:
         interior = (soften(interior[0], blur), soften(interior[1], blur))
     return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
+
+
+def in_own_light(teeth: Interior, own: Interior, sigma: float) -> Interior:
+    """`teeth`'s detail finer than `sigma` px in the light and colour of `own` (two interiors on the same mouth):
+    own + (teeth - their local mean) * how much darker own is there (never brighter), on own's alpha."""
+    weight = np.clip(teeth[1], 1e-3, 1.0)
+    mean = cv2.GaussianBlur(teeth[0] * weight[..., None], (0, 0), sigma) / np.maximum(
+        cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)[..., None]  # fmt: skip
+    shade = np.clip(luminance(own[0]) / np.maximum(luminance(mean), 1e-3), 0.0, 1.0)
+    return own[0] + (teeth[0] - mean) * shade[..., None], own[1]
+
+
+def mouth_interior(label: str, mapping: np.ndarray, target: np.ndarray, size: int, scale: np.ndarray) -> Interior:
+    """`label`'s mouth interior on the `target` landmarks (`mapping`: its canonical map, `scale`: `interior_scale`):
+    its own measured one, or borrowed teeth (`TEETH_FROM`), as measured where the lips uncover them to the light
+    (`LIT_TEETH`), else in the light of its own measured mouths (`in_own_light`)."""
+    textures = shipped_textures()
+    if label not in TEETH_FROM:
+        return interior_for(textures[label], mapping, scale)
+    donor = textures[TEETH_FROM[label]]
+    teeth = interior_for(donor, canonical_map(donor, target, size), scale)
+    if label in LIT_TEETH:
+        return teeth
+    return in_own_light(teeth, interior_for(textures[label], mapping, scale), TOOTH_DETAIL_SIGMA * size / SIZE)
 
 
 # --- measuring (needs MediaPipe and the openpeople photos) ----------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Open mouths: the default's mouth interior against real open mouths of the same people.
+
+For every openpeople person and every emotion whose real photo opens the mouth, the neutral and the expressive
+photo are laid into one aligned frame (`expression_texture.measured_pairs`, as the texture was measured), and the
+inside of the REAL expressive mouth is painted the way an edit paints it: the drawn cavity (`shade_mouth_cavity`)
+under a measured interior, at the neutral photo's light (`interior_scale`). L1 (0-255) inside the real opening
+against the real pixels, per interior: the default's (`mouth_interior`), the expression's own measured interior,
+joy's measured teeth, joy's teeth in the expression's own light (`in_own_light`), and the drawn cavity alone.
+The interiors were measured on P001-P007; P008-P010 are held out. Writes bench/results/face_teeth.md and a grid
+(.png: real | each interior, held-out people).
+
+    python bench/face_teeth.py [--data ../shared/data/faces-expressive/openpeople]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench.report import RESULTS, table, write_result  # noqa: E402
+from pipelines.face import expression_texture as et  # noqa: E402
+from pipelines.face import landmarks as fr  # noqa: E402
+from pipelines.face.warp import mouth_gap, shade_mouth_cavity  # noqa: E402
+
+PEOPLE = tuple(f"P{i:03d}" for i in range(1, 11))
+HELD_OUT = ("P008", "P009", "P010")
+LABELS = ("joy", "surprise", "fear", "disgust")  # the emotions whose real photos open the mouth
+MIN_OPENING = 2.0  # px at et.SIZE: a real mouth opening less than this over the neutral's has no inside to compare
+TEETH = "joy"
+
+
+def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et.Interior | None]:
+    """Each candidate interior of `label` on the `target` landmarks (aligned crop at et.SIZE)."""
+    textures = et.shipped_textures()
+    mapping = et.canonical_map(textures[label], target, et.SIZE)
+    own = et.interior_for(textures[label], mapping, scale)
+    teeth = et.interior_for(textures[TEETH], et.canonical_map(textures[TEETH], target, et.SIZE), scale)
+    return {
+        "default": et.mouth_interior(label, mapping, target, et.SIZE, scale),
+        "own measured": own,
+        "joy's teeth": teeth,
+        "joy's teeth in own light": et.in_own_light(teeth, own, et.TOOTH_DETAIL_SIGMA),
+        "drawn cavity": None,
+    }
+
+
+def opening(points: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points[list(fr.LIPS_INNER), :2]).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def main(argv=None) -> int:
+    from PIL import Image
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=BENCH.parent.parent / "shared/data/faces-expressive/openpeople")
+    args = parser.parse_args(argv)
+    pairs = et.measured_pairs(args.data, PEOPLE)
+    errors: dict[tuple[str, str, bool], list[float]] = {}
+    tiles = []
+    for label in LABELS:
+        for person, (neutral, neutral_points, real, real_points, _shape) in pairs[label].items():
+            if mouth_gap(real_points) - mouth_gap(neutral_points) < MIN_OPENING:
+                continue
+            inside = opening(real_points, et.SIZE)
+            scale = et.interior_scale(neutral, neutral_points)
+            lips = real_points[list(fr.LIPS_OUTER), :2]
+            (x0, y0), (x1, y1) = np.floor(lips.min(axis=0) - 6).astype(int), np.ceil(lips.max(axis=0) + 6).astype(int)
+            row = [real[y0:y1, x0:x1]]
+            for name, interior in interiors(label, real_points, scale).items():
+                painted, _ = shade_mouth_cavity(real, neutral_points, real_points, interior)
+                error = float(np.abs(painted[inside].astype(float) - real[inside].astype(float)).mean())
+                errors.setdefault((label, name, person in HELD_OUT), []).append(error)
+                row.append(painted[y0:y1, x0:x1])
+            if person in HELD_OUT:
+                height = min(r.shape[0] for r in row)
+                tiles.append(np.hstack([cv2.resize(r[:height], None, fx=3, fy=3) for r in row]))
+    names = list(interiors(LABELS[0], pairs[LABELS[0]][PEOPLE[0]][3], np.ones(3, np.float32)))
+    rows = []
+    for label in LABELS:
+        for name in names:
+            tuned, held = errors.get((label, name, False), []), errors.get((label, name, True), [])
+            rows.append([label, name, f"{np.mean(tuned):.1f} ({len(tuned)})" if tuned else "n/a",
+                         f"{np.mean(held):.1f} ({len(held)})" if held else "n/a"])  # fmt: skip
+    grid = RESULTS / "face_teeth.png"
+    body = "\n".join([
+        "L1 (0-255) inside the real expressive photo's mouth opening, painted as an edit paints it (drawn cavity under",
+        "the interior, at the neutral photo's light); mean over people (count). The interiors were measured on",
+        "openpeople P001-P007; P008-P010 are held out. `default` is the pipeline's choice for that emotion.", "",
+        table(["emotion", "interior", "P001-P007 (measured on)", "P008-P010 (held out)"], rows), "",
+        f"Grid: bench/results/{grid.name} (held-out mouths; columns: real, {', '.join(names)}).",
+    ])  # fmt: skip
+    write_result("face_teeth", "Open mouths: mouth interiors against the real open mouths of the same people", body)
+    width = max(t.shape[1] for t in tiles)
+    Image.fromarray(np.vstack([np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles])).save(grid)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
