@@ -34,6 +34,7 @@ BENCHMARKS = {
     "startup": [sys.executable, "bench/startup.py"],
     "face": [sys.executable, "bench/face.py"],
     "face_eye": [sys.executable, "bench/face_eye.py"],
+    "face_teeth": [sys.executable, "bench/face_teeth.py"],
     "preview": [sys.executable, "bench/preview.py"],
     "simmim": [sys.executable, "-m", "pipelines", "eval-simmim", *SIMMIM_DATA],
     "motion": [sys.executable, "bench/motion.py"],
