@@ -51,12 +51,6 @@ def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et
     }
 
 
-def opening(points: np.ndarray, size: int) -> np.ndarray:
-    mask = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(mask, [np.round(points[list(fr.LIPS_INNER), :2]).astype(np.int32)], 1)
-    return mask.astype(bool)
-
-
 def main(argv=None) -> int:
     from PIL import Image
 
@@ -70,7 +64,7 @@ def main(argv=None) -> int:
         for person, (neutral, neutral_points, real, real_points, _shape) in pairs[label].items():
             if mouth_gap(real_points) - mouth_gap(neutral_points) < MIN_OPENING:
                 continue
-            inside = opening(real_points, et.SIZE)
+            inside = et._polygon_mask(real_points, fr.REGION_PARTS["mouth_interior"], et.SIZE)
             scale = et.interior_scale(neutral, neutral_points)
             lips = real_points[list(fr.LIPS_OUTER), :2]
             (x0, y0), (x1, y1) = np.floor(lips.min(axis=0) - 6).astype(int), np.ceil(lips.max(axis=0) + 6).astype(int)
@@ -83,7 +77,7 @@ def main(argv=None) -> int:
             if person in HELD_OUT:
                 height = min(r.shape[0] for r in row)
                 tiles.append(np.hstack([cv2.resize(r[:height], None, fx=3, fy=3) for r in row]))
-    names = list(interiors(LABELS[0], pairs[LABELS[0]][PEOPLE[0]][3], np.ones(3, np.float32)))
+    names = list(dict.fromkeys(name for _label, name, _held in errors))  # in the order `interiors` gives
     rows = []
     for label in LABELS:
         for name in names:

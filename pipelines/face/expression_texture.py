@@ -109,11 +109,11 @@ TEETH_FROM = {"disgust": "joy", "fear": "joy"}
 # white mouthguard (on a web photo whose lips were already parted, one tall white block). Fear's teeth are therefore
 # the light and colour of its own measured mouths with the tooth-sized detail of joy's (`in_own_light`). Laid into
 # the real open mouths of openpeople's scared photos (bench/face_teeth.py: L1 inside the opening, 0-255, P001-P007
-# whose mouths were measured / held-out P008-P010): joy's teeth 68.5 / 53.8, fear's own interior 19.2 / 26.9 (a
-# flat grey band on our edits), fear's light with joy's detail 20.2 / 26.6. Fear's judges on the tuning people:
+# whose mouths were measured / held-out P008-P010): joy's teeth 69.4 / 53.7, fear's own interior 19.8 / 28.8 (a
+# flat grey band on our edits), fear's light with joy's detail 20.9 / 28.6. Fear's judges on the tuning people:
 # fer's rise 0.50 -> 0.47 (P001-P007 and the London tuning half; a GENKI-4K tuning draw 0.36 -> 0.33), dlib's
 # edit-to-source distance 0.361 -> 0.349. Disgust keeps joy's interior as measured (unchanged): in its own light it
-# comes closer to P001-P007's real mouths (45.4 -> 24.5) but further from the two held-out ones (27.8 -> 42.0).
+# comes closer to P001-P007's real mouths (46.1 -> 25.8) but further from the two held-out ones (28.1 -> 42.5).
 LIT_TEETH = ("disgust",)
 TOOTH_DETAIL_SIGMA = 2.0  # px at SIZE: finer than this is the teeth's own detail (a tooth is 6-8 px wide there)
 # The mouth interior's brightness follows the skin's luminance to this power (`interior_reference`).
