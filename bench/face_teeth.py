@@ -9,12 +9,18 @@ joy's measured teeth, joy's teeth in the expression's own light (`in_own_light`)
 The interiors were measured on P001-P007; P008-P010 are held out. Writes bench/results/face_teeth.md and a grid
 (.png: real | each interior, held-out people).
 
-    python bench/face_teeth.py [--data ../shared/data/faces-expressive/openpeople]
+Then web photos (GENKI-4K in faces-train, where present; never used to measure or tune): how much of a smile's
+opening its teeth fill, real smiles against the default's joy on non-smiling photos (each edit's face found again),
+as the share of the opening brighter than 3/4 of the skin, the opening's mean and 90th-percentile brightness over
+the skin's.
+
+    python bench/face_teeth.py [--data ../shared/data/faces-expressive/openpeople] [--web ../shared/data/faces-train]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -34,6 +40,9 @@ HELD_OUT = ("P008", "P009", "P010")
 LABELS = ("joy", "surprise", "fear", "disgust")  # the emotions whose real photos open the mouth
 MIN_OPENING = 2.0  # px at et.SIZE: a real mouth opening less than this over the neutral's has no inside to compare
 TEETH = "joy"
+WEB_PHOTOS = 300  # of each kind, smiling and not, drawn with WEB_SEED (the face bench's GENKI people are seed 0's)
+WEB_SEED = 4
+OPEN = 0.1  # an opening at least this tall for its width shows teeth: the smiles compared
 
 
 def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et.Interior | None]:
@@ -51,11 +60,50 @@ def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et
     }
 
 
+def teeth_fill(crop: np.ndarray, points: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(the opening's height over its width, [share brighter than 3/4 of the skin, mean and 90th-percentile
+    brightness over the skin's]) of an aligned face, or None if its mouth is all but closed."""
+    points = np.asarray(points, np.float64)[:, :2]
+    inside = et._polygon_mask(points, (fr.LIPS_INNER,), crop.shape[0])
+    if inside.sum() < 30:
+        return None
+    width = np.linalg.norm(points[fr.MOUTH_LEFT_CORNER] - points[fr.MOUTH_RIGHT_CORNER])
+    skin = float(et.luminance(et.skin_colour(crop, points)))
+    light = et.luminance(crop[inside]) / skin
+    return mouth_gap(points) / width, np.array([np.mean(light > 0.75), light.mean(), np.percentile(light, 90)])
+
+
+def web_smiles(folder: Path) -> list[list[str]]:
+    """Rows of the web photos' table: real smiles, then the default's joy."""
+    from pipelines.errors import InputError
+    from pipelines.face.pipeline import FaceExpressionPipeline
+
+    with (folder / "MANIFEST.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["source_id"] == "genki4k"]
+    fills: dict[str, list[np.ndarray]] = {"real smiles": [], "the default's joy": []}
+    with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
+        for label, name in (("1", "real smiles"), ("0", "the default's joy")):
+            kind = [r["file"] for r in rows if r["genki_smile_label"] == label]
+            for i in np.random.default_rng(WEB_SEED).permutation(len(kind))[:WEB_PHOTOS]:
+                try:
+                    face = pipe.find_face(folder / kind[i])
+                    if label == "0":
+                        face = pipe.find_face(pipe.edit(face, "joy").image)
+                except InputError:
+                    continue
+                fill = teeth_fill(face.aligned.crop, face.aligned.landmarks)
+                if fill is not None and fill[0] >= OPEN:
+                    fills[name].append(fill[1])
+    return [[name, str(len(values)), *(f"{v:.2f}" for v in np.median(values, axis=0))]
+            for name, values in fills.items() if values]  # fmt: skip
+
+
 def main(argv=None) -> int:
     from PIL import Image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=BENCH.parent.parent / "shared/data/faces-expressive/openpeople")
+    parser.add_argument("--web", type=Path, default=BENCH.parent.parent / "shared/data/faces-train")
     args = parser.parse_args(argv)
     pairs = et.measured_pairs(args.data, PEOPLE)
     errors: dict[tuple[str, str, bool], list[float]] = {}
@@ -92,6 +140,15 @@ def main(argv=None) -> int:
         table(["emotion", "interior", "P001-P007 (measured on)", "P008-P010 (held out)"], rows), "",
         f"Grid: bench/results/{grid.name} (held-out mouths; columns: real, {', '.join(names)}).",
     ])  # fmt: skip
+    if (args.web / "MANIFEST.csv").is_file():
+        body += "\n".join([
+            "", "", "### Web photos: how much of a smile's opening the teeth fill", "",
+            f"GENKI-4K (faces-train; draw seed {WEB_SEED}, {WEB_PHOTOS} photos of each kind asked), openings at least",
+            f"{OPEN} as tall as wide; medians. Real smiles against the default's joy on non-smiling photos (its face",
+            "found again in the edit). Brightness over the skin's luminance.", "",
+            table(["", "smiles", "share brighter than 3/4 of the skin", "mean", "90th percentile"],
+                  web_smiles(args.web)),
+        ])  # fmt: skip
     write_result("face_teeth", "Open mouths: mouth interiors against the real open mouths of the same people", body)
     width = max(t.shape[1] for t in tiles)
     Image.fromarray(np.vstack([np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles])).save(grid)

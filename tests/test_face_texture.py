@@ -231,6 +231,36 @@ def test_teeth_in_another_light_keep_their_detail_dimmed_never_brightened():
         assert float(np.abs(colour[inner] - level).mean()) == pytest.approx(amplitude, rel=0.15)
 
 
+def _teeth_disc(size: int = 64) -> et.ExpressionTexture:
+    """A texture whose mouth interior is one ivory colour in a disc: stored, as measured, times where it is known."""
+    known = cv2.circle(np.zeros((size, size), np.float32), (size // 2, size // 2), size // 4, 1.0, -1)
+    ivory = np.array([0.9, 0.85, 0.8], np.float32)
+    return et.ExpressionTexture(np.zeros((fr.NUM_LANDMARKS, 2)), np.zeros((size, size), np.float32),
+                                ivory * known[..., None], known)  # fmt: skip
+
+
+def test_an_interior_read_between_pixels_keeps_its_colour_at_the_rim():
+    texture = _teeth_disc()
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    half_pixel = np.stack([xs + 0.5, ys + 0.3], axis=-1)  # the warp reads the maps between pixels
+    colour, alpha = et.interior_for(texture, half_pixel, np.full(3, 200.0))
+    rim = (alpha > 0.05) & (alpha < 0.95)
+    assert rim.sum() > 20
+    np.testing.assert_allclose(colour[rim], np.broadcast_to([180.0, 170.0, 160.0], colour[rim].shape), atol=0.5)
+
+
+def test_a_softened_interior_fades_where_it_lies_not_its_colour():
+    """Blurred apart, the colour took in the closed mouth's black and the alpha laid that on again: a dark rim round
+    the teeth of every soft web photo."""
+    texture = _teeth_disc()
+    interior = (texture.interior * 200, texture.interior_alpha)
+    colour, alpha = et.soften_interior(interior, 2.0)
+    rim = (alpha > 0.05) & (alpha < 0.95)
+    assert rim.sum() > 50 and alpha.max() <= 1.0 and (alpha[texture.interior_alpha == 0] > 0.05).any()
+    np.testing.assert_allclose(colour[rim], np.broadcast_to([180.0, 170.0, 160.0], colour[rim].shape), atol=0.5)
+    assert et.soften_interior(interior, 0.0) is interior
+
+
 def test_the_mouth_interior_follows_the_skins_brightness_not_its_hue():
     pivot = et.INTERIOR_PIVOT
     assert et.interior_reference(np.full(3, pivot)) == pytest.approx(pivot)
