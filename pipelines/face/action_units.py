@@ -64,7 +64,13 @@ PRESET_STRENGTH = {"joy": 0.75, "fear": 1.5}
 # -0.01 -> 0.06 / 0.06, share 57 % -> 86 % / 71 %; 40 GENKI-4K web photos drawn apart from the bench's: 0.04 ->
 # 0.07 / 0.12), fer a little (0.50 -> 0.53 / 0.58), but dlib's edit-to-source distance on P001-P007 goes 0.367 ->
 # 0.387 / 0.424, past their real sadness (0.372). Raising only the lower lip and the skin under it cost nearly as
-# much distance (0.386) and gave whattheface nothing (0.02).
+# much distance (0.386) and gave whattheface nothing (0.02). Where whattheface sees sadness at all: pasting regions of
+# the real sad photo into the neutral one (openpeople P001-P010, laid into one frame), brows and eyes together raise
+# it 0.11 (the whole real photo 0.10), the lower face alone -0.01. Yet our sadness with each person's OWN measured
+# texture and own landmark positions (their real photo's, every point) gives it nothing on P001-P007 (-0.03; the
+# shipped edit -0.01): what it reads in real sad eyes and brows is neither where the points go nor the skin's
+# shading, but what lies in the eye openings and the brows, which the warp only moves and the skin's ratio image
+# leaves alone.
 PRESET_EXTRAS = {
     "sadness": {"sadness_brows": 1.0},
     "anger": {"anger_brows": 0.5},
