@@ -373,7 +373,10 @@ def _unpremultiplied(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     darken twice: a dark outline round the teeth. Read as colour, the interiors came closer to openpeople's real
     open mouths (bench/face_teeth.py, L1 0-255, held-out P008-P010): joy 22.6 -> 21.6, surprise 16.8 -> 16.4, fear
     28.6 -> 27.3 (disgust 28.1 -> 28.3)."""
-    return colour / np.maximum(alpha, 1e-3)[..., None] * (alpha > 1e-3)[..., None]
+    known = alpha > 1e-3  # a small part of the crop: only the mouth
+    straight = np.zeros_like(colour)
+    straight[known] = colour[known] / alpha[known][:, None]
+    return straight
 
 
 def soften_interior(interior: Interior, blur: float) -> Interior:
