@@ -9,10 +9,10 @@ joy's measured teeth, joy's teeth in the expression's own light (`in_own_light`)
 The interiors were measured on P001-P007; P008-P010 are held out. Writes bench/results/face_teeth.md and a grid
 (.png: real | each interior, held-out people).
 
-Then web photos (GENKI-4K in faces-train, where present; never used to measure or tune): how much of a smile's
-opening its teeth fill, real smiles against the default's joy on non-smiling photos (each edit's face found again),
-as the share of the opening brighter than 3/4 of the skin, the opening's mean and 90th-percentile brightness over
-the skin's.
+Then web photos (GENKI-4K in faces-train, where present; the texture was neither measured nor tuned on them): how
+much of a smile's opening its teeth fill, real smiles against the default's joy on non-smiling photos (each edit's
+face found again), as the share of the opening brighter than 3/4 of the skin, the opening's mean and
+90th-percentile brightness over the skin's.
 
     python bench/face_teeth.py [--data ../shared/data/faces-expressive/openpeople] [--web ../shared/data/faces-train]
 """
