@@ -9,10 +9,11 @@ joy's measured teeth, joy's teeth in the expression's own light (`in_own_light`)
 The interiors were measured on P001-P007; P008-P010 are held out. Writes bench/results/face_teeth.md and a grid
 (.png: real | each interior, held-out people).
 
-Then web photos (GENKI-4K in faces-train, where present; the texture was neither measured nor tuned on them): how
-much of a smile's opening its teeth fill, real smiles against the default's joy on non-smiling photos (each edit's
-face found again), as the share of the opening brighter than 3/4 of the skin, the opening's mean and
-90th-percentile brightness over the skin's.
+Then web photos (faces-train, where present: GENKI-4K, which the texture was neither measured nor tuned on, and the
+US Congress portraits, half of which `CORNER_LIGHT` was fitted on): how much of a smile's opening its teeth fill,
+real smiles against the default's joy on closed-mouth photos (each edit's face found again), as the share of the
+opening brighter than 3/4 of the skin, the opening's mean and 90th-percentile brightness over the skin's; and the
+opening's brightness by tenth from corner to corner.
 
     python bench/face_teeth.py [--data ../shared/data/faces-expressive/openpeople] [--web ../shared/data/faces-train]
 """
@@ -43,6 +44,9 @@ TEETH = "joy"
 WEB_PHOTOS = 300  # of each kind, smiling and not, drawn with WEB_SEED (the face bench's GENKI people are seed 0's)
 WEB_SEED = 4
 OPEN = 0.1  # an opening at least this tall for its width shows teeth: the smiles compared
+# US Congress portraits (faces-train, public domain) have no smile label: photos with an open mouth are the real
+# smiles, the rest are edited. `expression_texture.CORNER_LIGHT` was fitted on the first half (every other photo).
+CONGRESS_HALVES = ("US Congress, fitting half", "US Congress, checking half")
 
 
 def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et.Interior | None]:
@@ -60,42 +64,62 @@ def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et
     }
 
 
-def teeth_fill(crop: np.ndarray, points: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """(the opening's height over its width, [share brighter than 3/4 of the skin, mean and 90th-percentile
-    brightness over the skin's]) of an aligned face, or None if its mouth is all but closed."""
+def opening_light(crop: np.ndarray, points: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Of an aligned face's mouth opening: (its height over its width, [share brighter than 3/4 of the skin, mean
+    and 90th-percentile brightness over the skin's], its mean brightness over the skin's in each tenth of the way
+    from the person's right mouth corner to the left), or None if the mouth is all but closed."""
     points = np.asarray(points, np.float64)[:, :2]
     inside = et._polygon_mask(points, (fr.LIPS_INNER,), crop.shape[0])
     if inside.sum() < 30:
         return None
-    width = np.linalg.norm(points[fr.MOUTH_LEFT_CORNER] - points[fr.MOUTH_RIGHT_CORNER])
-    skin = float(et.luminance(et.skin_colour(crop, points)))
-    light = et.luminance(crop[inside]) / skin
-    return mouth_gap(points) / width, np.array([np.mean(light > 0.75), light.mean(), np.percentile(light, 90)])
+    right, left = points[fr.MOUTH_RIGHT_CORNER], points[fr.MOUTH_LEFT_CORNER]
+    light = et.luminance(crop) / float(et.luminance(et.skin_colour(crop, points)))
+    ys, xs = np.nonzero(inside)
+    tenth = np.clip(((xs - right[0]) / (left[0] - right[0]) * 10).astype(int), 0, 9)
+    across = np.array([light[ys[tenth == k], xs[tenth == k]].mean() if (tenth == k).any() else np.nan
+                       for k in range(10)])  # fmt: skip
+    inner = light[inside]
+    fill = np.array([np.mean(inner > 0.75), inner.mean(), np.percentile(inner, 90)])
+    return mouth_gap(points) / np.linalg.norm(left - right), fill, across
 
 
-def web_smiles(folder: Path) -> list[list[str]]:
-    """Rows of the web photos' table: real smiles, then the default's joy."""
+def web_smiles(folder: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """Rows of the web photos' tables (how much the teeth fill; the light across the opening): real smiles, then
+    the default's joy on photos whose mouths are closed, per source (GENKI-4K's draw, the two US Congress halves)."""
     from pipelines.errors import InputError
     from pipelines.face.pipeline import FaceExpressionPipeline
 
     with (folder / "MANIFEST.csv").open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["source_id"] == "genki4k"]
-    fills: dict[str, list[np.ndarray]] = {"real smiles": [], "the default's joy": []}
+        rows = list(csv.DictReader(f))
+    photos = []  # (source, file, real smile or None: decided by the photo's opening)
+    genki = [r for r in rows if r["source_id"] == "genki4k"]
+    for label, real in (("1", True), ("0", False)):
+        kind = [r["file"] for r in genki if r["genki_smile_label"] == label]
+        photos += [("GENKI-4K", kind[i], real) for i in np.random.default_rng(WEB_SEED).permutation(len(kind))[:WEB_PHOTOS]]
+    congress = [r["file"] for r in rows if r["source_id"] == "uscongress"]
+    photos += [(CONGRESS_HALVES[i % 2], file, None) for i, file in enumerate(congress)]
+    found: dict[tuple[str, bool], list[tuple[np.ndarray, np.ndarray]]] = {}
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
-        for label, name in (("1", "real smiles"), ("0", "the default's joy")):
-            kind = [r["file"] for r in rows if r["genki_smile_label"] == label]
-            for i in np.random.default_rng(WEB_SEED).permutation(len(kind))[:WEB_PHOTOS]:
-                try:
-                    face = pipe.find_face(folder / kind[i])
-                    if label == "0":
-                        face = pipe.find_face(pipe.edit(face, "joy").image)
-                except InputError:
-                    continue
-                fill = teeth_fill(face.aligned.crop, face.aligned.landmarks)
-                if fill is not None and fill[0] >= OPEN:
-                    fills[name].append(fill[1])
-    return [[name, str(len(values)), *(f"{v:.2f}" for v in np.median(values, axis=0))]
-            for name, values in fills.items() if values]  # fmt: skip
+        for source, file, real in photos:
+            try:
+                face = pipe.find_face(folder / file)
+                if real is None:
+                    seen = opening_light(face.aligned.crop, face.aligned.landmarks)
+                    real = seen is not None and seen[0] >= OPEN
+                if not real:
+                    face = pipe.find_face(pipe.edit(face, "joy").image)
+            except InputError:
+                continue
+            seen = opening_light(face.aligned.crop, face.aligned.landmarks)
+            if seen is not None and seen[0] >= OPEN:
+                found.setdefault((source, real), []).append(seen[1:])
+    fills, lights = [], []
+    for (source, real), values in sorted(found.items(), key=lambda item: (item[0][0], not item[0][1])):
+        who = f"{source}: " + ("real smiles" if real else "the default's joy")
+        fill, across = (np.nanmedian([v[k] for v in values], axis=0) for k in (0, 1))
+        fills.append([who, str(len(values)), *(f"{v:.2f}" for v in fill)])
+        lights.append([who, str(len(values)), *(f"{v:.2f}" for v in across)])
+    return fills, lights
 
 
 def main(argv=None) -> int:
@@ -141,13 +165,18 @@ def main(argv=None) -> int:
         f"Grid: bench/results/{grid.name} (held-out mouths; columns: real, {', '.join(names)}).",
     ])  # fmt: skip
     if (args.web / "MANIFEST.csv").is_file():
+        fills, lights = web_smiles(args.web)
         body += "\n".join([
             "", "", "### Web photos: how much of a smile's opening the teeth fill", "",
-            f"GENKI-4K (faces-train; draw seed {WEB_SEED}, {WEB_PHOTOS} photos of each kind asked), openings at least",
-            f"{OPEN} as tall as wide; medians. Real smiles against the default's joy on non-smiling photos (its face",
-            "found again in the edit). Brightness over the skin's luminance.", "",
-            table(["", "smiles", "share brighter than 3/4 of the skin", "mean", "90th percentile"],
-                  web_smiles(args.web)),
+            f"GENKI-4K (faces-train; draw seed {WEB_SEED}, {WEB_PHOTOS} photos of each kind asked) and the US Congress",
+            "portraits (faces-train, public domain: an open mouth is a real smile, the others are edited), openings at",
+            f"least {OPEN} as tall as wide; medians. Real smiles against the default's joy on closed-mouth photos (its",
+            "face found again in the edit). Brightness over the skin's luminance.", "",
+            table(["", "smiles", "share brighter than 3/4 of the skin", "mean", "90th percentile"], fills), "",
+            "### Web photos: the light across a smile's opening", "",
+            "The opening's median brightness over the skin's, by tenth of the way from the person's right mouth corner",
+            "to the left (the same photos).", "",
+            table(["", "smiles", *(f"{k + 1}/10" for k in range(10))], lights),
         ])  # fmt: skip
     write_result("face_teeth", "Open mouths: mouth interiors against the real open mouths of the same people", body)
     width = max(t.shape[1] for t in tiles)
