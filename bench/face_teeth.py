@@ -95,7 +95,8 @@ def web_smiles(folder: Path) -> tuple[list[list[str]], list[list[str]]]:
     genki = [r for r in rows if r["source_id"] == "genki4k"]
     for label, real in (("1", True), ("0", False)):
         kind = [r["file"] for r in genki if r["genki_smile_label"] == label]
-        photos += [("GENKI-4K", kind[i], real) for i in np.random.default_rng(WEB_SEED).permutation(len(kind))[:WEB_PHOTOS]]
+        drawn = np.random.default_rng(WEB_SEED).permutation(len(kind))[:WEB_PHOTOS]
+        photos += [("GENKI-4K", kind[i], real) for i in drawn]
     congress = [r["file"] for r in rows if r["source_id"] == "uscongress"]
     photos += [(CONGRESS_HALVES[i % 2], file, None) for i, file in enumerate(congress)]
     found: dict[tuple[str, bool], list[tuple[np.ndarray, np.ndarray]]] = {}

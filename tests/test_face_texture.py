@@ -261,21 +261,13 @@ def test_a_softened_interior_fades_where_it_lies_not_its_colour():
     assert et.soften_interior(interior, 0.0) is interior
 
 
-def _light_by_tenth(texture: et.ExpressionTexture) -> np.ndarray:
-    """(10,): the interior's mean brightness by tenth of the way between the mouth corners."""
-    right, left = texture.shape[[fr.MOUTH_RIGHT_CORNER, fr.MOUTH_LEFT_CORNER], 0]
-    ys, xs = np.nonzero(texture.interior_alpha > 0.05)
-    tenth = np.clip(((xs - right) / (left - right) * 10).astype(int), 0, 9)
-    light = et.luminance(texture.interior[ys, xs]) / texture.interior_alpha[ys, xs]
-    return np.array([light[tenth == k].mean() for k in range(10)])
-
-
 def test_teeth_lit_to_the_corners_brighten_only_towards_the_corners_and_keep_their_gaps():
     """openpeople's synthetic grins are near black a fifth of the way in from the corners; real smiles are lit there."""
     shape = np.zeros((fr.NUM_LANDMARKS, 2))
     shape[fr.MOUTH_RIGHT_CORNER], shape[fr.MOUTH_LEFT_CORNER] = (64.0, 128.0), (192.0, 128.0)
-    across = (np.arange(et.SIZE) - 64.0) / 128.0
-    light = np.interp(np.abs(across - 0.5), [0.05, 0.15, 0.25, 0.35, 0.45], [1.2, 1.07, 0.82, 0.34, 0.12])  # as measured
+    across = et.across_mouth(shape)
+    centre_distance, measured = [0.05, 0.15, 0.25, 0.35, 0.45], [1.2, 1.07, 0.82, 0.34, 0.12]  # openpeople's
+    light = np.interp(np.abs(across - 0.5), centre_distance, measured)
     light *= np.where(np.arange(et.SIZE) % 8 == 0, 0.7, 1.0)  # the gaps between teeth
     alpha = np.zeros((et.SIZE, et.SIZE), np.float32)
     alpha[120:136, 64:193] = 1.0
@@ -283,7 +275,7 @@ def test_teeth_lit_to_the_corners_brighten_only_towards_the_corners_and_keep_the
     texture = et.ExpressionTexture(shape, np.zeros((et.SIZE, et.SIZE), np.float32), interior, alpha)
 
     lit = et.lit_to_the_corners(texture)
-    before, after = _light_by_tenth(texture), _light_by_tenth(lit)
+    before, after = et.light_by_tenth(texture), et.light_by_tenth(lit)
     assert after[1] > 1.5 * before[1] and after[8] > 1.5 * before[8]
     np.testing.assert_allclose(after[1], after[8], rtol=0.05)  # the same light at both corners
     middle = (across >= 0.35) & (across <= 0.65)  # between the centres of the fourth and seventh tenths
@@ -295,7 +287,7 @@ def test_teeth_lit_to_the_corners_brighten_only_towards_the_corners_and_keep_the
 
 
 def test_the_shipped_teeth_are_lit_towards_the_corners():
-    light = _light_by_tenth(et.shipped_textures()["joy"])
+    light = et.light_by_tenth(et.shipped_textures()["joy"])
     assert min(light[1], light[8]) > 0.4 * light[3:7].mean()  # measured on openpeople alone: 0.28
 
 

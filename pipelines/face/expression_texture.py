@@ -565,19 +565,31 @@ def combined_log_ratio(log_ratios: np.ndarray, shape: np.ndarray) -> np.ndarray:
     return (log_ratio * (skin_weight(shape, SIZE) > 0)).astype(np.float32)  # the blur spread into openings and brows
 
 
+def across_mouth(shape: np.ndarray) -> np.ndarray:
+    """(SIZE,): where each column of the canonical frame lies between the mouth corners of `shape`: 0 at the
+    person's right corner, 1 at the left."""
+    right, left = shape[fr.MOUTH_RIGHT_CORNER, 0], shape[fr.MOUTH_LEFT_CORNER, 0]
+    return (np.arange(SIZE) - right) / (left - right)
+
+
+def light_by_tenth(texture: ExpressionTexture) -> np.ndarray:
+    """(10,): the mouth interior's mean brightness (over `interior_reference`) in each tenth of the way from the
+    person's right mouth corner to the left, over the opening less its faint rim."""
+    ys, xs = np.nonzero(texture.interior_alpha > 0.05)
+    tenth = np.clip((across_mouth(texture.shape)[xs] * 10).astype(int), 0, 9)
+    light = luminance(texture.interior[ys, xs]) / texture.interior_alpha[ys, xs]
+    return np.array([light[tenth == k].mean() for k in range(10)])
+
+
 def lit_to_the_corners(texture: ExpressionTexture) -> ExpressionTexture:
     """`texture` with its mouth interior brightened towards the corners: one gain per column of the canonical frame,
-    taking the mean brightness of each of the outer three tenths of the opening from each corner to `CORNER_LIGHT`
-    at that tenth's centre, linear in between, 1 over the middle. The teeth keep their gaps and their colour."""
-    right, left = texture.shape[fr.MOUTH_RIGHT_CORNER, 0], texture.shape[fr.MOUTH_LEFT_CORNER, 0]
-    across = (np.arange(SIZE) - right) / (left - right)  # 0 at the person's right corner, 1 at the left
-    alpha = texture.interior_alpha
-    ys, xs = np.nonzero(alpha > 0.05)  # the opening, less its faint rim
-    tenth = np.clip((across[xs] * 10).astype(int), 0, 9)
-    light = luminance(texture.interior[ys, xs]) / alpha[ys, xs]
-    measured = np.array([light[tenth == k].mean() for k in range(10)])
+    taking the mean brightness of each of the outer three tenths of the opening from each corner (`light_by_tenth`)
+    to `CORNER_LIGHT` at that tenth's centre, linear in between, 1 over the middle. The teeth keep their gaps and
+    their colour."""
+    measured = light_by_tenth(texture)
     wanted = np.concatenate([CORNER_LIGHT, measured[3:7], CORNER_LIGHT[::-1]])
     centres = (np.arange(10) + 0.5) / 10
+    across = across_mouth(texture.shape)
     gain = np.interp(across, centres, wanted) / np.interp(across, centres, measured)
     return replace(texture, interior=texture.interior * gain[None, :, None].astype(texture.interior.dtype))
 
