@@ -7,7 +7,8 @@ import pytest
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import (
-    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESETS, brow_points, expression_amounts, face_frame, move_landmarks,
+    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESETS, brow_points, expression_amounts, expression_target, face_frame,
+    move_landmarks,
 )
 
 # A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.
@@ -173,7 +174,9 @@ def test_neutral_leaves_a_face_that_only_looks_squinting_or_frowning_alone():
     """MediaPipe scores 0.2-0.7 eyeSquint/browDown on neutral photos: anatomy, not an expression to undo."""
     scores = {"eyeSquintLeft": 0.6, "eyeSquintRight": 0.6, "browDownLeft": 0.7, "browDownRight": 0.7,
               "mouthSmileLeft": 0.45, "mouthSmileRight": 0.4}  # fmt: skip
-    assert expression_amounts("neutral", blendshapes=scores) == {}
+    amounts, target = expression_target(FACE, "neutral", blendshapes=scores)
+    assert amounts == {}
+    np.testing.assert_allclose(target, FACE, atol=1e-5)
 
 
 def test_intensity_scales_the_move_and_zero_moves_nothing():
@@ -192,10 +195,58 @@ def test_sliders_combine_with_a_preset():
     assert frown[fr.MOUTH_RIGHT_CORNER, 1] > 1
 
 
+SMILING = {"mouthSmileLeft": 0.95, "mouthSmileRight": 0.9}  # MediaPipe's scores for a broad smile
+
+
+def parted(gap: float) -> np.ndarray:
+    """The hand-made face with its inner lips `gap` px apart on the midline (the mouth is 32 px wide)."""
+    face = FACE.copy()
+    for index, xy in _lip_loop(fr.LIPS_INNER, gap / 2).items():
+        face[index] = xy
+    return face
+
+
 def test_neutral_relaxes_a_smile_read_from_blendshapes():
-    d = moved("neutral", blendshapes={"mouthSmileLeft": 0.95, "mouthSmileRight": 0.9})
-    assert d[fr.MOUTH_RIGHT_CORNER, 1] > 1  # corners come down
-    np.testing.assert_allclose(moved("neutral", blendshapes={"mouthSmileLeft": 0.4}), 0, atol=1e-6)  # dead zone
+    """The measured joy move, reversed: the corners come down and in."""
+    d = expression_target(parted(6.0), "neutral", blendshapes=SMILING)[1] - parted(6.0)
+    assert d[fr.MOUTH_RIGHT_CORNER, 1] > 1 and d[fr.MOUTH_RIGHT_CORNER, 0] > 1  # the person's right is image-left
+    below_dead_zone = {"mouthSmileLeft": 0.4}
+    np.testing.assert_allclose(expression_target(FACE, "neutral", blendshapes=below_dead_zone)[1], FACE, atol=1e-5)
+
+
+def test_neutral_closes_a_smiles_open_mouth_and_keeps_a_relaxed_parting():
+    grin = parted(6.0)  # 0.19 of the mouth's width: teeth show
+    target = expression_target(grin, "neutral", blendshapes=SMILING)[1]
+    assert abs(mouth_gap(target)) < 0.3
+    half = expression_target(grin, "neutral", 0.5, blendshapes=SMILING)[1]
+    assert 1.0 < mouth_gap(half) < 5.0
+    relaxed = parted(0.8)  # 0.025 of the width: a relaxed mouth may stand this open
+    no_smile = {"mouthSmileLeft": 0.1}
+    np.testing.assert_allclose(expression_target(relaxed, "neutral", blendshapes=no_smile)[1], relaxed, atol=1e-5)
+    talking = parted(8.0)  # an open mouth, no smile: the lower lip comes up, the chin stays
+    closed = expression_target(talking, "neutral", blendshapes=no_smile)[1]
+    assert abs(mouth_gap(closed)) < 0.3 and closed[fr.LOWER_LIP_INNER, 1] < talking[fr.LOWER_LIP_INNER, 1] - 7
+    np.testing.assert_allclose(closed[fr.CHIN], talking[fr.CHIN], atol=1e-4)
+
+
+def test_a_reversed_smile_never_crosses_lips_that_were_closed():
+    """A closed-lip smile: the reversed joy move closes the lips further than they were open; the jaw sets them to
+    meet instead of passing through each other (a fold in the warp)."""
+    target = expression_target(FACE, "neutral", blendshapes=SMILING)[1]
+    assert -0.05 < mouth_gap(target) < 0.3  # reversed alone: -5.2 px
+
+
+def test_neutral_at_intensity_zero_or_on_lips_already_at_rest_moves_nothing():
+    grin = parted(6.0)
+    np.testing.assert_allclose(expression_target(grin, "neutral", 0.0, blendshapes=SMILING)[1], grin, atol=1e-4)
+    crossed = parted(-0.8)  # MediaPipe sometimes places a closed mouth's lips a little past each other
+    no_smile = {"mouthSmileLeft": 0.1}
+    np.testing.assert_allclose(expression_target(crossed, "neutral", blendshapes=no_smile)[1], crossed, atol=1e-4)
+
+
+def test_other_expressions_start_from_the_face_as_it_is():
+    np.testing.assert_allclose(expression_target(parted(6.0), "sadness", blendshapes=SMILING)[1] - parted(6.0),
+                               moved("sadness"), atol=1e-3)  # fmt: skip
 
 
 def test_moves_turn_with_the_head():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from test_expressions import hand_made_face
+import cv2
+from test_expressions import hand_made_face, parted
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import expression_amounts, move_landmarks
-from pipelines.face.warp import backward_map, mouth_gap, shade_mouth_cavity, warp_with
+from pipelines.face.warp import backward_map, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with
 
 FACE = hand_made_face().astype(np.float64)
 SHAPE = (170, 120)  # room below the chin for the jaw to drop
@@ -40,3 +41,21 @@ def test_cavity_only_where_the_mouth_opens():
     assert alpha[mouth_centre[1], mouth_centre[0]] > 0.9
     assert shaded[alpha > 0.9].mean() < 150  # darker inside the mouth
     assert np.array_equal(shaded[alpha == 0], image[alpha == 0])
+
+
+def test_lips_that_close_over_teeth_show_lips_not_teeth():
+    """A grin closed by the warp: the target's lips meet on a line; the smoothed move spread its jump over a band that
+    read the teeth between the source's lips, and the lips' own triangles a sawtooth of them."""
+    scale = 4.0
+    grin, closed = parted(6.0).astype(np.float64) * scale, FACE * scale
+    shape = (SHAPE[0] * 4, SHAPE[1] * 4)
+    image = np.full((*shape, 3), (200, 160, 140), np.uint8)
+    polygon = lambda points, loop: np.round(points[list(loop)]).astype(np.int32)  # noqa: E731
+    cv2.fillPoly(image, [polygon(grin, fr.LIPS_OUTER)], (180, 60, 70))
+    cv2.fillPoly(image, [polygon(grin, fr.LIPS_INNER)], (245, 245, 240))
+    warped, _ = warp_with(image, lips_read_lips(backward_map(grin, closed, shape), grin, closed))
+    lips = cv2.fillPoly(np.zeros(shape, np.uint8), [polygon(closed, fr.LIPS_OUTER)], 1)
+    lips = cv2.fillPoly(lips, [polygon(closed, fr.LIPS_INNER)], 0)  # the sliver the target leaves open may show them
+    lips = cv2.erode(lips, np.ones((3, 3), np.uint8)).astype(bool)
+    teeth = (warped[lips] > 225).all(axis=1)
+    assert lips.sum() > 500 and teeth.mean() < 0.005, teeth.mean()

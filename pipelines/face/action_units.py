@@ -82,14 +82,26 @@ PRESETS: dict[str, dict[str, float]] = {
     for label in EXPRESSIONS
 }
 
-# Neutral undoes the source's own smile or open mouth, read from MediaPipe blendshapes. Only the mouth: on neutral
-# photos MediaPipe scores eyeSquint, browDown and browOuterUp at 0.2-0.7 (the person's anatomy, not an
-# expression), and mouthSmile up to 0.65, so scores below the dead zone are how the face simply looks.
+# Neutral undoes the source's own smile and open mouth (`relaxed_landmarks`). A smile is read from MediaPipe's
+# mouthSmile score: on neutral photos it runs up to 0.65 (the shape of the person's mouth), so what lies above the
+# dead zone is smiling, and at SMILE_FULL the photo shows the whole measured joy move, which is reversed. Fitted on
+# same-person smiles whose real neutral photo is known (the London tuning half's and openpeople P001-P007's),
+# against their real neutral mouths (mean distance of the lip points, face units): dead zone 0.5 with the whole
+# move at 0.85 / 0.95 / 1.05: 0.032 / 0.030 / 0.033; dead zone 0.4 / 0.6 with it at 0.95: 0.030 / 0.031 (the photo
+# left as it is: 0.100; the hand-sized smile unit before: 0.077). Held out in bench/face_from_smile.py. Only the
+# mouth: on neutral photos MediaPipe scores eyeSquint, browDown and browOuterUp at 0.2-0.7, the person's anatomy.
 NEUTRAL_DEAD_ZONE = 0.5
-NEUTRAL_FROM_BLENDSHAPES: dict[str, tuple[str, ...]] = {
-    "smile": ("mouthSmileLeft", "mouthSmileRight"),
-    "jaw_open": ("jawOpen",),
-}
+SMILE_FULL = 0.95
+SMILE_SCORES = ("mouthSmileLeft", "mouthSmileRight")
+# Then the lower lip rises over what stays open (`close_mouth`). Real neutral mouths part their lips by at most 0.008
+# of the mouth's width (20 London and openpeople neutral photos), smiles that show teeth by 0.03-0.19; a relaxed
+# mouth may stand a little open, so lips parted less than the first of these are left as they are, and more than
+# the second close fully. The upper lip stays: what the reversed smile leaves open is the lower lip's (the upper lip
+# coming down as in the real smiles, 45 %, fitted no better: 0.0297 against 0.0295). So do the chin and jaw: swung
+# up with the lip, as the real ones do, they pulled the skin below a web photo's chin off the crop's edge (a smear),
+# and the lips landed no closer (0.029 / 0.036 against 0.030 / 0.036, tuning / held out).
+RELAXED_PARTING = (0.03, 0.08)
+SEALED = 0.01  # face units: inner lips this close on the midline have met
 
 
 @dataclass
@@ -317,23 +329,13 @@ def expression_amounts(
     expression: str = "neutral",
     intensity: float = 1.0,
     sliders: Mapping[str, float] | None = None,
-    blendshapes: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """How much of each action unit: the preset scaled by `intensity`, plus the sliders.
-
-    `neutral` with `blendshapes` (MediaPipe's scores for the source face) relaxes what the photo shows:
-    a smiling photo gets a negative smile, an open mouth a negative jaw_open, and so on.
-    """
+    """How much of each action unit: the preset scaled by `intensity`, plus the sliders."""
     if expression not in PRESETS:
         raise InputError(f"Unknown expression {expression!r}; choose one of {', '.join(EXPRESSIONS)}.")
     if not 0.0 <= float(intensity) <= 1.0:
         raise InputError(f"intensity must be between 0 and 1, got {intensity}.")
     amounts = {name: value * float(intensity) for name, value in PRESETS[expression].items()}
-    if expression == "neutral" and blendshapes:
-        for action, names in NEUTRAL_FROM_BLENDSHAPES.items():
-            score = max(float(blendshapes.get(name, 0.0)) for name in names)
-            if score > NEUTRAL_DEAD_ZONE:
-                amounts[action] = amounts.get(action, 0.0) - (score - NEUTRAL_DEAD_ZONE) * float(intensity)
     for name, value in (sliders or {}).items():
         if name not in SLIDERS:
             raise InputError(f"Unknown slider {name!r}; the sliders are {', '.join(SLIDERS)}.")
@@ -354,3 +356,69 @@ def move_landmarks(landmarks: np.ndarray, amounts: Mapping[str, float]) -> np.nd
         moves += ACTION_UNITS[name](frame) * amount
     moves[list(IRISES)] = 0.0
     return (frame.points + frame.to_pixels(moves)).astype(np.float32)
+
+
+def close_mouth(f: FaceFrame) -> np.ndarray:
+    """The lower lip raised until the inner lips on the midline stand as a relaxed mouth's do: parted more than
+    `RELAXED_PARTING` allows they meet, partly between its two ends. The skin below follows, fading out before the
+    chin: the chin and jawline stay. (478, 2) face units."""
+    v, u = f.uv[:, 1], f.uv[:, 0]
+    gap = f.uv[fr.LOWER_LIP_INNER, 1] - f.uv[fr.UPPER_LIP_INNER, 1]
+    width = abs(f.uv[fr.MOUTH_LEFT_CORNER, 0] - f.uv[fr.MOUTH_RIGHT_CORNER, 0])
+    closing = float(_ramp(np.array(gap / max(width, 1e-6)), *RELAXED_PARTING))
+    lip_v, chin_v = f.uv[fr.LOWER_LIP_BOTTOM, 1], f.uv[fr.CHIN, 1]
+    centre_u = (f.uv[fr.MOUTH_LEFT_CORNER, 0] + f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
+    skin = _ramp(v, lip_v + 0.6 * (chin_v - lip_v), lip_v) * np.exp(-0.5 * ((u - centre_u) / (0.6 * width)) ** 2)
+    skin[f.upper_lip] = 0.0
+    weight = np.maximum(skin * (v > f.uv[fr.UPPER_LIP_INNER, 1]), _on(f.lower_lip, 0.35 + 0.65 * _along_lip(f)))
+    weight[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER]] = 0.0
+    moves = np.zeros((fr.NUM_LANDMARKS, 2))
+    moves[:, 1] = -weight * closing * gap
+    return moves
+
+
+def relaxed_landmarks(landmarks: np.ndarray, blendshapes: Mapping[str, float], intensity: float = 1.0) -> np.ndarray:
+    """The photo's face with its own smile and open mouth undone, by `intensity` ((478, 2) float32 pixels): the share
+    of the measured joy move that MediaPipe's smile score shows (`NEUTRAL_DEAD_ZONE`, `SMILE_FULL`) reversed, then
+    the jaw closed over what stays open (`close_mouth`), the lips kept in order (`_lips_in_order`)."""
+    source = face_frame(landmarks)
+    score = max(float(blendshapes.get(name, 0.0)) for name in SMILE_SCORES)
+    smiled = float(np.clip((score - NEUTRAL_DEAD_ZONE) / (SMILE_FULL - NEUTRAL_DEAD_ZONE), 0.0, 1.0))
+    unsmiled = face_frame(move_landmarks(source.points, {"joy": -smiled * float(intensity)}))
+    closed = face_frame(unsmiled.points + unsmiled.to_pixels(close_mouth(unsmiled) * float(intensity)))
+    return _lips_in_order(closed, source).astype(np.float32)
+
+
+def _lips_in_order(f: FaceFrame, source: FaceFrame) -> np.ndarray:
+    """`f`'s points (moved from `source`) with the lower inner lip no further above the upper than on the source (a
+    reversed smile closes a closed-lipped smile's lips past each other, and crossed lips fold the warp); where the
+    jaw has closed an open mouth on the midline, the lips meet all along (towards the corners its move falls off and
+    left a sliver open)."""
+    upper, lower = _split_lip_loop(fr.LIPS_INNER, f.uv, fr.LOWER_LIP_INNER)
+    line = sorted(upper, key=lambda i: f.uv[i, 0])
+
+    def gaps(frame: FaceFrame) -> np.ndarray:  # each lower inner lip point below the upper lip's line
+        return frame.uv[lower, 1] - np.interp(frame.uv[lower, 0], frame.uv[line, 0], frame.uv[line, 1])
+
+    def midline(frame: FaceFrame) -> float:
+        return frame.uv[fr.LOWER_LIP_INNER, 1] - frame.uv[fr.UPPER_LIP_INNER, 1]
+
+    width = abs(source.uv[fr.MOUTH_LEFT_CORNER, 0] - source.uv[fr.MOUTH_RIGHT_CORNER, 0])
+    floor, gap = np.minimum(gaps(source), 0.0), gaps(f)
+    met = midline(source) > RELAXED_PARTING[0] * width and midline(f) <= SEALED
+    uv = f.uv.copy()
+    uv[lower, 1] += (floor if met else np.maximum(gap, floor)) - gap
+    return f.origin + uv @ f.axes
+
+
+def expression_target(landmarks: np.ndarray, expression: str = "neutral", intensity: float = 1.0,
+                      sliders: Mapping[str, float] | None = None, blendshapes: Mapping[str, float] | None = None,
+                      ) -> tuple[dict[str, float], np.ndarray]:  # fmt: skip
+    """(the action units' amounts, the target landmarks (478, 2) float32) of `expression` on a face: neutral starts
+    from the face with what it shows relaxed (`relaxed_landmarks`, from MediaPipe's `blendshapes`), the others from
+    the face as it is."""
+    amounts = expression_amounts(expression, intensity, sliders)
+    start = landmarks
+    if expression == NEUTRAL and blendshapes:
+        start = relaxed_landmarks(landmarks, blendshapes, intensity)
+    return amounts, move_landmarks(start, amounts)

@@ -27,7 +27,7 @@ import numpy as np
 
 from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
-from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, move_landmarks
+from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, expression_target
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
 from pipelines.face.expression_texture import add_texture, interior_scale, shade
 from pipelines.face.eyes import paint_eyes, still_eyeballs
@@ -41,7 +41,9 @@ from pipelines.face.simmim.masks import (
     region_pixel_mask,
     soft_polygon,
 )
-from pipelines.face.warp import CAVITY_MIN_GAP, backward_map, identity_map, mouth_gap, shade_mouth_cavity, warp_with
+from pipelines.face.warp import (
+    CAVITY_MIN_GAP, backward_map, identity_map, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with,
+)
 from pipelines.image_io import ImageSource, load_image
 
 Progress = Callable[[float, str], None]  # fraction done, what is happening
@@ -345,14 +347,14 @@ class FaceExpressionPipeline:
         edit_size = crop.shape[0]
 
         # 3. Target expression: move the landmarks (in the photo frame, where the face is not resized).
-        amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
-        target = move_landmarks(face.landmarks, amounts).astype(np.float64)
+        amounts, target = expression_target(face.landmarks, expression, intensity, sliders, face.blendshapes)
+        target = target.astype(np.float64)
         source_crop = face.aligned.landmarks.astype(np.float64)
         target_crop = transform_points(target, face.aligned.matrix)
 
         # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
-        mapping = identity_map(edit_size) if cfg.variant == "simmim" else backward_map(source_crop, target_crop,
-                                                                                        crop.shape[:2])  # fmt: skip
+        mapping = identity_map(edit_size) if cfg.variant == "simmim" else lips_read_lips(
+            backward_map(source_crop, target_crop, crop.shape[:2]), source_crop, target_crop)  # fmt: skip
         eye_painter = self.eye_painter
         if eye_painter is not None:  # eyes that open keep their eyeball still: the lids move over it
             mapping = still_eyeballs(mapping, source_crop, target_crop)

@@ -16,12 +16,12 @@ from typing import Mapping
 
 import numpy as np
 
-from pipelines.face.action_units import expression_amounts, move_landmarks
+from pipelines.face.action_units import expression_target
 from pipelines.face.align import align_face
 from pipelines.face.expression_texture import add_texture, interior_scale
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
-from pipelines.face.warp import backward_map, shade_mouth_cavity, warp_with
+from pipelines.face.warp import backward_map, lips_read_lips, shade_mouth_cavity, warp_with
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
 
@@ -51,9 +51,9 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
                    eye_model=None) -> np.ndarray:  # fmt: skip
     """The face crop with its landmarks moved to `expression`, the pixels warped along and the expression's texture
     laid on: (size, size, 3) uint8. `eye_model`: the pipeline's `eye_painter` (None: the warp alone opens eyes)."""
-    amounts = expression_amounts(expression, intensity, sliders, face.blendshapes)
-    target = move_landmarks(face.landmarks, amounts).astype(np.float64)  # landmarks move the same in any pixel frame
-    mapping = backward_map(face.landmarks, target, face.crop.shape[:2])
+    amounts, target = expression_target(face.landmarks, expression, intensity, sliders, face.blendshapes)
+    target = target.astype(np.float64)  # landmarks move the same in any pixel frame
+    mapping = lips_read_lips(backward_map(face.landmarks, target, face.crop.shape[:2]), face.landmarks, target)
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
     warped, _ = warp_with(face.crop, mapping)

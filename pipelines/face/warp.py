@@ -20,6 +20,7 @@ from pipelines.face import landmarks as fr
 ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
 ANCHOR_RING_POINTS = 48
 FIELD_SMOOTH = 0.012  # Gaussian sigma of the displacement smoothing, as a fraction of the image size
+LIP_EDGE_INSET = 1.5  # px: a lip closing over the mouth reads its own edge this far in (the edge pixel mixes in teeth)
 CAVITY_COLOUR = np.array([52.0, 22.0, 24.0])  # a dark, slightly red mouth interior (RGB), shaded by the lips' tone
 CAVITY_MIN_GAP = 0.5  # pixels: a target gap that barely opens needs no cavity
 TEETH_COLOUR = np.array([222.0, 214.0, 200.0])  # upper front teeth under the face's light (scaled by the lip tone)
@@ -68,6 +69,54 @@ def backward_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np
     field = cv2.resize(field, (len(xs) * step, len(ys) * step), interpolation=cv2.INTER_LINEAR)[:height, :width]
     identity_x, identity_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     return np.stack([identity_x + field[..., 0], identity_y + field[..., 1]], axis=-1)
+
+
+def _inner_edges(points: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inner lips' upper and lower edge (y) at each of `xs`, from the inner contour of `points` (an upright face:
+    the aligned crops and the canonical frame)."""
+    loop = points[list(fr.LIPS_INNER)]
+    a, b = sorted((int(np.argmin(loop[:, 0])), int(np.argmax(loop[:, 0]))))
+    edges = []
+    for arc in (loop[a : b + 1], np.concatenate([loop[b:], loop[: a + 1]])):
+        order = np.argsort(arc[:, 0])
+        edges.append(np.interp(xs, arc[order, 0], arc[order, 1]))
+    return np.minimum(*edges), np.maximum(*edges)
+
+
+def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """A photo's `backward_map` with no pixel outside the target's mouth opening reading inside the source's, where the
+    target's mouth is the narrower: such a pixel lies on a lip that closed over what the mouth showed (teeth), and reads the
+    edge of its own lip instead, the upper lip above the line the target's lips meet on, the lower below. The
+    smoothed field spreads the jump across that line over a band, and the lips' triangles over a sawtooth, which
+    read the teeth: a mouth closed from a grin kept a row of them (38 % of a closed synthetic grin's lip pixels)."""
+    height, width = mapping.shape[:2]
+    left, right = src[list(fr.LIPS_INNER), 0].min(), src[list(fr.LIPS_INNER), 0].max()
+    lips = dst[list(fr.LIPS_OUTER)]
+    (x0, y0), (x1, y1) = np.floor(lips.min(axis=0)).astype(int) - 2, np.ceil(lips.max(axis=0)).astype(int) + 2
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width - 1), min(y1, height - 1)
+    if x1 <= x0 or y1 <= y0:
+        return mapping
+    ys, xs = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
+    read = mapping[y0 : y1 + 1, x0 : x1 + 1]
+    src_upper, src_lower = _inner_edges(src, read[..., 0].ravel())
+    src_upper, src_lower = src_upper.reshape(xs.shape), src_lower.reshape(xs.shape)
+    dst_upper, dst_lower = _inner_edges(dst, xs.ravel().astype(np.float64))
+    dst_upper, dst_lower = dst_upper.reshape(xs.shape), dst_lower.reshape(xs.shape)
+    margin = LIP_EDGE_INSET  # the opening's edge pixels mix in what lies inside
+    reads_inside = (left - margin < read[..., 0]) & (read[..., 0] < right + margin) & (
+        src_upper - margin < read[..., 1]) & (read[..., 1] < src_lower + margin)  # fmt: skip
+    on_lips = (ys < dst_upper) | (ys > dst_lower) | (xs <= dst[list(fr.LIPS_INNER), 0].min()) | (
+        xs >= dst[list(fr.LIPS_INNER), 0].max())  # fmt: skip
+    closing = dst_lower - dst_upper < src_lower - src_upper - 0.5  # the target's mouth is narrower than the source's
+    fix = reads_inside & on_lips & closing
+    if not fix.any():
+        return mapping
+    upper_side = ys < (dst_upper + dst_lower) / 2
+    mapping = mapping.copy()
+    region = mapping[y0 : y1 + 1, x0 : x1 + 1]
+    own_edge = np.where(upper_side, src_upper - LIP_EDGE_INSET, src_lower + LIP_EDGE_INSET)
+    region[..., 1] = np.where(fix, own_edge, region[..., 1])
+    return mapping
 
 
 def identity_map(size: int) -> np.ndarray:
