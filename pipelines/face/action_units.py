@@ -138,8 +138,8 @@ def face_frame(landmarks: np.ndarray) -> FaceFrame:
     axes = np.stack([x_axis, y_axis]) * unit
     origin = (right_eye + left_eye) / 2
     uv = (points - origin) @ np.stack([x_axis, y_axis]).T / unit
-    upper_outer, lower_outer = _split_lip_loop(fr.LIPS_OUTER, uv, fr.LOWER_LIP_BOTTOM)
-    upper_inner, lower_inner = _split_lip_loop(fr.LIPS_INNER, uv, fr.LOWER_LIP_INNER)
+    upper_outer, lower_outer = split_lip_loop(fr.LIPS_OUTER, uv, fr.LOWER_LIP_BOTTOM)
+    upper_inner, lower_inner = split_lip_loop(fr.LIPS_INNER, uv, fr.LOWER_LIP_INNER)
     return FaceFrame(
         points=points, origin=origin, axes=axes, uv=uv,
         upper_lip=np.array(upper_outer + upper_inner), lower_lip=np.array(lower_outer + lower_inner),
@@ -147,8 +147,9 @@ def face_frame(landmarks: np.ndarray) -> FaceFrame:
     )  # fmt: skip
 
 
-def _split_lip_loop(loop: tuple[int, ...], uv: np.ndarray, lower_member: int) -> tuple[list[int], list[int]]:
-    """Cut a closed lip contour at its two corners (its leftmost and rightmost points in the face frame).
+def split_lip_loop(loop: tuple[int, ...], uv: np.ndarray, lower_member: int) -> tuple[list[int], list[int]]:
+    """Cut a closed lip contour at its two corners (its leftmost and rightmost points along `uv`'s x: the face frame
+    or an upright crop).
 
     A closed mouth puts the upper and lower inner lip on top of each other, so only the contour's order
     can tell them apart; the arc that holds `lower_member` is the lower lip.
@@ -394,7 +395,7 @@ def _lips_in_order(f: FaceFrame, source: FaceFrame) -> np.ndarray:
     reversed smile closes a closed-lipped smile's lips past each other, and crossed lips fold the warp); where the
     jaw has closed an open mouth on the midline, the lips meet all along (towards the corners its move falls off and
     left a sliver open)."""
-    upper, lower = _split_lip_loop(fr.LIPS_INNER, f.uv, fr.LOWER_LIP_INNER)
+    upper, lower = split_lip_loop(fr.LIPS_INNER, f.uv, fr.LOWER_LIP_INNER)
     line = sorted(upper, key=lambda i: f.uv[i, 0])
 
     def gaps(frame: FaceFrame) -> np.ndarray:  # each lower inner lip point below the upper lip's line

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 
 from pipelines.face import landmarks as fr
+from pipelines.face.action_units import split_lip_loop
 
 ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
 ANCHOR_RING_POINTS = 48
@@ -73,22 +74,21 @@ def backward_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np
 
 def _inner_edges(points: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The inner lips' upper and lower edge (y) at each of `xs`, from the inner contour of `points` (an upright face:
-    the aligned crops and the canonical frame)."""
-    loop = points[list(fr.LIPS_INNER)]
-    a, b = sorted((int(np.argmin(loop[:, 0])), int(np.argmax(loop[:, 0]))))
+    the aligned crops)."""
     edges = []
-    for arc in (loop[a : b + 1], np.concatenate([loop[b:], loop[: a + 1]])):
-        order = np.argsort(arc[:, 0])
-        edges.append(np.interp(xs, arc[order, 0], arc[order, 1]))
-    return np.minimum(*edges), np.maximum(*edges)
+    for arc in split_lip_loop(fr.LIPS_INNER, points, fr.LOWER_LIP_INNER):
+        arc = sorted(arc, key=lambda i: points[i, 0])
+        edges.append(np.interp(xs, points[arc, 0], points[arc, 1]))
+    return edges[0], edges[1]
 
 
 def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """A photo's `backward_map` with no pixel outside the target's mouth opening reading inside the source's, where the
-    target's mouth is the narrower: such a pixel lies on a lip that closed over what the mouth showed (teeth), and reads the
-    edge of its own lip instead, the upper lip above the line the target's lips meet on, the lower below. The
-    smoothed field spreads the jump across that line over a band, and the lips' triangles over a sawtooth, which
-    read the teeth: a mouth closed from a grin kept a row of them (38 % of a closed synthetic grin's lip pixels)."""
+    """A photo's `backward_map` with no pixel outside the target's mouth opening reading inside the source's, where
+    the target's mouth is the narrower: such a pixel lies on a lip that closed over what the mouth showed (teeth),
+    and reads the edge of its own lip instead, the upper lip above the line the target's lips meet on, the lower
+    below. The smoothed field spreads the jump across that line over a band, and the lips' triangles over a
+    sawtooth, which read the teeth: a mouth closed from a grin kept a row of them (38 % of a closed synthetic grin's
+    lip pixels)."""
     height, width = mapping.shape[:2]
     left, right = src[list(fr.LIPS_INNER), 0].min(), src[list(fr.LIPS_INNER), 0].max()
     lips = dst[list(fr.LIPS_OUTER)]
