@@ -220,6 +220,8 @@ def test_neutral_closes_a_smiles_open_mouth_and_keeps_a_relaxed_parting():
     assert abs(mouth_gap(target)) < 0.3
     half = expression_target(grin, "neutral", 0.5, blendshapes=SMILING)[1]
     assert 1.0 < mouth_gap(half) < 5.0
+    most = expression_target(grin, "neutral", 0.8, blendshapes=SMILING)[1]  # the studio's default intensity
+    assert abs(mouth_gap(most)) < 0.05  # closed to less than a relaxed parting: no sliver of teeth
     relaxed = parted(0.8)  # 0.025 of the width: a relaxed mouth may stand this open
     no_smile = {"mouthSmileLeft": 0.1}
     np.testing.assert_allclose(expression_target(relaxed, "neutral", blendshapes=no_smile)[1], relaxed, atol=1e-5)

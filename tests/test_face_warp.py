@@ -59,3 +59,17 @@ def test_lips_that_close_over_teeth_show_lips_not_teeth():
     lips = cv2.erode(lips, np.ones((3, 3), np.uint8)).astype(bool)
     teeth = (warped[lips] > 225).all(axis=1)
     assert lips.sum() > 500 and teeth.mean() < 0.005, teeth.mean()
+
+
+def test_a_lip_closed_over_teeth_is_squeezed_not_its_edge_row_repeated():
+    """The pixels that would read teeth read the lip from its edge outwards, evenly: the lip's shading survives."""
+    scale = 4.0
+    grin, closed = parted(6.0).astype(np.float64) * scale, FACE * scale
+    shape = (SHAPE[0] * 4, SHAPE[1] * 4)
+    rows = np.arange(shape[0], dtype=np.float64)[:, None, None]
+    image = np.clip(60 + (rows - grin[fr.LOWER_LIP_INNER, 1]) * 6, 0, 255) * np.ones((1, shape[1], 3))  # lip shading
+    mapping = lips_read_lips(backward_map(grin, closed, shape), grin, closed)
+    warped, _ = warp_with(image.astype(np.uint8), mapping)
+    x = int(round(closed[fr.LOWER_LIP_INNER, 0]))
+    below = warped[int(closed[fr.LOWER_LIP_INNER, 1]) + 1 :, x, 0][:10].astype(int)  # the run that read teeth
+    assert np.all(np.diff(below) >= 0) and len(np.unique(below)) >= 4  # the edge row repeated: one value

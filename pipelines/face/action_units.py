@@ -101,7 +101,6 @@ SMILE_SCORES = ("mouthSmileLeft", "mouthSmileRight")
 # up with the lip, as the real ones do, they pulled the skin below a web photo's chin off the crop's edge (a smear),
 # and the lips landed no closer (0.029 / 0.036 against 0.030 / 0.036, tuning / held out).
 RELAXED_PARTING = (0.03, 0.08)
-SEALED = 0.01  # face units: inner lips this close on the midline have met
 
 
 @dataclass
@@ -392,9 +391,9 @@ def relaxed_landmarks(landmarks: np.ndarray, blendshapes: Mapping[str, float], i
 
 def _lips_in_order(f: FaceFrame, source: FaceFrame) -> np.ndarray:
     """`f`'s points (moved from `source`) with the lower inner lip no further above the upper than on the source (a
-    reversed smile closes a closed-lipped smile's lips past each other, and crossed lips fold the warp); where the
-    jaw has closed an open mouth on the midline, the lips meet all along (towards the corners its move falls off and
-    left a sliver open)."""
+    reversed smile closes a closed-lipped smile's lips past each other, and crossed lips fold the warp); where an open
+    mouth has closed on the midline to less than a relaxed mouth's parting (as at the studio's default intensity,
+    0.8), the lips meet all along: a sliver of teeth between lips that nearly meet read as a grimace."""
     upper, lower = split_lip_loop(fr.LIPS_INNER, f.uv, fr.LOWER_LIP_INNER)
     line = sorted(upper, key=lambda i: f.uv[i, 0])
 
@@ -406,7 +405,8 @@ def _lips_in_order(f: FaceFrame, source: FaceFrame) -> np.ndarray:
 
     width = abs(source.uv[fr.MOUTH_LEFT_CORNER, 0] - source.uv[fr.MOUTH_RIGHT_CORNER, 0])
     floor, gap = np.minimum(gaps(source), 0.0), gaps(f)
-    met = midline(source) > RELAXED_PARTING[0] * width and midline(f) <= SEALED
+    relaxed = RELAXED_PARTING[0] * width
+    met = midline(source) > relaxed and midline(f) <= relaxed  # an open mouth closed to less than a relaxed parting
     uv = f.uv.copy()
     uv[lower, 1] += (floor if met else np.maximum(gap, floor)) - gap
     return f.origin + uv @ f.axes

@@ -21,7 +21,7 @@ from pipelines.face.action_units import split_lip_loop
 ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
 ANCHOR_RING_POINTS = 48
 FIELD_SMOOTH = 0.012  # Gaussian sigma of the displacement smoothing, as a fraction of the image size
-LIP_EDGE_INSET = 1.5  # px: a lip closing over the mouth reads its own edge this far in (the edge pixel mixes in teeth)
+LIP_EDGE_INSET = 3.0  # px: a lip closing over the mouth is read from this far inside its edge (the edge mixes in teeth)
 CAVITY_COLOUR = np.array([52.0, 22.0, 24.0])  # a dark, slightly red mouth interior (RGB), shaded by the lips' tone
 CAVITY_MIN_GAP = 0.5  # pixels: a target gap that barely opens needs no cavity
 TEETH_COLOUR = np.array([222.0, 214.0, 200.0])  # upper front teeth under the face's light (scaled by the lip tone)
@@ -112,11 +112,33 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     if not fix.any():
         return mapping
     upper_side = ys < (dst_upper + dst_lower) / 2
+    edge = np.where(upper_side, src_upper - LIP_EDGE_INSET, src_lower + LIP_EDGE_INSET)
+    reads = read[..., 1].copy()
+    for side, outward in ((fix & upper_side, -1), (fix & ~upper_side, 1)):
+        reads = np.where(side, _spread_over_lip(side, read[..., 1], edge, outward), reads)
     mapping = mapping.copy()
-    region = mapping[y0 : y1 + 1, x0 : x1 + 1]
-    own_edge = np.where(upper_side, src_upper - LIP_EDGE_INSET, src_lower + LIP_EDGE_INSET)
-    region[..., 1] = np.where(fix, own_edge, region[..., 1])
+    mapping[y0 : y1 + 1, x0 : x1 + 1, 1] = reads
     return mapping
+
+
+def _spread_over_lip(fixed: np.ndarray, read: np.ndarray, edge: np.ndarray, outward: int) -> np.ndarray:
+    """New read rows (y) for one lip's `fixed` pixels (a run per column, from the line the lips meet on outwards:
+    `outward` -1 up, 1 down): from the lip's own edge (`edge`) at the meeting line to where the column reads the
+    lip again past the run, evenly, so the lip is squeezed into the space rather than its edge row repeated (a
+    streak)."""
+    rows = np.arange(fixed.shape[0])[:, None]
+    count = fixed.sum(axis=0)
+    if outward > 0:
+        first = np.argmax(fixed, axis=0)
+        beyond = np.minimum(first + count, fixed.shape[0] - 1)
+        step = rows - first
+    else:
+        last = fixed.shape[0] - 1 - np.argmax(fixed[::-1], axis=0)
+        beyond = np.maximum(last - count, 0)
+        step = last - rows
+    columns = np.arange(fixed.shape[1])
+    t = (step + 0.5) / np.maximum(count, 1)
+    return edge * (1 - t) + read[beyond, columns][None, :] * t
 
 
 def identity_map(size: int) -> np.ndarray:
