@@ -85,8 +85,8 @@ def _inner_edges(points: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.nda
 def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """A photo's `backward_map` with no pixel outside the target's mouth opening reading inside the source's, where
     the target's mouth is the narrower: such a pixel lies on a lip that closed over what the mouth showed (teeth),
-    and reads the edge of its own lip instead, the upper lip above the line the target's lips meet on, the lower
-    below. The smoothed field spreads the jump across that line over a band, and the lips' triangles over a
+    and reads its own lip instead, from inside its edge outwards (`_spread_over_lip`), the upper lip above the line
+    the target's lips meet on, the lower below. The smoothed field spreads the jump across that line over a band, and the lips' triangles over a
     sawtooth, which read the teeth: a mouth closed from a grin kept a row of them (38 % of a closed synthetic grin's
     lip pixels)."""
     height, width = mapping.shape[:2]
@@ -123,9 +123,8 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
 
 def _spread_over_lip(fixed: np.ndarray, read: np.ndarray, edge: np.ndarray, outward: int) -> np.ndarray:
     """New read rows (y) for one lip's `fixed` pixels (a run per column, from the line the lips meet on outwards:
-    `outward` -1 up, 1 down): from the lip's own edge (`edge`) at the meeting line to where the column reads the
-    lip again past the run, evenly, so the lip is squeezed into the space rather than its edge row repeated (a
-    streak)."""
+    `outward` -1 up, 1 down): evenly from the lip's own edge (`edge`) at the meeting line to the row the column
+    reads just past the run, so the lip's shading runs on rather than its edge row repeating (a streak)."""
     rows = np.arange(fixed.shape[0])[:, None]
     count = fixed.sum(axis=0)
     if outward > 0:
