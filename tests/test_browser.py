@@ -183,6 +183,7 @@ def test_chinese_browser_gets_chinese_expression_buttons(browser, studio_url):
     page = context.new_page()
     page.goto(studio_url)
     page.get_by_role("tab", name="面部").wait_for(timeout=60_000)
+    page.locator("#face-expression label").first.wait_for(timeout=60_000)  # the tab can show before its radios
     buttons = page.locator("#face-expression label").all_inner_texts()
     assert [text.split()[-1] for text in buttons] == ["喜悦", "悲伤", "愤怒", "惊讶", "害怕", "厌恶", "平静"]
     for english in ("Make expression", "Expression", "Intensity", "Face photo"):
