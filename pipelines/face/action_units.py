@@ -358,13 +358,21 @@ def move_landmarks(landmarks: np.ndarray, amounts: Mapping[str, float]) -> np.nd
     return (frame.points + frame.to_pixels(moves)).astype(np.float32)
 
 
+def _mouth_width(f: FaceFrame) -> float:
+    return abs(f.uv[fr.MOUTH_LEFT_CORNER, 0] - f.uv[fr.MOUTH_RIGHT_CORNER, 0])
+
+
+def _midline_gap(f: FaceFrame) -> float:
+    """How far the inner lips stand apart on the midline, face units (negative: crossed)."""
+    return f.uv[fr.LOWER_LIP_INNER, 1] - f.uv[fr.UPPER_LIP_INNER, 1]
+
+
 def close_mouth(f: FaceFrame) -> np.ndarray:
     """The lower lip raised until the inner lips on the midline stand as a relaxed mouth's do: parted more than
     `RELAXED_PARTING` allows they meet, partly between its two ends. The skin below follows, fading out before the
     chin: the chin and jawline stay. (478, 2) face units."""
     v, u = f.uv[:, 1], f.uv[:, 0]
-    gap = f.uv[fr.LOWER_LIP_INNER, 1] - f.uv[fr.UPPER_LIP_INNER, 1]
-    width = abs(f.uv[fr.MOUTH_LEFT_CORNER, 0] - f.uv[fr.MOUTH_RIGHT_CORNER, 0])
+    gap, width = _midline_gap(f), _mouth_width(f)
     closing = float(_ramp(np.array(gap / max(width, 1e-6)), *RELAXED_PARTING))
     lip_v, chin_v = f.uv[fr.LOWER_LIP_BOTTOM, 1], f.uv[fr.CHIN, 1]
     centre_u = (f.uv[fr.MOUTH_LEFT_CORNER, 0] + f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
@@ -380,7 +388,7 @@ def close_mouth(f: FaceFrame) -> np.ndarray:
 def relaxed_landmarks(landmarks: np.ndarray, blendshapes: Mapping[str, float], intensity: float = 1.0) -> np.ndarray:
     """The photo's face with its own smile and open mouth undone, by `intensity` ((478, 2) float32 pixels): the share
     of the measured joy move that MediaPipe's smile score shows (`NEUTRAL_DEAD_ZONE`, `SMILE_FULL`) reversed, then
-    the jaw closed over what stays open (`close_mouth`), the lips kept in order (`_lips_in_order`)."""
+    the lower lip raised over what stays open (`close_mouth`), the lips kept in order (`_lips_in_order`)."""
     source = face_frame(landmarks)
     score = max(float(blendshapes.get(name, 0.0)) for name in SMILE_SCORES)
     smiled = float(np.clip((score - NEUTRAL_DEAD_ZONE) / (SMILE_FULL - NEUTRAL_DEAD_ZONE), 0.0, 1.0))
@@ -400,13 +408,9 @@ def _lips_in_order(f: FaceFrame, source: FaceFrame) -> np.ndarray:
     def gaps(frame: FaceFrame) -> np.ndarray:  # each lower inner lip point below the upper lip's line
         return frame.uv[lower, 1] - np.interp(frame.uv[lower, 0], frame.uv[line, 0], frame.uv[line, 1])
 
-    def midline(frame: FaceFrame) -> float:
-        return frame.uv[fr.LOWER_LIP_INNER, 1] - frame.uv[fr.UPPER_LIP_INNER, 1]
-
-    width = abs(source.uv[fr.MOUTH_LEFT_CORNER, 0] - source.uv[fr.MOUTH_RIGHT_CORNER, 0])
     floor, gap = np.minimum(gaps(source), 0.0), gaps(f)
-    relaxed = RELAXED_PARTING[0] * width
-    met = midline(source) > relaxed and midline(f) <= relaxed  # an open mouth closed to less than a relaxed parting
+    relaxed = RELAXED_PARTING[0] * _mouth_width(source)
+    met = _midline_gap(source) > relaxed and _midline_gap(f) <= relaxed  # an open mouth closed to a relaxed parting
     uv = f.uv.copy()
     uv[lower, 1] += (floor if met else np.maximum(gap, floor)) - gap
     return f.origin + uv @ f.axes
