@@ -1,12 +1,14 @@
-"""Neutral from a smiling photo: the edit against the same person's real neutral photo.
+"""Expressions from a smiling photo: each edit against the same person's real neutral photo, or its edit.
 
-Every test person with a real smile (faces-dev's London set, openpeople P001-P010) is edited from the SMILING photo
-to neutral and compared with their real neutral photo: where the lips land (the mean distance of the lip landmarks
+Every test person with a real smile (faces-dev's London set, openpeople P001-P010) is edited from the SMILING photo.
+Neutral is compared with their real neutral photo: where the lips land (the mean distance of the lip landmarks
 from the real neutral's, in face units, both laid onto the smile by the stable points as the moves are measured:
 `expression_moves.landmark_move`), how much joy the judges still read (fer's joy probability, and its neutral
 probability) and how far dlib's embedding lies from the real neutral photo, each against the smiling photo left as
-it is. The tuning people (the London tuning half, P001-P007) apart from the held-out ones. Writes
-bench/results/face_from_smile.md.
+it is. Every other expression is compared with the same expression edited from the real neutral photo (what the
+studio makes of a face at rest): the lips' distance from that edit's, the judges' probability of the expression
+and of joy (the mean of the judges). The tuning people (the London tuning half, P001-P007) apart from the held-out
+ones. Writes bench/results/face_from_smile.md.
 
     python bench/face_from_smile.py [--data ../shared/data] [--judges-python .venv-judges/bin/python] [--keep DIR]
 """
@@ -24,7 +26,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from bench.face import run_judges, test_people  # noqa: E402
+from bench.face import EMOTIONS, NEUTRAL, Scores, run_judges, test_people  # noqa: E402
 from bench.report import table, write_result  # noqa: E402
 from pipelines.face import landmarks as fr  # noqa: E402
 from pipelines.face.expression_moves import landmark_move  # noqa: E402
@@ -33,9 +35,9 @@ LIPS = sorted(set(fr.LIPS_OUTER) | set(fr.LIPS_INNER))
 GROUPS = {"tuning (London tuning half, P001-P007)": "tuned", "held out (London other half, P008-P010)": "held-out"}
 
 
-def lip_errors(smile: np.ndarray, real: np.ndarray, edit: np.ndarray) -> tuple[float, float]:
-    """(the smiling photo's lips, the edit's) mean distance from the real neutral lips, face units."""
-    truth = landmark_move(smile, real)[LIPS]
+def lip_errors(smile: np.ndarray, reference: np.ndarray, edit: np.ndarray) -> tuple[float, float]:
+    """(the smiling photo's lips, the edit's) mean distance from the reference's lips, face units."""
+    truth = landmark_move(smile, reference)[LIPS]
     return (float(np.linalg.norm(truth, axis=1).mean()),
             float(np.linalg.norm(truth - landmark_move(smile, edit)[LIPS], axis=1).mean()))  # fmt: skip
 
@@ -53,43 +55,62 @@ def main(argv=None) -> int:
     people = [p for p in test_people(args.data) if "joy" in p.real and p.group != "genki"]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="face_from_smile_"))
     folder.mkdir(parents=True, exist_ok=True)
-    lips: dict[str, tuple[float, float]] = {}
+    lips: dict[tuple[str, str], tuple[float, float]] = {}  # (person, label) -> (photo, edit) errors
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
         for person in people:
-            smile = pipe.find_face(person.real["joy"])
-            real = pipe.find_face(person.neutral)
-            out = pipe.edit(smile, "neutral")
-            lips[person.id] = lip_errors(smile.landmarks, real.landmarks, out.target_landmarks)
-            Image.fromarray(out.image).save(folder / f"edit__{person.id}.png")
-            shutil.copyfile(person.real["joy"], folder / f"smile__{person.id}{person.real['joy'].suffix}")
-            shutil.copyfile(person.neutral, folder / f"real__{person.id}{person.neutral.suffix}")
-    judged = run_judges(folder, args.judges_python, folder / "judges.json")
-    images, labels = judged["images"], judged["labels"]
+            smile, rest = pipe.find_face(person.real["joy"]), pipe.find_face(person.neutral)
+            relaxed = pipe.edit(smile, NEUTRAL)
+            lips[person.id, NEUTRAL] = lip_errors(smile.landmarks, rest.landmarks, relaxed.target_landmarks)
+            Image.fromarray(relaxed.image).save(folder / f"smile__{person.id}__{NEUTRAL}.png")
+            for label in EMOTIONS:
+                edit, reference = pipe.edit(smile, label), pipe.edit(rest, label)
+                lips[person.id, label] = lip_errors(smile.landmarks, reference.target_landmarks,
+                                                    edit.target_landmarks)  # fmt: skip
+                Image.fromarray(edit.image).save(folder / f"smile__{person.id}__{label}.png")
+                Image.fromarray(reference.image).save(folder / f"rest__{person.id}__{label}.png")
+            for label, path in ((NEUTRAL, person.neutral), ("joy", person.real["joy"])):
+                shutil.copyfile(path, folder / f"real__{person.id}__{label}{path.suffix}")
+    scores = Scores(run_judges(folder, args.judges_python, folder / "judges.json"))
 
-    def scores(kind: str, pid: str) -> dict | None:
-        return next((v for k, v in images.items() if k.startswith(f"{kind}__{pid}.") and v and v.get("probs")), None)
+    def prob(source: str, pid: str, label: str, of: str, judges=("fer",)) -> float:
+        return float(np.mean([scores.probs(source, pid, label, j)[scores.labels.index(of)] for j in judges]))
 
-    rows = []
+    def distance(source: str, pid: str, label: str) -> float:
+        return float(np.linalg.norm(scores.encoding(source, pid, label) - scores.encoding("real", pid, NEUTRAL)))
+
+    neutral_rows, rows = [], []
     for name, suffix in GROUPS.items():
         members = [p.id for p in people if p.group.endswith(suffix)]
-        fer = {kind: {label: np.mean([scores(kind, pid)["probs"]["fer"][labels.index(label)] for pid in members])
-                      for label in ("joy", "neutral")} for kind in ("smile", "edit", "real")}  # fmt: skip
-        distance = {kind: np.mean([np.linalg.norm(np.subtract(scores(kind, pid)["encoding"],
-                                                              scores("real", pid)["encoding"])) for pid in members])
-                    for kind in ("smile", "edit")}  # fmt: skip
-        error = np.mean([lips[pid] for pid in members], axis=0)
-        rows.append([name, str(len(members)), f"{error[0]:.3f} / {error[1]:.3f}",
-                     " / ".join(f"{fer[k]['joy']:.2f}" for k in ("smile", "edit", "real")),
-                     " / ".join(f"{fer[k]['neutral']:.2f}" for k in ("smile", "edit", "real")),
-                     f"{distance['smile']:.2f} / {distance['edit']:.2f}"])  # fmt: skip
+        images = (("real", "joy"), ("smile", NEUTRAL), ("real", NEUTRAL))  # the smiling photo, the edit, the truth
+        neutral_rows.append([
+            name, str(len(members)), "%.3f / %.3f" % tuple(np.mean([lips[p, NEUTRAL] for p in members], axis=0)),
+            *[" / ".join(f"{np.mean([prob(s, p, l, of) for p in members]):.2f}" for s, l in images)
+              for of in ("joy", NEUTRAL)],
+            " / ".join(f"{np.mean([distance(s, p, l) for p in members]):.2f}" for s, l in images[:2]),
+        ])  # fmt: skip
+        for label in EMOTIONS:
+            mean = {(source, of): np.mean([prob(source, p, label, of, scores.judges) for p in members])
+                    for source in ("smile", "rest") for of in (label, "joy")}  # fmt: skip
+            rows.append([
+                name if label == EMOTIONS[0] else "", label,
+                "%.3f / %.3f" % tuple(np.mean([lips[p, label] for p in members], axis=0)),
+                f"{mean['smile', label]:.2f} / {mean['rest', label]:.2f}",
+                f"{mean['smile', 'joy']:.2f} / {mean['rest', 'joy']:.2f}" if label != "joy" else "",
+            ])  # fmt: skip
     body = "\n".join([
         "Each person's SMILING photo edited to neutral, against their real neutral photo. Lips: mean distance of the",
         "lip landmarks from the real neutral's (face units: the distance between the iris centres), the smiling",
         "photo's / the edit's target. fer: mean probability, the smiling photo / the edit / the real neutral photo.",
         "dlib: embedding distance to the real neutral photo, the smiling photo's / the edit's.", "",
-        table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral"], rows),
+        table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral"],
+              neutral_rows),
+        "", "Each emotion edited from the SMILING photo, against the same emotion edited from the real neutral photo.",
+        "Lips: mean distance of the lip landmarks from the edit-from-neutral's target, the smiling photo's / the",
+        "edit's target (face units). Judges: the mean probability over the judges "
+        f"({', '.join(scores.judges)}), the edit from the smile / from the neutral photo.", "",
+        table(["people", "emotion", "lips: photo / edit", "judges: the emotion", "judges: joy"], rows),
     ])  # fmt: skip
-    write_result("face_from_smile", "Neutral from a smiling photo", body)
+    write_result("face_from_smile", "Expressions from a smiling photo", body)
     if args.keep is None:
         shutil.rmtree(folder)
     return 0

@@ -8,7 +8,7 @@ import pytest
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import (
     EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESETS, brow_points, expression_amounts, expression_target, face_frame,
-    move_landmarks,
+    move_landmarks, relaxed_landmarks,
 )
 
 # A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.
@@ -246,9 +246,31 @@ def test_neutral_at_intensity_zero_or_on_lips_already_at_rest_moves_nothing():
     np.testing.assert_allclose(expression_target(crossed, "neutral", blendshapes=no_smile)[1], crossed, atol=1e-4)
 
 
-def test_other_expressions_start_from_the_face_as_it_is():
-    np.testing.assert_allclose(expression_target(parted(6.0), "sadness", blendshapes=SMILING)[1] - parted(6.0),
-                               moved("sadness"), atol=1e-3)  # fmt: skip
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_every_expression_starts_from_the_face_at_rest(expression):
+    """Sadness on a grin is sadness, not a grin with its corners a little lower: the smile is relaxed first, by the
+    same intensity, so intensity 0 is still the photo."""
+    grin = parted(6.0)
+    at_rest = relaxed_landmarks(grin, SMILING)
+    target = expression_target(grin, expression, blendshapes=SMILING)[1]
+    np.testing.assert_allclose(target, move_landmarks(at_rest, expression_amounts(expression)), atol=1e-3)
+    np.testing.assert_allclose(expression_target(grin, expression, 0.0, blendshapes=SMILING)[1], grin, atol=1e-4)
+
+
+def test_only_neutral_closes_a_mouth_the_smile_did_not_open():
+    talking = parted(8.0)
+    no_smile = {"mouthSmileLeft": 0.1}
+    np.testing.assert_allclose(expression_target(talking, "sadness", blendshapes=no_smile)[1],
+                               talking + moved("sadness"), atol=1e-3)  # fmt: skip
+    assert abs(mouth_gap(expression_target(talking, "neutral", blendshapes=no_smile)[1])) < 0.3
+
+
+def test_sadness_on_a_grin_turns_the_corners_down_past_the_grins():
+    grin = parted(6.0)
+    sad = expression_target(grin, "sadness", blendshapes=SMILING)[1]
+    as_it_is = grin + moved("sadness")
+    assert sad[fr.MOUTH_RIGHT_CORNER, 1] > as_it_is[fr.MOUTH_RIGHT_CORNER, 1] + 1  # image y grows downwards
+    assert abs(mouth_gap(sad)) < 0.3  # the grin's teeth are closed away; sadness does not open the mouth
 
 
 def test_moves_turn_with_the_head():

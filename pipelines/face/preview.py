@@ -32,7 +32,7 @@ class PreviewFace:
 
     crop: np.ndarray  # (size, size, 3) uint8, the aligned face
     landmarks: np.ndarray  # (478, 2) float64, in crop pixels
-    blendshapes: dict[str, float]  # MediaPipe's scores, so "neutral" relaxes what the photo shows
+    blendshapes: dict[str, float]  # MediaPipe's scores: every expression starts from the face at rest
     interior_scale: np.ndarray  # (3,) the measured mouth interior at this face's brightness and light
     texture_strength: float  # the pipeline's (`FaceExpressionConfig.texture_scale`): the preview shades alike
     blur: float = 0.0  # px in this crop: what the preview adds is softened like the full edit's (`sharpness`)
