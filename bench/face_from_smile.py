@@ -29,7 +29,9 @@ sys.path.insert(0, str(BENCH.parent))
 from bench.face import EMOTIONS, NEUTRAL, Scores, run_judges, test_people  # noqa: E402
 from bench.report import table, write_result  # noqa: E402
 from pipelines.face import landmarks as fr  # noqa: E402
+from pipelines.face.align import transform_points  # noqa: E402
 from pipelines.face.expression_moves import landmark_move  # noqa: E402
+from pipelines.face.warp import lip_edges  # noqa: E402
 
 LIPS = sorted(set(fr.LIPS_OUTER) | set(fr.LIPS_INNER))
 GROUPS = {"tuning (London tuning half, P001-P007)": "tuned", "held out (London other half, P008-P010)": "held-out"}
@@ -40,6 +42,23 @@ def lip_errors(smile: np.ndarray, reference: np.ndarray, edit: np.ndarray) -> tu
     truth = landmark_move(smile, reference)[LIPS]
     return (float(np.linalg.norm(truth, axis=1).mean()),
             float(np.linalg.norm(truth - landmark_move(smile, edit)[LIPS], axis=1).mean()))  # fmt: skip
+
+
+def seam_light(crop: np.ndarray, landmarks: np.ndarray) -> float:
+    """How dark closed lips meet: across five columns of the middle of the mouth (an aligned crop and its landmarks),
+    the darkest light within 2.5 px of the lips' meeting line over the median light of the lips away from it
+    (the median of the five)."""
+    light = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    inner = landmarks[list(fr.LIPS_INNER), 0]
+    ratios = []
+    for x in inner.min() + np.array([0.3, 0.4, 0.5, 0.6, 0.7]) * (inner.max() - inner.min()):
+        top, bottom = (e[0] for e in lip_edges(landmarks, fr.LIPS_OUTER, fr.LOWER_LIP_BOTTOM, np.array([x])))
+        up, low = (e[0] for e in lip_edges(landmarks, fr.LIPS_INNER, fr.LOWER_LIP_INNER, np.array([x])))
+        meet, ys = (up + low) / 2, np.arange(int(top), int(bottom) + 1)
+        column = light[ys, int(round(x))]
+        lips = column[(np.abs(ys - meet) > 3) & (ys > top + 1) & (ys < bottom - 1)]
+        ratios.append(column[np.abs(ys - meet) <= 2.5].min() / np.median(lips))
+    return float(np.median(ratios))
 
 
 def main(argv=None) -> int:
@@ -56,11 +75,15 @@ def main(argv=None) -> int:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="face_from_smile_"))
     folder.mkdir(parents=True, exist_ok=True)
     lips: dict[tuple[str, str], tuple[float, float]] = {}  # (person, label) -> (photo, edit) errors
+    seams: dict[str, tuple[float, float]] = {}  # person -> (the neutral edit's, the real neutral photo's) seam light
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
         for person in people:
             smile, rest = pipe.find_face(person.real["joy"]), pipe.find_face(person.neutral)
             relaxed = pipe.edit(smile, NEUTRAL)
             lips[person.id, NEUTRAL] = lip_errors(smile.landmarks, rest.landmarks, relaxed.target_landmarks)
+            seams[person.id] = (seam_light(relaxed.face, transform_points(relaxed.target_landmarks.astype(np.float64),
+                                                                         smile.aligned.matrix)),
+                                seam_light(rest.aligned.crop, rest.aligned.landmarks))  # fmt: skip
             Image.fromarray(relaxed.image).save(folder / f"smile__{person.id}__{NEUTRAL}.png")
             for label in EMOTIONS:
                 edit, reference = pipe.edit(smile, label), pipe.edit(rest, label)
@@ -87,6 +110,7 @@ def main(argv=None) -> int:
             *[" / ".join(f"{np.mean([prob(s, p, l, of) for p in members]):.2f}" for s, l in images)
               for of in ("joy", NEUTRAL)],
             " / ".join(f"{np.mean([distance(s, p, l) for p in members]):.2f}" for s, l in images[:2]),
+            "%.2f / %.2f" % tuple(np.median([seams[p] for p in members], axis=0)),
         ])  # fmt: skip
         for label in EMOTIONS:
             mean = {(source, of): np.mean([prob(source, p, label, of, scores.judges) for p in members])
@@ -101,9 +125,11 @@ def main(argv=None) -> int:
         "Each person's SMILING photo edited to neutral, against their real neutral photo. Lips: mean distance of the",
         "lip landmarks from the real neutral's (face units: the distance between the iris centres), the smiling",
         "photo's / the edit's target. fer: mean probability, the smiling photo / the edit / the real neutral photo.",
-        "dlib: embedding distance to the real neutral photo, the smiling photo's / the edit's.", "",
-        table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral"],
-              neutral_rows),
+        "dlib: embedding distance to the real neutral photo, the smiling photo's / the edit's. Seam: how dark the",
+        "closed lips meet (the darkest light on their meeting line over the lips' own, median; `seam_light`), the",
+        "edit's / the real neutral photo's.", "",
+        table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral",
+               "seam: edit / real"], neutral_rows),
         "", "Each emotion edited from the SMILING photo, against the same emotion edited from the real neutral photo.",
         "Lips: mean distance of the lip landmarks from the edit-from-neutral's target, the smiling photo's / the",
         "edit's target (face units). Judges: the mean probability over the judges "

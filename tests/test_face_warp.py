@@ -8,7 +8,9 @@ from test_expressions import hand_made_face, parted
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import expression_amounts, move_landmarks
-from pipelines.face.warp import backward_map, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with
+from pipelines.face.warp import (
+    LIP_SEAM, backward_map, lip_edges, lip_seam, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with,
+)
 
 FACE = hand_made_face().astype(np.float64)
 SHAPE = (170, 120)  # room below the chin for the jaw to drop
@@ -43,33 +45,72 @@ def test_cavity_only_where_the_mouth_opens():
     assert np.array_equal(shaded[alpha == 0], image[alpha == 0])
 
 
+def closed_grin(image_of_grin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the grin's image warped closed, the grin's landmarks, the closed target's), 4x the hand-made face."""
+    grin, closed = parted(6.0).astype(np.float64) * 4, FACE * 4
+    shape = (SHAPE[0] * 4, SHAPE[1] * 4)
+    warped, _ = warp_with(image_of_grin(grin, shape), lips_read_lips(backward_map(grin, closed, shape), grin, closed))
+    return warped, grin, closed
+
+
+def polygon(points: np.ndarray, loop: tuple[int, ...]) -> np.ndarray:
+    return np.round(points[list(loop)]).astype(np.int32)
+
+
 def test_lips_that_close_over_teeth_show_lips_not_teeth():
     """A grin closed by the warp: the target's lips meet on a line; the smoothed move spread its jump over a band that
     read the teeth between the source's lips, and the lips' own triangles a sawtooth of them."""
-    scale = 4.0
-    grin, closed = parted(6.0).astype(np.float64) * scale, FACE * scale
-    shape = (SHAPE[0] * 4, SHAPE[1] * 4)
-    image = np.full((*shape, 3), (200, 160, 140), np.uint8)
-    polygon = lambda points, loop: np.round(points[list(loop)]).astype(np.int32)  # noqa: E731
-    cv2.fillPoly(image, [polygon(grin, fr.LIPS_OUTER)], (180, 60, 70))
-    cv2.fillPoly(image, [polygon(grin, fr.LIPS_INNER)], (245, 245, 240))
-    warped, _ = warp_with(image, lips_read_lips(backward_map(grin, closed, shape), grin, closed))
-    lips = cv2.fillPoly(np.zeros(shape, np.uint8), [polygon(closed, fr.LIPS_OUTER)], 1)
+
+    def lips_and_teeth(grin, shape):
+        image = np.full((*shape, 3), (200, 160, 140), np.uint8)
+        cv2.fillPoly(image, [polygon(grin, fr.LIPS_OUTER)], (180, 60, 70))
+        return cv2.fillPoly(image, [polygon(grin, fr.LIPS_INNER)], (245, 245, 240))
+
+    warped, _, closed = closed_grin(lips_and_teeth)
+    lips = cv2.fillPoly(np.zeros(warped.shape[:2], np.uint8), [polygon(closed, fr.LIPS_OUTER)], 1)
     lips = cv2.fillPoly(lips, [polygon(closed, fr.LIPS_INNER)], 0)  # the sliver the target leaves open may show them
     lips = cv2.erode(lips, np.ones((3, 3), np.uint8)).astype(bool)
     teeth = (warped[lips] > 225).all(axis=1)
     assert lips.sum() > 500 and teeth.mean() < 0.005, teeth.mean()
 
 
-def test_a_lip_closed_over_teeth_is_squeezed_not_its_edge_row_repeated():
-    """The pixels that would read teeth read the lip from its edge outwards, evenly: the lip's shading survives."""
-    scale = 4.0
-    grin, closed = parted(6.0).astype(np.float64) * scale, FACE * scale
-    shape = (SHAPE[0] * 4, SHAPE[1] * 4)
+def shaded_lips(grin: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Lips (and all else) shaded top to bottom only, lighter away from the grin's lower inner lip."""
     rows = np.arange(shape[0], dtype=np.float64)[:, None, None]
-    image = np.clip(60 + (rows - grin[fr.LOWER_LIP_INNER, 1]) * 6, 0, 255) * np.ones((1, shape[1], 3))  # lip shading
-    mapping = lips_read_lips(backward_map(grin, closed, shape), grin, closed)
-    warped, _ = warp_with(image.astype(np.uint8), mapping)
+    return (np.clip(60 + np.abs(rows - grin[fr.LOWER_LIP_INNER, 1]) * 8, 0, 255) * np.ones((1, shape[1], 3)))\
+        .astype(np.uint8)  # fmt: skip
+
+
+def test_a_lip_closed_over_teeth_is_read_whole_not_its_edge_row_repeated():
+    """The pixels that would read teeth read the lip, evenly from inside its edge: the lip's shading survives."""
+    warped, _, closed = closed_grin(shaded_lips)
     x = int(round(closed[fr.LOWER_LIP_INNER, 0]))
     below = warped[int(closed[fr.LOWER_LIP_INNER, 1]) + 1 :, x, 0][:10].astype(int)  # the run that read teeth
     assert np.all(np.diff(below) >= 0) and len(np.unique(below)) >= 4  # the edge row repeated: one value
+
+
+def test_a_lip_closed_over_teeth_has_no_streaks():
+    """Shaded top to bottom only, each closed lip must still be even from column to column: a column's mean over
+    the lip follows its neighbours'. Mending only the pixels that read teeth stretched each column on its own:
+    vertical streaks (the lower lip's columns' second difference up to 10 grey levels, now 4)."""
+    warped, _, closed = closed_grin(shaded_lips)
+    inner = closed[list(fr.LIPS_INNER), 0]
+    xs = np.arange(int(inner.min()) + 4, int(inner.max()) - 4)
+    outer_up, outer_low = lip_edges(closed, fr.LIPS_OUTER, fr.LOWER_LIP_BOTTOM, xs.astype(np.float64))
+    inner_up, inner_low = lip_edges(closed, fr.LIPS_INNER, fr.LOWER_LIP_INNER, xs.astype(np.float64))
+    for top, bottom in ((outer_up + 2, inner_up - 2), (inner_low + 2, outer_low - 2)):
+        means = np.array([warped[int(np.ceil(a)) : int(np.floor(b)) + 1, x, 0].mean()
+                          for x, a, b in zip(xs, top, bottom)])  # fmt: skip
+        assert len(xs) > 60 and np.abs(np.diff(means, 2)).max() < 6, np.abs(np.diff(means, 2)).max()
+
+
+def test_lips_the_warp_closed_meet_on_a_dark_line_and_no_other_mouth_gets_one():
+    grin, closed = parted(6.0).astype(np.float64) * 4, parted(0.0).astype(np.float64) * 4  # lips that meet
+    shape = (SHAPE[0] * 4, SHAPE[1] * 4)
+    seam = lip_seam(grin, closed, shape)
+    x, y = np.round(closed[fr.UPPER_LIP_INNER]).astype(int)
+    assert seam[:, x].min() < -0.9 * LIP_SEAM[0] and abs(int(np.argmin(seam[:, x])) - y) <= 3
+    assert seam[y + 20 :, x].min() > -0.01 and seam[: y - 20, x].min() > -0.01  # a line, not a band
+    assert not seam[:, : int(closed[list(fr.LIPS_INNER), 0].min())].any()  # nothing past the mouth's corners
+    assert not lip_seam(closed, closed, shape).any()  # a closed mouth keeps its own
+    assert not lip_seam(grin, grin, shape).any()  # an open one stays open

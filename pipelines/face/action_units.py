@@ -82,14 +82,14 @@ PRESETS: dict[str, dict[str, float]] = {
     for label in EXPRESSIONS
 }
 
-# Every expression first undoes the source's own smile and open mouth (`relaxed_landmarks`). A smile is read from MediaPipe's
-# mouthSmile score: on neutral photos it runs up to 0.65 (the shape of the person's mouth), so what lies above the
-# dead zone is smiling, and at SMILE_FULL the photo shows the whole measured joy move, which is reversed. Fitted on
-# same-person smiles whose real neutral photo is known (the London tuning half's and openpeople P001-P007's),
-# against their real neutral mouths (mean distance of the lip points, face units): dead zone 0.5 with the whole
-# move at 0.85 / 0.95 / 1.05: 0.032 / 0.030 / 0.033; dead zone 0.4 / 0.6 with it at 0.95: 0.030 / 0.031 (the photo
-# left as it is: 0.100; the hand-sized smile unit before: 0.077). Held out in bench/face_from_smile.py. Only the
-# mouth: on neutral photos MediaPipe scores eyeSquint, browDown and browOuterUp at 0.2-0.7, the person's anatomy.
+# Every expression first undoes the source's own smile and open mouth (`relaxed_landmarks`). A smile is read from
+# MediaPipe's mouthSmile score: on neutral photos it runs up to 0.65 (the shape of the person's mouth), so what lies
+# above the dead zone is smiling, and at SMILE_FULL the photo shows the whole measured joy move, which is reversed.
+# Fitted on same-person smiles whose real neutral photo is known (the London tuning half's and openpeople P001-P007's),
+# against their real neutral mouths (mean distance of the lip points, face units): dead zone 0.5 with the whole move at
+# 0.85 / 0.95 / 1.05: 0.032 / 0.030 / 0.033; dead zone 0.4 / 0.6 with it at 0.95: 0.030 / 0.031 (the photo left as it
+# is: 0.100; the hand-sized smile unit before: 0.077). Held out in bench/face_from_smile.py. Only the mouth: on neutral
+# photos MediaPipe scores eyeSquint, browDown and browOuterUp at 0.2-0.7, the person's anatomy.
 NEUTRAL_DEAD_ZONE = 0.5
 SMILE_FULL = 0.95
 SMILE_SCORES = ("mouthSmileLeft", "mouthSmileRight")

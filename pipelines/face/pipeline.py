@@ -42,7 +42,7 @@ from pipelines.face.simmim.masks import (
     soft_polygon,
 )
 from pipelines.face.warp import (
-    CAVITY_MIN_GAP, backward_map, identity_map, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with,
+    CAVITY_MIN_GAP, backward_map, identity_map, lip_seam, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with,
 )
 from pipelines.image_io import ImageSource, load_image
 
@@ -360,6 +360,10 @@ class FaceExpressionPipeline:
             mapping = still_eyeballs(mapping, source_crop, target_crop)
         warped, moved = warp_with(crop, mapping)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
+        if cfg.variant != "simmim":  # lips the warp closed meet on a dark line
+            seam = soften(lip_seam(source_crop, target_crop, crop.shape[:2]), face.blur)
+            warped = shade(warped, seam) if seam.any() else warped
+            moved_mask |= (seam < -0.5 / 255).astype(np.uint8)
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
         warped, log_ratio, interior = add_texture(warped, face.interior_scale, target_crop, amounts, cfg.texture_scale,

@@ -18,10 +18,10 @@ import numpy as np
 
 from pipelines.face.action_units import expression_target
 from pipelines.face.align import align_face
-from pipelines.face.expression_texture import add_texture, interior_scale
+from pipelines.face.expression_texture import add_texture, interior_scale, shade
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
-from pipelines.face.warp import backward_map, lips_read_lips, shade_mouth_cavity, warp_with
+from pipelines.face.warp import backward_map, lip_seam, lips_read_lips, shade_mouth_cavity, warp_with
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
 
@@ -57,6 +57,9 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
     warped, _ = warp_with(face.crop, mapping)
+    seam = soften(lip_seam(face.landmarks, target, face.crop.shape[:2]), face.blur)
+    if seam.any():  # lips the warp closed meet on a dark line
+        warped = shade(warped, seam)
     warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength, face.blur)
     warped, cavity = shade_mouth_cavity(warped, face.landmarks, target, interior)
     painted, painted_alpha = warped.astype(np.float32), cavity
