@@ -8,7 +8,8 @@ probability) and how far dlib's embedding lies from the real neutral photo, each
 it is. Every other expression is compared with the same expression edited from the real neutral photo (what the
 studio makes of a face at rest): the lips' distance from that edit's, the judges' probability of the expression
 and of joy (the mean of the judges). The tuning people (the London tuning half, P001-P007) apart from the held-out
-ones. Writes bench/results/face_from_smile.md.
+ones. Then smiling portraits of people never tuned on and without a neutral photo (`smiling_portraits`), each
+expression's probability and the joy left in it. Writes bench/results/face_from_smile.md.
 
     python bench/face_from_smile.py [--data ../shared/data] [--judges-python .venv-judges/bin/python] [--keep DIR]
 """
@@ -16,6 +17,7 @@ ones. Writes bench/results/face_from_smile.md.
 from __future__ import annotations
 
 import argparse
+import csv
 import shutil
 import sys
 import tempfile
@@ -29,11 +31,13 @@ sys.path.insert(0, str(BENCH.parent))
 from bench.face import EMOTIONS, NEUTRAL, Scores, run_judges, test_people  # noqa: E402
 from bench.report import table, write_result  # noqa: E402
 from pipelines.face import landmarks as fr  # noqa: E402
+from pipelines.face.action_units import SMILE_SCORES  # noqa: E402
 from pipelines.face.align import transform_points  # noqa: E402
 from pipelines.face.expression_moves import landmark_move  # noqa: E402
 from pipelines.face.warp import lip_edges  # noqa: E402
 
 LIPS = sorted(set(fr.LIPS_OUTER) | set(fr.LIPS_INNER))
+CONGRESS_SMILES, CONGRESS_MIN_SMILE = 30, 0.8
 GROUPS = {"tuning (London tuning half, P001-P007)": "tuned", "held out (London other half, P008-P010)": "held-out"}
 
 
@@ -42,6 +46,30 @@ def lip_errors(smile: np.ndarray, reference: np.ndarray, edit: np.ndarray) -> tu
     truth = landmark_move(smile, reference)[LIPS]
     return (float(np.linalg.norm(truth, axis=1).mean()),
             float(np.linalg.norm(truth - landmark_move(smile, edit)[LIPS], axis=1).mean()))  # fmt: skip
+
+
+def smiling_portraits(pipe, data: Path) -> list[tuple[str, Path, object]]:
+    """(id, photo, found face) of the first `CONGRESS_SMILES` US Congress portraits of faces-train's checking half (odd
+    index, as bench/face_teeth.py splits them) that MediaPipe scores smiling (`CONGRESS_MIN_SMILE`): public domain,
+    no neutral photo of the same person, never tuned on."""
+    from pipelines.errors import InputError
+
+    manifest = data / "faces-train" / "MANIFEST.csv"
+    if not manifest.is_file():
+        return []
+    with manifest.open(newline="") as f:
+        files = [r["file"] for r in csv.DictReader(f) if r["source_id"] == "uscongress"][1::2]
+    found = []
+    for file in files:
+        try:
+            face = pipe.find_face(path := data / "faces-train" / file)
+        except InputError:
+            continue
+        if max(face.blendshapes.get(name, 0.0) for name in SMILE_SCORES) >= CONGRESS_MIN_SMILE:
+            found.append((file.removesuffix(".jpg"), path, face))
+        if len(found) == CONGRESS_SMILES:
+            break
+    return found
 
 
 def seam_light(crop: np.ndarray, landmarks: np.ndarray) -> float:
@@ -93,6 +121,11 @@ def main(argv=None) -> int:
                 Image.fromarray(reference.image).save(folder / f"rest__{person.id}__{label}.png")
             for label, path in ((NEUTRAL, person.neutral), ("joy", person.real["joy"])):
                 shutil.copyfile(path, folder / f"real__{person.id}__{label}{path.suffix}")
+        portraits = smiling_portraits(pipe, args.data)
+        for pid, path, face in portraits:
+            shutil.copyfile(path, folder / f"real__{pid}__joy{path.suffix}")
+            for label in (NEUTRAL, *EMOTIONS[1:]):
+                Image.fromarray(pipe.edit(face, label).image).save(folder / f"smile__{pid}__{label}.png")
     scores = Scores(run_judges(folder, args.judges_python, folder / "judges.json"))
 
     def prob(source: str, pid: str, label: str, of: str, judges=("fer",)) -> float:
@@ -121,6 +154,10 @@ def main(argv=None) -> int:
                 f"{mean['smile', label]:.2f} / {mean['rest', label]:.2f}",
                 f"{mean['smile', 'joy']:.2f} / {mean['rest', 'joy']:.2f}" if label != "joy" else "",
             ])  # fmt: skip
+    portrait_rows = [[label, *[f"{np.mean([prob(s, pid, l, of, scores.judges) for pid, _, _ in portraits]):.2f}"
+                               for s, l, of in (("smile", label, label), ("real", "joy", label),
+                                                ("smile", label, "joy"))]]
+                     for label in (NEUTRAL, *EMOTIONS[1:])]  # fmt: skip
     body = "\n".join([
         "Each person's SMILING photo edited to neutral, against their real neutral photo. Lips: mean distance of the",
         "lip landmarks from the real neutral's (face units: the distance between the iris centres), the smiling",
@@ -135,6 +172,11 @@ def main(argv=None) -> int:
         "edit's target (face units). Judges: the mean probability over the judges "
         f"({', '.join(scores.judges)}), the edit from the smile / from the neutral photo.", "",
         table(["people", "emotion", "lips: photo / edit", "judges: the emotion", "judges: joy"], rows),
+        "", f"{len(portraits)} smiling US Congress portraits (public domain; faces-train's checking half, MediaPipe's",
+        f"smile score >= {CONGRESS_MIN_SMILE}; no neutral photo of them): the judges' mean probability of each",
+        "expression in the edit and in the smiling photo, and of joy left in the edit (the smiling photos: "
+        f"{np.mean([prob('real', pid, 'joy', 'joy', scores.judges) for pid, _, _ in portraits]):.2f}).", "",
+        table(["expression", "edit", "smiling photo", "joy in the edit"], portrait_rows),
     ])  # fmt: skip
     write_result("face_from_smile", "Expressions from a smiling photo", body)
     if args.keep is None:
