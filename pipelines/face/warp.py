@@ -83,7 +83,7 @@ def backward_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np
 
 
 def lip_edges(points: np.ndarray, loop: tuple[int, ...], lower_member: int,
-               xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The upper and lower arc of a lip contour (`loop`: the outer or inner one) as y at each of `xs`, from `points`
     (an upright face: the aligned crops)."""
     edges = []
@@ -96,8 +96,8 @@ def lip_edges(points: np.ndarray, loop: tuple[int, ...], lower_member: int,
 def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """A photo's `backward_map` where the target's mouth is narrower than the source's (a lip closes over what the
     mouth showed: teeth): each lip is read whole, column by column, its target span from the outer edge to the line
-    the lips meet on stretched evenly over the source lip's, from its outer edge to `LIP_EDGE_INSET` inside its
-    inner edge (the edge mixes in teeth). Towards the outer edge the warp's own read fades back in
+    the lips meet on stretched evenly over the source lip's, from its outer edge to `LIP_EDGE_INSET` (at most half
+    the lip) inside its inner edge (the edge mixes in teeth). Towards the outer edge the warp's own read fades back in
     (`LIP_OUTER_FADE`), so lip and skin join as the warp left them; wherever the warp reads the opening it does not.
 
     The smoothed field spreads the lips' jump across the line they meet on over a band, and the lips' triangles over
@@ -134,7 +134,7 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     t_low = np.clip((outer_low - ys) / np.maximum(outer_low - inner_low, 1e-6), 0.0, 1.0)
     stretched = np.where(upper, src_outer_up + t_up * (src_inner_up - inset_up - src_outer_up),
                          src_outer_low - t_low * (src_outer_low - src_inner_low - inset_low))  # fmt: skip
-    # How far the warp's own read lies past the lip's edge into the opening (LIP_EDGE_INSET deep: all the way).
+    # How near the warp's own read comes to the opening: 0 two insets from the lip's inner edge, 1 at one inset.
     into = np.where(upper, read[..., 1] - (src_inner_up - 2 * LIP_EDGE_INSET),
                     src_inner_low + 2 * LIP_EDGE_INSET - read[..., 1]) / LIP_EDGE_INSET  # fmt: skip
     from_edge = np.where(upper, t_up, t_low) / LIP_OUTER_FADE  # the warp carries the outer edge: no step there
@@ -161,7 +161,7 @@ def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.nda
     xs = np.arange(x0, x1 + 1, dtype=np.float64)
     upper, lower = lip_edges(dst, fr.LIPS_INNER, fr.LOWER_LIP_INNER, xs)
     src_upper, src_lower = lip_edges(src, fr.LIPS_INNER, fr.LOWER_LIP_INNER,
-                                      src_left + (xs - left) / width * (src_right - src_left))  # fmt: skip
+                                     src_left + (xs - left) / width * (src_right - src_left))  # fmt: skip
     closed = (lower - upper < LIP_SEAM_GAP) & (src_lower - src_upper > lower - upper + LIP_SEAM_GAP)
     along = closed * np.clip(np.minimum(xs - left, right - xs) / (LIP_SEAM_FADE * width), 0.0, 1.0)
     if not along.any():
