@@ -32,7 +32,7 @@ from bench.face import EMOTIONS, NEUTRAL, Scores, run_judges, test_people  # noq
 from bench.report import table, write_result  # noqa: E402
 from pipelines.face import landmarks as fr  # noqa: E402
 from pipelines.face.action_units import SMILE_SCORES  # noqa: E402
-from pipelines.face.align import transform_points  # noqa: E402
+from pipelines.face.align import align_face, transform_points  # noqa: E402
 from pipelines.face.expression_moves import landmark_move  # noqa: E402
 from pipelines.face.warp import lip_edges  # noqa: E402
 
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
             smile, rest = pipe.find_face(person.real["joy"]), pipe.find_face(person.neutral)
             relaxed = pipe.edit(smile, NEUTRAL)
             lips[person.id, NEUTRAL] = lip_errors(smile.landmarks, rest.landmarks, relaxed.target_landmarks)
-            seams[person.id] = (seam_light(relaxed.face, transform_points(relaxed.target_landmarks.astype(np.float64),
-                                                                         smile.aligned.matrix)),
+            edited = align_face(relaxed.image, smile.landmarks, smile.aligned.crop.shape[0])  # the photo as delivered
+            seams[person.id] = (seam_light(edited.crop, transform_points(relaxed.target_landmarks, edited.matrix)),
                                 seam_light(rest.aligned.crop, rest.aligned.landmarks))  # fmt: skip
             Image.fromarray(relaxed.image).save(folder / f"smile__{person.id}__{NEUTRAL}.png")
             for label in EMOTIONS:
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         "photo's / the edit's target. fer: mean probability, the smiling photo / the edit / the real neutral photo.",
         "dlib: embedding distance to the real neutral photo, the smiling photo's / the edit's. Seam: how dark the",
         "closed lips meet (the darkest light on their meeting line over the lips' own, median; `seam_light`), the",
-        "edit's / the real neutral photo's.", "",
+        "edited photo's / the real neutral photo's, both in the edit's aligned crop.", "",
         table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral",
                "seam: edit / real"], neutral_rows),
         "", "Each emotion edited from the SMILING photo, against the same emotion edited from the real neutral photo.",

@@ -430,6 +430,27 @@ def test_a_pale_face_smiles_with_ivory_teeth_not_bluish_clipped_ones(pipes, face
     assert 150 < blue <= green <= red < 245
 
 
+def test_a_grin_closed_to_neutral_meets_on_a_dark_line_in_the_delivered_photo(pipes):
+    """The seam is shaded in the log ratio the paste-back shades the photo by: shaded only in the edit crop, the
+    photo read afresh at full size lost it (london_030: 0.84 of the lips' light there, 0.49 in the crop)."""
+    from conftest import EXAMPLES
+
+    from pipelines.face.warp import lip_edges
+
+    on, _ = pipes
+    out = on.edit(on.find_face(EXAMPLES / "faces" / "london_030_happy.jpg"), "neutral")
+    light, target = et.luminance(out.image.astype(np.float32)), out.target_landmarks.astype(np.float64)
+    inner = target[list(fr.LIPS_INNER), 0]
+    ratios = []
+    for x in inner.min() + np.array([0.35, 0.5, 0.65]) * (inner.max() - inner.min()):
+        up, low = (edge[0] for edge in lip_edges(target, fr.LIPS_INNER, fr.LOWER_LIP_INNER, np.array([x])))
+        meet, column = (up + low) / 2, light[:, int(round(x))]
+        ys = np.arange(int(meet) - 8, int(meet) + 9)
+        lips = column[ys[np.abs(ys - meet) > 4]]
+        ratios.append(column[ys[np.abs(ys - meet) <= 2.5]].min() / np.median(lips))
+    assert np.median(ratios) < 0.7, ratios
+
+
 def test_texture_strength_is_checked_and_the_bench_compares_without_texture():
     from pipelines.errors import InputError
     from pipelines.face.pipeline import ABLATIONS, FaceExpressionConfig

@@ -42,7 +42,8 @@ from pipelines.face.simmim.masks import (
     soft_polygon,
 )
 from pipelines.face.warp import (
-    CAVITY_MIN_GAP, backward_map, identity_map, lip_seam, lips_read_lips, mouth_gap, shade_mouth_cavity, warp_with,
+    CAVITY_MIN_GAP, backward_map, identity_map, lip_seam, lips_read_lips, mouth_gap, seam_softening, shade_mouth_cavity,
+    warp_with,
 )
 from pipelines.image_io import ImageSource, load_image
 
@@ -360,14 +361,18 @@ class FaceExpressionPipeline:
             mapping = still_eyeballs(mapping, source_crop, target_crop)
         warped, moved = warp_with(crop, mapping)
         moved_mask = (moved > cfg.move_threshold * edit_size).astype(np.uint8)
-        if cfg.variant != "simmim":  # lips the warp closed meet on a dark line
-            seam = soften(lip_seam(source_crop, target_crop, crop.shape[:2]), face.blur)
-            warped = shade(warped, seam) if seam.any() else warped
-            moved_mask |= (seam < -0.5 / 255).astype(np.uint8)
 
-        # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry.
+        # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry,
+        #    and the dark line lips the warp closed meet on, in the one log ratio the paste-back shades the photo by.
+        unshaded = warped
         warped, log_ratio, interior = add_texture(warped, face.interior_scale, target_crop, amounts, cfg.texture_scale,
                                                   face.blur)  # fmt: skip
+        seam = np.zeros(crop.shape[:2], np.float32)
+        if cfg.variant != "simmim":
+            seam = soften(lip_seam(source_crop, target_crop, crop.shape[:2]), face.blur)
+        if seam.any():
+            log_ratio = log_ratio + seam
+            warped = shade(unshaded, log_ratio)
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
         shaded = warped
 
@@ -386,7 +391,7 @@ class FaceExpressionPipeline:
             painted, paint_mask = eyes.image, np.maximum(paint_mask, eyes.alpha)
             if eyes.view is not None and not view.mask.any():
                 view = eyes.view
-        painted = soften(painted, face.blur, np.maximum(cavity, paint_mask))  # as soft as the photo
+        painted = soften(painted, face.blur, np.maximum(np.maximum(cavity, paint_mask), seam_softening(seam)))
 
         # 7. The painted crop into the untouched crop, through a feathered alpha.
         paste_alpha = _feather((paint_mask > 0) | moved_mask.astype(bool), max(1.0, cfg.feather * edit_size))

@@ -21,7 +21,9 @@ from pipelines.face.align import align_face
 from pipelines.face.expression_texture import add_texture, interior_scale, shade
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
-from pipelines.face.warp import backward_map, lip_seam, lips_read_lips, shade_mouth_cavity, warp_with
+from pipelines.face.warp import (
+    backward_map, lip_seam, lips_read_lips, seam_softening, shade_mouth_cavity, warp_with,
+)
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
 
@@ -56,15 +58,16 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     mapping = lips_read_lips(backward_map(face.landmarks, target, face.crop.shape[:2]), face.landmarks, target)
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
-    warped, _ = warp_with(face.crop, mapping)
+    unshaded, _ = warp_with(face.crop, mapping)
+    warped, log_ratio, interior = add_texture(unshaded, face.interior_scale, target, amounts, face.texture_strength,
+                                              face.blur)  # fmt: skip
     seam = soften(lip_seam(face.landmarks, target, face.crop.shape[:2]), face.blur)
     if seam.any():  # lips the warp closed meet on a dark line
-        warped = shade(warped, seam)
-    warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength, face.blur)
+        warped = shade(unshaded, log_ratio + seam)
     warped, cavity = shade_mouth_cavity(warped, face.landmarks, target, interior)
     painted, painted_alpha = warped.astype(np.float32), cavity
     if eye_model is not None:
         eyes = paint_eyes(eye_model, face.crop, painted, face.landmarks, target)
         painted, painted_alpha = eyes.image, np.maximum(cavity, eyes.alpha)
-    painted = soften(painted, face.blur, painted_alpha)
+    painted = soften(painted, face.blur, np.maximum(painted_alpha, seam_softening(seam)))
     return np.clip(painted + 0.5, 0, 255).astype(np.uint8)

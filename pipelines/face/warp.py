@@ -173,6 +173,12 @@ def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.nda
     return seam
 
 
+def seam_softening(seam: np.ndarray) -> np.ndarray:
+    """(H, W) 0..1: how much of a `lip_seam` to soften as the photo is soft (`sharpness.soften`): where the two lips,
+    read whole, meet in a hard pixel step that a soft photo does not have (an inked outline on web photos)."""
+    return np.clip(-2.0 * seam / LIP_SEAM[0], 0.0, 1.0)
+
+
 def identity_map(size: int) -> np.ndarray:
     """The backward map that moves nothing: (size, size, 2) float32 (x, y)."""
     xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
