@@ -27,8 +27,9 @@ LIP_OUTER_FADE = 0.5  # of a lip's thickness from its outer edge: read whole fro
 # line (mouth widths). Real neutral mouths in the 320 px edit crops (the tuning people, 5 columns across the
 # middle of the mouth each): the seam's darkest point 0.49 of the lips' light (median; 0.16-0.78), 4 px wide at
 # half depth (sigma 0.026 of the ~65 px mouth), 1.2 px (0.018) above the landmarks' line. The depth is fitted on
-# the same people's smiling photos edited to neutral: their seams at 0.75 of the lips' light without it, 0.57 / 0.48
-# / 0.43 at depth 0.3 / 0.5 / 0.6 (held out: 0.79 -> 0.55 at 0.5; their real neutral seams 0.53).
+# the same people's smiling photos edited to neutral, measured in the delivered photo: their seams at 0.74 of the
+# lips' light without it, 0.53 / 0.48 / 0.44 at depth 0.4 / 0.5 / 0.6 (held out: 0.84 -> 0.56 at 0.5; their real
+# neutral seams 0.53).
 LIP_SEAM = (0.5, 0.026, 0.018)
 LIP_SEAM_GAP = 0.5  # px: target lips closer than this meet; the source's must stand this much further apart
 LIP_SEAM_FADE = 0.05  # of the mouth's width: the seam fades in from each inner corner
