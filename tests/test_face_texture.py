@@ -432,7 +432,7 @@ def test_a_pale_face_smiles_with_ivory_teeth_not_bluish_clipped_ones(pipes, face
 
 def test_a_grin_closed_to_neutral_meets_on_a_dark_line_in_the_delivered_photo(pipes):
     """The seam is shaded in the log ratio the paste-back shades the photo by: shaded only in the edit crop, the
-    photo read afresh at full size lost it (london_030: 0.84 of the lips' light there, 0.49 in the crop)."""
+    photo read afresh at full size lost it (0.80 of the lips' light here then)."""
     from conftest import EXAMPLES
 
     from pipelines.face.warp import lip_edges
