@@ -409,11 +409,12 @@ def soften_interior(interior: Interior, blur: float) -> Interior:
 
 
 def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
-                strength: float = 1.0, blur: float = 0.0,
+                strength: float = 1.0, blur: float = 0.0, base: np.ndarray | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
     """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
     whose landmarks are `target` (crop px), e.g. the crop after the expression's warp, blurred by `blur` px (a
-    photo softer than the studio portraits it was measured on: `sharpness.extra_blur`).
+    photo softer than the studio portraits it was measured on: `sharpness.extra_blur`). `base`: a log ratio (H, W),
+    already as soft as the photo, shaded in with it (the line closed lips meet on: `warp.lip_seam`).
 
     Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior times this face's `scale`
     (`interior_scale`) with its alpha, or None). Sliders (and neutral) carry no texture.
@@ -430,6 +431,8 @@ def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amount
         if interior is None:  # a preset is one expression; its mouth
             interior = mouth_interior(name, mapping, target, size, scale)
     log_ratio = soften(log_ratio, blur)
+    if base is not None:
+        log_ratio = log_ratio + base
     if interior is not None:
         interior = soften_interior(interior, blur)
     return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior

@@ -364,15 +364,10 @@ class FaceExpressionPipeline:
 
         # 5. The expression's texture (folds, lines, shading; a real mouth interior) laid on the target geometry,
         #    and the dark line lips the warp closed meet on, in the one log ratio the paste-back shades the photo by.
-        unshaded = warped
+        seam = lip_seam(source_crop, target_crop, crop.shape[:2], face.blur) if cfg.variant != "simmim" else \
+            np.zeros(crop.shape[:2], np.float32)  # fmt: skip
         warped, log_ratio, interior = add_texture(warped, face.interior_scale, target_crop, amounts, cfg.texture_scale,
-                                                  face.blur)  # fmt: skip
-        seam = np.zeros(crop.shape[:2], np.float32)
-        if cfg.variant != "simmim":
-            seam = soften(lip_seam(source_crop, target_crop, crop.shape[:2]), face.blur)
-        if seam.any():
-            log_ratio = log_ratio + seam
-            warped = shade(unshaded, log_ratio)
+                                                  face.blur, seam)  # fmt: skip
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
         shaded = warped
 

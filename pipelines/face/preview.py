@@ -18,7 +18,7 @@ import numpy as np
 
 from pipelines.face.action_units import expression_target
 from pipelines.face.align import align_face
-from pipelines.face.expression_texture import add_texture, interior_scale, shade
+from pipelines.face.expression_texture import add_texture, interior_scale
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
 from pipelines.face.warp import (
@@ -58,12 +58,10 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     mapping = lips_read_lips(backward_map(face.landmarks, target, face.crop.shape[:2]), face.landmarks, target)
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
-    unshaded, _ = warp_with(face.crop, mapping)
-    warped, log_ratio, interior = add_texture(unshaded, face.interior_scale, target, amounts, face.texture_strength,
-                                              face.blur)  # fmt: skip
-    seam = soften(lip_seam(face.landmarks, target, face.crop.shape[:2]), face.blur)
-    if seam.any():  # lips the warp closed meet on a dark line
-        warped = shade(unshaded, log_ratio + seam)
+    warped, _ = warp_with(face.crop, mapping)
+    seam = lip_seam(face.landmarks, target, face.crop.shape[:2], face.blur)  # lips the warp closed meet on a line
+    warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength, face.blur,
+                                      seam)  # fmt: skip
     warped, cavity = shade_mouth_cavity(warped, face.landmarks, target, interior)
     painted, painted_alpha = warped.astype(np.float32), cavity
     if eye_model is not None:

@@ -17,6 +17,7 @@ from scipy.interpolate import LinearNDInterpolator
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import split_lip_loop
+from pipelines.face.sharpness import soften
 
 ANCHOR_RING_SCALE = 1.45  # fixed points on the face oval blown up by this factor: the warp dies out before them
 ANCHOR_RING_POINTS = 48
@@ -145,12 +146,13 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     return mapping
 
 
-def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], blur: float = 0.0) -> np.ndarray:
     """(H, W) float32 log ratio: the dark line on which lips meet, where the target's lips meet and the source's were
     apart (a mouth closed by the warp; a closed mouth of the photo keeps its own). Across the line a Gaussian
     (`LIP_SEAM`: its depth, its sigma and how far above the landmarks' meeting line it lies, the last two in mouth
-    widths), fading in from the inner corners. Lips read from inside their edges (`lips_read_lips`) meet without it:
-    a hard step between the two lips' colours, stair-stepped along a slanted line."""
+    widths), fading in from the inner corners, blurred by `blur` px as the photo is soft (`sharpness.extra_blur`).
+    Lips read from inside their edges (`lips_read_lips`) meet without it: a hard step between the two lips' colours,
+    stair-stepped along a slanted line."""
     seam = np.zeros(shape, np.float32)
     left, right = dst[list(fr.LIPS_INNER), 0].min(), dst[list(fr.LIPS_INNER), 0].max()
     src_left, src_right = src[list(fr.LIPS_INNER), 0].min(), src[list(fr.LIPS_INNER), 0].max()
@@ -171,7 +173,7 @@ def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.nda
     y0, y1 = max(int(np.floor(centre.min() - 3 * sigma)), 0), min(int(np.ceil(centre.max() + 3 * sigma)), shape[0] - 1)
     ys = np.arange(y0, y1 + 1, dtype=np.float64)[:, None]
     seam[y0 : y1 + 1, x0 : x1 + 1] = -depth * along * np.exp(-0.5 * ((ys - centre) / sigma) ** 2)
-    return seam
+    return soften(seam, blur)
 
 
 def seam_softening(seam: np.ndarray) -> np.ndarray:
