@@ -196,9 +196,7 @@ def _above_lid(f: FaceFrame, upper_lid: int) -> np.ndarray:
 
 def _along_lip(f: FaceFrame) -> np.ndarray:
     """1 on the lip midline, falling towards the corners (which a lip-centre move should barely shift)."""
-    half_width = abs(f.uv[fr.MOUTH_LEFT_CORNER, 0] - f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
-    centre_u = (f.uv[fr.MOUTH_LEFT_CORNER, 0] + f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
-    return np.clip(1.0 - np.abs(f.uv[:, 0] - centre_u) / max(half_width, 1e-6), 0.0, 1.0) ** 0.7
+    return np.clip(1.0 - np.abs(f.uv[:, 0] - _mouth_centre(f)) / max(_mouth_width(f) / 2, 1e-6), 0.0, 1.0) ** 0.7
 
 
 def _on(indices: np.ndarray | tuple[int, ...], weights: np.ndarray | float = 1.0) -> np.ndarray:
@@ -362,6 +360,11 @@ def _mouth_width(f: FaceFrame) -> float:
     return abs(f.uv[fr.MOUTH_LEFT_CORNER, 0] - f.uv[fr.MOUTH_RIGHT_CORNER, 0])
 
 
+def _mouth_centre(f: FaceFrame) -> float:
+    """Midway between the mouth corners, face units along the face's x."""
+    return (f.uv[fr.MOUTH_LEFT_CORNER, 0] + f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
+
+
 def _midline_gap(f: FaceFrame) -> float:
     """How far the inner lips stand apart on the midline, face units (negative: crossed)."""
     return f.uv[fr.LOWER_LIP_INNER, 1] - f.uv[fr.UPPER_LIP_INNER, 1]
@@ -375,8 +378,8 @@ def close_mouth(f: FaceFrame) -> np.ndarray:
     gap, width = _midline_gap(f), _mouth_width(f)
     closing = float(_ramp(np.array(gap / max(width, 1e-6)), *RELAXED_PARTING))
     lip_v, chin_v = f.uv[fr.LOWER_LIP_BOTTOM, 1], f.uv[fr.CHIN, 1]
-    centre_u = (f.uv[fr.MOUTH_LEFT_CORNER, 0] + f.uv[fr.MOUTH_RIGHT_CORNER, 0]) / 2
-    skin = _ramp(v, lip_v + 0.6 * (chin_v - lip_v), lip_v) * np.exp(-0.5 * ((u - centre_u) / (0.6 * width)) ** 2)
+    across = (u - _mouth_centre(f)) / (0.6 * width)
+    skin = _ramp(v, lip_v + 0.6 * (chin_v - lip_v), lip_v) * np.exp(-0.5 * across**2)
     skin[f.upper_lip] = 0.0
     weight = np.maximum(skin * (v > f.uv[fr.UPPER_LIP_INNER, 1]), _on(f.lower_lip, 0.35 + 0.65 * _along_lip(f)))
     weight[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER]] = 0.0
