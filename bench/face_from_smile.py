@@ -89,6 +89,26 @@ def seam_light(crop: np.ndarray, landmarks: np.ndarray) -> float:
     return float(np.median(ratios))
 
 
+def corner_shadow(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """How much of the mouth's corners is in deep shadow: the share of the pixels within 0.15 mouth widths of each
+    corner that are darker than 0.6 of the median light 0.2-0.35 mouth widths from it (the skin around), the mean of
+    the two corners (an image and its landmarks, any size). Closed real mouths show a small dark commissure there;
+    a grin the warp closed showed its shadowed corners as wedges past the lips' ends."""
+    light = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    corners = landmarks[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER], :2]
+    width = float(np.linalg.norm(corners[0] - corners[1]))
+    shares = []
+    for x, y in corners:
+        r = int(np.ceil(0.35 * width))
+        window = light[max(int(y) - r, 0) : int(y) + r + 1, max(int(x) - r, 0) : int(x) + r + 1]
+        ys, xs = np.mgrid[max(int(y) - r, 0) : max(int(y) - r, 0) + window.shape[0],
+                          max(int(x) - r, 0) : max(int(x) - r, 0) + window.shape[1]]  # fmt: skip
+        d = np.hypot(xs - x, ys - y) / width
+        skin = np.median(window[(d > 0.2) & (d < 0.35)])
+        shares.append(float((window[d < 0.15] < 0.6 * skin).mean()))
+    return float(np.mean(shares))
+
+
 def main(argv=None) -> int:
     from PIL import Image
 
@@ -104,6 +124,7 @@ def main(argv=None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     lips: dict[tuple[str, str], tuple[float, float]] = {}  # (person, label) -> (photo, edit) errors
     seams: dict[str, tuple[float, float]] = {}  # person -> (the neutral edit's, the real neutral photo's) seam light
+    corners: dict[str, tuple[float, float]] = {}  # person -> (the same) corner shadow
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
         for person in people:
             smile, rest = pipe.find_face(person.real["joy"]), pipe.find_face(person.neutral)
@@ -112,6 +133,8 @@ def main(argv=None) -> int:
             edited = align_face(relaxed.image, smile.landmarks, smile.aligned.crop.shape[0])  # the photo as delivered
             seams[person.id] = (seam_light(edited.crop, transform_points(relaxed.target_landmarks, edited.matrix)),
                                 seam_light(rest.aligned.crop, rest.aligned.landmarks))  # fmt: skip
+            corners[person.id] = (corner_shadow(relaxed.image, relaxed.target_landmarks),
+                                  corner_shadow(rest.image, rest.landmarks))  # fmt: skip
             Image.fromarray(relaxed.image).save(folder / f"smile__{person.id}__{NEUTRAL}.png")
             for label in EMOTIONS:
                 edit, reference = pipe.edit(smile, label), pipe.edit(rest, label)
@@ -144,6 +167,7 @@ def main(argv=None) -> int:
               for of in ("joy", NEUTRAL)],
             " / ".join(f"{np.mean([distance(s, p, l) for p in members]):.2f}" for s, l in images[:2]),
             "%.2f / %.2f" % tuple(np.median([seams[p] for p in members], axis=0)),
+            "%.3f / %.3f" % tuple(np.median([corners[p] for p in members], axis=0)),
         ])  # fmt: skip
         for label in EMOTIONS:
             mean = {(source, of): np.mean([prob(source, p, label, of, scores.judges) for p in members])
@@ -164,9 +188,10 @@ def main(argv=None) -> int:
         "photo's / the edit's target. fer: mean probability, the smiling photo / the edit / the real neutral photo.",
         "dlib: embedding distance to the real neutral photo, the smiling photo's / the edit's. Seam: how dark the",
         "closed lips meet (the darkest light on their meeting line over the lips' own, median; `seam_light`), the",
-        "edited photo's / the real neutral photo's, both in the edit's aligned crop.", "",
+        "edited photo's / the real neutral photo's, both in the edit's aligned crop. Corners: the share of the mouth's",
+        "corners in deep shadow (`corner_shadow`, median), the edited photo's / the real neutral photo's.", "",
         table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral",
-               "seam: edit / real"], neutral_rows),
+               "seam: edit / real", "corners: edit / real"], neutral_rows),
         "", "Each emotion edited from the SMILING photo, against the same emotion edited from the real neutral photo.",
         "Lips: mean distance of the lip landmarks from the edit-from-neutral's target, the smiling photo's / the",
         "edit's target (face units). Judges: the mean probability over the judges "

@@ -42,7 +42,7 @@ from pipelines.face.simmim.masks import (
     soft_polygon,
 )
 from pipelines.face.warp import (
-    CAVITY_MIN_GAP, backward_map, identity_map, lip_seam, lips_read_lips, mouth_gap, seam_softening, shade_mouth_cavity,
+    CAVITY_MIN_GAP, face_map, identity_map, lip_seam, mouth_gap, seam_softening, shade_mouth_cavity,
     warp_with,
 )
 from pipelines.image_io import ImageSource, load_image
@@ -354,8 +354,8 @@ class FaceExpressionPipeline:
         target_crop = transform_points(target, face.aligned.matrix)
 
         # 4. Warp the crop along the moves (not in the SimMIM-only ablation). The faint tail of the warp is pasted.
-        mapping = identity_map(edit_size) if cfg.variant == "simmim" else lips_read_lips(
-            backward_map(source_crop, target_crop, crop.shape[:2]), source_crop, target_crop)  # fmt: skip
+        mapping = identity_map(edit_size) if cfg.variant == "simmim" else face_map(source_crop, target_crop,
+                                                                                  crop.shape[:2])  # fmt: skip
         eye_painter = self.eye_painter
         if eye_painter is not None:  # eyes that open keep their eyeball still: the lids move over it
             mapping = still_eyeballs(mapping, source_crop, target_crop)

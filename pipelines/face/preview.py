@@ -22,7 +22,7 @@ from pipelines.face.expression_texture import add_texture, interior_scale
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
 from pipelines.face.warp import (
-    backward_map, lip_seam, lips_read_lips, seam_softening, shade_mouth_cavity, warp_with,
+    face_map, lip_seam, seam_softening, shade_mouth_cavity, warp_with,
 )
 
 PREVIEW_SIZE = 160  # side of the preview crop in pixels: bench/preview.py keeps it under 150 ms on a 2-core CPU
@@ -55,7 +55,7 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     laid on: (size, size, 3) uint8. `eye_model`: the pipeline's `eye_painter` (None: the warp alone opens eyes)."""
     amounts, target = expression_target(face.landmarks, expression, intensity, sliders, face.blendshapes)
     target = target.astype(np.float64)  # landmarks move the same in any pixel frame
-    mapping = lips_read_lips(backward_map(face.landmarks, target, face.crop.shape[:2]), face.landmarks, target)
+    mapping = face_map(face.landmarks, target, face.crop.shape[:2])
     if eye_model is not None:
         mapping = still_eyeballs(mapping, face.landmarks, target)
     warped, _ = warp_with(face.crop, mapping)

@@ -33,7 +33,11 @@ LIP_OUTER_FADE = 0.5  # of a lip's thickness from its outer edge: read whole fro
 # neutral seams 0.53).
 LIP_SEAM = (0.5, 0.026, 0.018)
 LIP_SEAM_GAP = 0.5  # px: target lips closer than this meet; the source's must stand this much further apart
+CLOSING_RAMP = 1.0  # px: a lip closes over what the source showed in full once the source stood this much further apart
 LIP_SEAM_FADE = 0.05  # of the mouth's width: the seam fades in from each inner corner
+# Around each mouth corner the map is mended so the target's corner reads the source's (`corners_land`): the miss,
+# fading as a Gaussian of this many mouth widths (or of the miss itself, where that is longer: it cannot fold).
+CORNER_REACH = 0.15
 CAVITY_COLOUR = np.array([52.0, 22.0, 24.0])  # a dark, slightly red mouth interior (RGB), shaded by the lips' tone
 CAVITY_MIN_GAP = 0.5  # pixels: a target gap that barely opens needs no cavity
 TEETH_COLOUR = np.array([222.0, 214.0, 200.0])  # upper front teeth under the face's light (scaled by the lip tone)
@@ -95,12 +99,53 @@ def lip_edges(points: np.ndarray, loop: tuple[int, ...], lower_member: int,
     return edges[0], edges[1]
 
 
+def closing_share(source_gap: np.ndarray, target_gap: np.ndarray) -> np.ndarray:
+    """0..1 per column: how far the warp closes the lips over what the source's mouth showed (`lips_read_lips`,
+    `lip_seam`): 0 unless the source's lips stood `LIP_SEAM_GAP` px further apart than the target's, 1 from
+    `CLOSING_RAMP` px more. A yes or no per column cut a closed-lip smile, parted half a pixel, into blocks: a seam in
+    some columns and not in their neighbours (london_001's smile relaxed to neutral)."""
+    return np.clip((source_gap - target_gap - LIP_SEAM_GAP) / CLOSING_RAMP, 0.0, 1.0)
+
+
+def corners_land(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """`mapping` (a `backward_map`) mended so that each mouth corner of the target reads the source's corner.
+
+    The smoothed field averages a corner's move with the skin's around it, and the corners move most of all: a grin
+    relaxed to neutral had its target corners read 6-8 px below the source's (320 px crop), inside the grin's shadowed
+    corners, which came out as dark wedges past the ends of the closed lips. The miss at each corner is added back,
+    fading as a Gaussian (`CORNER_REACH`)."""
+    height, width = mapping.shape[:2]
+    mouth = abs(dst[fr.MOUTH_LEFT_CORNER, 0] - dst[fr.MOUTH_RIGHT_CORNER, 0])
+    mapping = mapping.copy()
+    for corner in (fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER):
+        x, y = dst[corner, :2]
+        read = cv2.remap(mapping, np.float32([[x]]), np.float32([[y]]), cv2.INTER_LINEAR)[0, 0]
+        miss = src[corner, :2] - read.astype(np.float64)
+        sigma = max(CORNER_REACH * mouth, float(np.hypot(*miss)), 1.0)
+        x0, x1 = max(int(x - 3 * sigma), 0), min(int(x + 3 * sigma) + 1, width)
+        y0, y1 = max(int(y - 3 * sigma), 0), min(int(y + 3 * sigma) + 1, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        bump = np.exp(-0.5 * ((xs - x) ** 2 + (ys - y) ** 2) / sigma**2)
+        mapping[y0:y1, x0:x1] += (bump[..., None] * miss).astype(np.float32)
+    return mapping
+
+
+def face_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The backward map of a face edit: `backward_map`, its mouth corners landing (`corners_land`) and the lips it
+    closes read whole (`lips_read_lips`)."""
+    return lips_read_lips(corners_land(backward_map(src, dst, shape), src, dst), src, dst)
+
+
 def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """A photo's `backward_map` where the target's mouth is narrower than the source's (a lip closes over what the
     mouth showed: teeth): each lip is read whole, column by column, its target span from the outer edge to the line
     the lips meet on stretched evenly over the source lip's, from its outer edge to `LIP_EDGE_INSET` (at most half
     the lip) inside its inner edge (the edge mixes in teeth). Towards the outer edge the warp's own read fades back in
     (`LIP_OUTER_FADE`), so lip and skin join as the warp left them; wherever the warp reads the opening it does not.
+    Only between the target's inner corners, fading in from them as the seam does: beyond them a column's source
+    "lip" ran from its outer edge to the corner's inner edge, often skin, a pale tab at each end of the lower lip.
 
     The smoothed field spreads the lips' jump across the line they meet on over a band, and the lips' triangles over
     a sawtooth, which read the teeth: a mouth closed from a grin kept a row of them (38 % of a closed synthetic
@@ -120,14 +165,15 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     inner_up, inner_low = lip_edges(dst, fr.LIPS_INNER, fr.LOWER_LIP_INNER, xs)
     src_outer_up, src_outer_low = lip_edges(src, fr.LIPS_OUTER, fr.LOWER_LIP_BOTTOM, read_x)
     src_inner_up, src_inner_low = lip_edges(src, fr.LIPS_INNER, fr.LOWER_LIP_INNER, read_x)
-    columns = np.arange(xs.shape[1])  # each column closes or not as a whole: read where its lips meet
+    columns = np.arange(xs.shape[1])  # each column closes as a whole, by its share: read where its lips meet
     meet = np.clip(np.round((inner_up[0] + inner_low[0]) / 2 - y0).astype(int), 0, xs.shape[0] - 1)
     src_up_meet, src_low_meet = lip_edges(src, fr.LIPS_INNER, fr.LOWER_LIP_INNER, read_x[meet, columns])
-    closing = (inner_low - inner_up < src_low_meet - src_up_meet - 0.5)[None, :]
+    closing = closing_share(src_low_meet - src_up_meet, inner_low[0] - inner_up[0])[None, :]
     opening = (ys > inner_up) & (ys < inner_low) & (inner_low - inner_up >= 1.0)  # what the target leaves open
     upper = (ys >= outer_up) & (ys < (inner_up + inner_low) / 2) & ~opening
     lower = (ys >= (inner_up + inner_low) / 2) & (ys <= outer_low) & ~opening
-    apply = closing & (upper | lower) & (xs > lips[:, 0].min()) & (xs < lips[:, 0].max())
+    inner_x = dst[list(fr.LIPS_INNER), 0]
+    apply = (closing > 0) & (upper | lower) & (xs > inner_x.min()) & (xs < inner_x.max())
     if not apply.any():
         return mapping
     inset_up = np.minimum(LIP_EDGE_INSET, 0.5 * np.maximum(src_inner_up - src_outer_up, 0.0))
@@ -140,7 +186,8 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     into = np.where(upper, read[..., 1] - (src_inner_up - 2 * LIP_EDGE_INSET),
                     src_inner_low + 2 * LIP_EDGE_INSET - read[..., 1]) / LIP_EDGE_INSET  # fmt: skip
     from_edge = np.where(upper, t_up, t_low) / LIP_OUTER_FADE  # the warp carries the outer edge: no step there
-    weight = np.where(apply, np.clip(np.maximum(from_edge, into), 0.0, 1.0), 0.0)
+    fade_in = np.clip(np.minimum(xs - inner_x.min(), inner_x.max() - xs) / (LIP_SEAM_FADE * np.ptp(inner_x)), 0, 1)
+    weight = np.where(apply, np.clip(np.maximum(from_edge, into), 0.0, 1.0) * fade_in * closing, 0.0)
     mapping = mapping.copy()
     mapping[y0 : y1 + 1, x0 : x1 + 1, 1] = (read[..., 1] * (1 - weight) + stretched * weight).astype(np.float32)
     return mapping
@@ -165,8 +212,9 @@ def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], blur: flo
     upper, lower = lip_edges(dst, fr.LIPS_INNER, fr.LOWER_LIP_INNER, xs)
     src_upper, src_lower = lip_edges(src, fr.LIPS_INNER, fr.LOWER_LIP_INNER,
                                      src_left + (xs - left) / width * (src_right - src_left))  # fmt: skip
-    closed = (lower - upper < LIP_SEAM_GAP) & (src_lower - src_upper > lower - upper + LIP_SEAM_GAP)
-    along = closed * np.clip(np.minimum(xs - left, right - xs) / (LIP_SEAM_FADE * width), 0.0, 1.0)
+    meet = np.clip(2.0 - (lower - upper) / LIP_SEAM_GAP, 0.0, 1.0)  # 1 where they meet, 0 at twice the gap
+    from_corners = np.clip(np.minimum(xs - left, right - xs) / (LIP_SEAM_FADE * width), 0.0, 1.0)
+    along = meet * closing_share(src_lower - src_upper, lower - upper) * from_corners
     if not along.any():
         return seam
     centre = (upper + lower) / 2 - above
