@@ -107,6 +107,13 @@ def closing_share(source_gap: np.ndarray, target_gap: np.ndarray) -> np.ndarray:
     return np.clip((source_gap - target_gap - LIP_SEAM_GAP) / CLOSING_RAMP, 0.0, 1.0)
 
 
+def from_inner_corners(xs: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """0..1 at each x: 0 at and beyond the target's inner mouth corners, 1 from `LIP_SEAM_FADE` of the mouth's width
+    inside them (where `lips_read_lips` and `lip_seam` fade in)."""
+    inner = dst[list(fr.LIPS_INNER), 0]
+    return np.clip(np.minimum(xs - inner.min(), inner.max() - xs) / (LIP_SEAM_FADE * max(np.ptp(inner), 1e-6)), 0, 1)
+
+
 def corners_land(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """`mapping` (a `backward_map`) mended so that each mouth corner of the target reads the source's corner.
 
@@ -172,8 +179,8 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     opening = (ys > inner_up) & (ys < inner_low) & (inner_low - inner_up >= 1.0)  # what the target leaves open
     upper = (ys >= outer_up) & (ys < (inner_up + inner_low) / 2) & ~opening
     lower = (ys >= (inner_up + inner_low) / 2) & (ys <= outer_low) & ~opening
-    inner_x = dst[list(fr.LIPS_INNER), 0]
-    apply = (closing > 0) & (upper | lower) & (xs > inner_x.min()) & (xs < inner_x.max())
+    fade_in = from_inner_corners(xs, dst)
+    apply = (closing > 0) & (upper | lower) & (fade_in > 0)
     if not apply.any():
         return mapping
     inset_up = np.minimum(LIP_EDGE_INSET, 0.5 * np.maximum(src_inner_up - src_outer_up, 0.0))
@@ -186,7 +193,6 @@ def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.
     into = np.where(upper, read[..., 1] - (src_inner_up - 2 * LIP_EDGE_INSET),
                     src_inner_low + 2 * LIP_EDGE_INSET - read[..., 1]) / LIP_EDGE_INSET  # fmt: skip
     from_edge = np.where(upper, t_up, t_low) / LIP_OUTER_FADE  # the warp carries the outer edge: no step there
-    fade_in = np.clip(np.minimum(xs - inner_x.min(), inner_x.max() - xs) / (LIP_SEAM_FADE * np.ptp(inner_x)), 0, 1)
     weight = np.where(apply, np.clip(np.maximum(from_edge, into), 0.0, 1.0) * fade_in * closing, 0.0)
     mapping = mapping.copy()
     mapping[y0 : y1 + 1, x0 : x1 + 1, 1] = (read[..., 1] * (1 - weight) + stretched * weight).astype(np.float32)
@@ -213,8 +219,7 @@ def lip_seam(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], blur: flo
     src_upper, src_lower = lip_edges(src, fr.LIPS_INNER, fr.LOWER_LIP_INNER,
                                      src_left + (xs - left) / width * (src_right - src_left))  # fmt: skip
     meet = np.clip(2.0 - (lower - upper) / LIP_SEAM_GAP, 0.0, 1.0)  # 1 where they meet, 0 at twice the gap
-    from_corners = np.clip(np.minimum(xs - left, right - xs) / (LIP_SEAM_FADE * width), 0.0, 1.0)
-    along = meet * closing_share(src_lower - src_upper, lower - upper) * from_corners
+    along = meet * closing_share(src_lower - src_upper, lower - upper) * from_inner_corners(xs, dst)
     if not along.any():
         return seam
     centre = (upper + lower) / 2 - above
