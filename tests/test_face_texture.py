@@ -153,6 +153,28 @@ def test_a_fold_in_overexposed_skin_darkens_the_light_the_camera_clipped():
     assert np.all(np.diff(luminance) >= -1)
 
 
+def test_a_smiles_own_fold_is_lifted_towards_the_skin_around_it_and_nothing_else_changes():
+    """A smiling photo's fold, where joy's measured folds lie, drawn on even skin: lifted channel by channel it comes
+    back towards the skin's own colour (lifted by luminance alone it stayed redder than the skin, a thin orange
+    line), never past the skin (no halo), and skin away from it is left as it is."""
+    joy = et.shipped_textures()["joy"]
+    folds = et._smile_folds()
+    skin = np.array([200.0, 150.0, 130.0], np.float32)
+    line = folds > 0.5 * folds.max()
+    image = np.ones((et.SIZE, et.SIZE, 3), np.float32) * skin
+    image[line] = skin * np.array([0.8, 0.68, 0.62], np.float32)  # darker and redder than the skin: a fold
+    image = cv2.GaussianBlur(image, (0, 0), 0.8).astype(np.uint8)
+    assert et.smile_fold_lift(image, joy.shape, 0.0) is None
+    lifted = et.shade(image, np.zeros(image.shape[:2], np.float32), et.smile_fold_lift(image, joy.shape, 1.0))
+    core = cv2.erode(line.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    before, after = image[core].mean(axis=0), lifted[core].mean(axis=0)
+    assert core.sum() > 100 and np.all(skin - after < 0.5 * (skin - before)), (before, after)
+    assert abs(after[1] / after[0] - skin[1] / skin[0]) < 0.5 * abs(before[1] / before[0] - skin[1] / skin[0])
+    assert lifted.astype(int).max(axis=(0, 1)).tolist() <= (skin + 2).astype(int).tolist()
+    far = cv2.dilate(line.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    assert np.array_equal(lifted[far], image[far])
+
+
 def test_the_channels_of_a_warm_fold_are_measured():
     neutral = _photo()
     slopes = np.array([0.8, 1.1, 1.3])
@@ -462,6 +484,22 @@ def test_a_grin_closed_to_neutral_leaves_no_dark_wedges_at_the_mouths_corners(pi
     on, _ = pipes
     out = on.edit(on.find_face(EXAMPLES / "faces" / "london_030_happy.jpg"), "neutral")
     assert corner_shadow(out.image, out.target_landmarks) < 0.12
+
+
+def test_a_smile_relaxed_to_neutral_lifts_its_own_folds_and_only_brightens(pipes):
+    """Neutral carries no texture, so with the texture on and off the delivered photos differ only by the smile's
+    folds lifted (`smile_fold_lift`): brighter where joy's folds lie, darker nowhere that both paste back whole (the
+    lift widens the paste-back a little, over the warp's faintest moves)."""
+    from conftest import EXAMPLES
+
+    on, off = pipes
+    photo = EXAMPLES / "faces" / "london_030_happy.jpg"
+    lifted, kept = (pipe.edit(pipe.find_face(photo), "neutral") for pipe in (on, off))
+    change = lifted.image.astype(int) - kept.image.astype(int)
+    both = (lifted.mask_image == 255) & (kept.mask_image == 255)
+    assert change[both].min() >= -1 and (change.max(axis=2) > 2).sum() > 200
+    assert on.edit(on.find_face(EXAMPLES / "faces" / "london_030_neutral.jpg"), "neutral").image.tobytes() == \
+        off.edit(off.find_face(EXAMPLES / "faces" / "london_030_neutral.jpg"), "neutral").image.tobytes()  # no smile
 
 
 def test_texture_strength_is_checked_and_the_bench_compares_without_texture():

@@ -388,6 +388,13 @@ def close_mouth(f: FaceFrame) -> np.ndarray:
     return moves
 
 
+def smile_share(blendshapes: Mapping[str, float]) -> float:
+    """0..1: how much of the measured joy move a photo shows, from MediaPipe's smile scores (`NEUTRAL_DEAD_ZONE`,
+    `SMILE_FULL`); every expression reverses it first (`relaxed_landmarks`)."""
+    score = max(float(blendshapes.get(name, 0.0)) for name in SMILE_SCORES)
+    return float(np.clip((score - NEUTRAL_DEAD_ZONE) / (SMILE_FULL - NEUTRAL_DEAD_ZONE), 0.0, 1.0))
+
+
 def relaxed_landmarks(landmarks: np.ndarray, blendshapes: Mapping[str, float], intensity: float = 1.0,
                       any_opening: bool = True) -> np.ndarray:  # fmt: skip
     """The photo's face with its own smile and open mouth undone, by `intensity` ((478, 2) float32 pixels): the share
@@ -397,8 +404,7 @@ def relaxed_landmarks(landmarks: np.ndarray, blendshapes: Mapping[str, float], i
     Without `any_opening` only the smile's share of the opening closes: a mouth open for another reason (talking,
     a photo already surprised) stays for the expression laid on it."""
     source = face_frame(landmarks)
-    score = max(float(blendshapes.get(name, 0.0)) for name in SMILE_SCORES)
-    smiled = float(np.clip((score - NEUTRAL_DEAD_ZONE) / (SMILE_FULL - NEUTRAL_DEAD_ZONE), 0.0, 1.0))
+    smiled = smile_share(blendshapes)
     unsmiled = face_frame(move_landmarks(source.points, {"joy": -smiled * float(intensity)}))
     closing = float(intensity) * (1.0 if any_opening else smiled)
     closed = face_frame(unsmiled.points + unsmiled.to_pixels(close_mouth(unsmiled) * closing))

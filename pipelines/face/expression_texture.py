@@ -163,6 +163,11 @@ SCLERA_MIN_LIGHT = 0.6  # eye whites darker than this share of the skin's lumina
 # expression's texture and comparing with the overexposed shaded photo: mean error on the darkened clipped pixels
 # (0-255) 8.1 -> 2.5 on openpeople P001-P007, 7.6 -> 3.0 on P008-P010 and the London held-out half.
 CLIP_LEVEL = 250
+# A smiling photo's own folds, lifted where an expression reverses the smile (`smile_fold_lift`): each channel's
+# darkness is read against a blur of this fraction of the crop (the skin around a fold), and lifted where joy's
+# measured folds lie, by at most this many times their depth there.
+FOLD_SURROUND = 0.03
+FOLD_PRIOR = 2.0
 
 
 Interior = tuple[np.ndarray, np.ndarray]  # (H, W, 3) RGB mouth interior, (H, W) where it is known
@@ -340,19 +345,23 @@ def restore_clipped(image: np.ndarray, where: np.ndarray) -> np.ndarray:
     return restored
 
 
-def shade(image: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
+def shade(image: np.ndarray, log_ratio: np.ndarray, lift: np.ndarray | None = None) -> np.ndarray:
     """`image` (uint8 RGB) times exp(`log_ratio`): darkening as skin darkens (`SHADE_CHANNELS`), brightening alike
-    in every channel.
+    in every channel; times exp(`lift`) (H, W, 3), channel by channel, where given (`smile_fold_lift`).
 
     Darkening applies to the light before the camera clipped it (`restore_clipped`). Brightening stops where a
     channel would clip: past that the colour would shift towards yellow or white.
     """
     darker = log_ratio < 0
     darkening = np.minimum(log_ratio, 0)[..., None] * np.asarray(SHADE_CHANNELS, np.float32)
-    ratio = np.exp(darkening + np.maximum(log_ratio, 0)[..., None], dtype=np.float32)
+    exponent = darkening + np.maximum(log_ratio, 0)[..., None]
+    brighter = log_ratio > 0
+    if lift is not None:
+        exponent, brighter = exponent + lift, brighter | (lift > 0).any(axis=2)
+    ratio = np.exp(exponent, dtype=np.float32)
     brightest = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])  # (faster than max(axis=2))
     headroom = np.float32(255.0) / np.maximum(brightest, 1).astype(np.float32)
-    ratio = np.where((log_ratio > 0)[..., None], np.minimum(ratio, headroom[..., None]), ratio)
+    ratio = np.where(brighter[..., None], np.minimum(ratio, headroom[..., None]), ratio)
     light = restore_clipped(image, darker) if (brightest[darker] >= CLIP_LEVEL).any() else image
     return np.clip(light * ratio + np.float32(0.5), 0, 255).astype(np.uint8)
 
@@ -367,6 +376,36 @@ def deepened(log_ratio: np.ndarray, gain: float, broad_share: float = 1.0) -> np
     broad = cv2.GaussianBlur(log_ratio, (0, 0), BROAD_SIGMA)
     fine = log_ratio - broad
     return np.float32(broad_share) * broad + np.where(fine < 0, np.float32(gain) * fine, fine)
+
+
+@lru_cache(maxsize=1)
+def _smile_folds() -> np.ndarray:
+    """Where a smile's folds lie in joy's canonical frame: the darkening of its measured log ratio, broad
+    (`BROAD_SIGMA`), positive."""
+    return np.maximum(-cv2.GaussianBlur(shipped_textures()["joy"].log_ratio, (0, 0), BROAD_SIGMA), 0.0)
+
+
+def smile_fold_lift(image: np.ndarray, target: np.ndarray, amount: float) -> np.ndarray | None:
+    """(H, W, 3) float32 log ratio, channel by channel, that lifts the photo's OWN smile folds: `image` is a face
+    crop of a smiling photo warped to `target` (crop px) by an expression that reverses `amount` of its smile
+    (`action_units.smile_share` times the intensity). None when there is nothing to lift.
+
+    The landmarks relax a smile, but its nasolabial folds stay in the pixels: fer read 0.53 joy in the tuning
+    people's smiles edited to neutral. Dividing out joy's measured folds lifted the skin beside a person's own folds
+    where theirs lie elsewhere (bright halos), and lifting luminance alone left each fold a thin orange line (a fold is
+    redder than the skin beside it). Here each channel of the photo is lifted by its own darkness against the skin
+    around (`FOLD_SURROUND`), only where joy's folds lie and at most `FOLD_PRIOR` times their depth there.
+    """
+    if amount <= 0 or "joy" not in shipped_textures():
+        return None
+    size = image.shape[0]
+    folds = log_ratio_at(_smile_folds(), canonical_map(shipped_textures()["joy"], target, size))
+    fine = max(BLUR_SIGMA * size / SIZE, 0.5)
+    colour = image.astype(np.float32)
+    darkness = np.log(cv2.GaussianBlur(colour, (0, 0), FOLD_SURROUND * size) + 4.0) - np.log(_blur(colour, fine) + 4.0)
+    grey = luminance(darkness)
+    share = np.where(grey > 0, np.clip(FOLD_PRIOR * folds / np.maximum(grey, 1e-3), 0.0, 1.0), 0.0)
+    return _blur((np.float32(amount) * share[..., None] * np.maximum(darkness, 0.0)).astype(np.float32), fine)
 
 
 @lru_cache(maxsize=16)
@@ -410,11 +449,12 @@ def soften_interior(interior: Interior, blur: float) -> Interior:
 
 def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
                 strength: float = 1.0, blur: float = 0.0, base: np.ndarray | None = None,
-                ) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
+                lift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Interior | None]:  # fmt: skip
     """The measured texture of each expression in `amounts` (at that amount times `strength`) on a face crop
     whose landmarks are `target` (crop px), e.g. the crop after the expression's warp, blurred by `blur` px (a
     photo softer than the studio portraits it was measured on: `sharpness.extra_blur`). `base`: a log ratio (H, W),
-    already as soft as the photo, shaded in with it (the line closed lips meet on: `warp.lip_seam`).
+    already as soft as the photo, shaded in with it (the line closed lips meet on: `warp.lip_seam`); `lift`: the
+    photo's own smile folds lifted, channel by channel (`smile_fold_lift`).
 
     Returns (the shaded crop, the log ratio it was shaded by (H, W), the mouth interior times this face's `scale`
     (`interior_scale`) with its alpha, or None). Sliders (and neutral) carry no texture.
@@ -435,7 +475,8 @@ def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amount
         log_ratio = log_ratio + base
     if interior is not None:
         interior = soften_interior(interior, blur)
-    return (shade(image, log_ratio) if log_ratio.any() else image), log_ratio, interior
+    shaded = shade(image, log_ratio, lift) if log_ratio.any() or lift is not None else image
+    return shaded, log_ratio, interior
 
 
 def in_own_light(teeth: Interior, own: Interior, sigma: float) -> Interior:

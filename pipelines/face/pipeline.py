@@ -27,9 +27,9 @@ import numpy as np
 
 from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
-from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, expression_target
+from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, expression_target, smile_share
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
-from pipelines.face.expression_texture import add_texture, interior_scale, shade
+from pipelines.face.expression_texture import add_texture, interior_scale, shade, smile_fold_lift
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import extra_blur, soften
 from pipelines.face.simmim.inpaint import ModelView, inpaint
@@ -366,9 +366,14 @@ class FaceExpressionPipeline:
         #    and the dark line lips the warp closed meet on, in the one log ratio the paste-back shades the photo by.
         seam = lip_seam(source_crop, target_crop, crop.shape[:2], face.blur) if cfg.variant != "simmim" else \
             np.zeros(crop.shape[:2], np.float32)  # fmt: skip
+        #    A smiling photo's own folds are lifted as far as the expression reverses its smile.
+        lift = smile_fold_lift(warped, target_crop, smile_share(face.blendshapes) * intensity * cfg.texture_scale) \
+            if cfg.variant != "simmim" else None  # fmt: skip
         warped, log_ratio, interior = add_texture(warped, face.interior_scale, target_crop, amounts, cfg.texture_scale,
-                                                  face.blur, seam)  # fmt: skip
+                                                  face.blur, seam, lift)  # fmt: skip
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
+        if lift is not None:
+            moved_mask |= (lift.max(axis=2) > 0.5 / 255).astype(np.uint8)
         shaded = warped
 
         # 6. Paint what the warp has no pixels for: the mouth model (or, in the ablations, a drawn cavity
@@ -393,7 +398,7 @@ class FaceExpressionPipeline:
         blended = crop.astype(np.float32) * (1 - paste_alpha[..., None]) + painted * paste_alpha[..., None]
         result = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
         resampled = _Resampled.split(blended, crop, shaded, np.maximum(cavity, paint_mask), paste_alpha, mapping,
-                                     log_ratio)  # fmt: skip
+                                     log_ratio, lift)  # fmt: skip
         refined = False
         if refine and paste_alpha.any():
             prompt = _refine_prompt(expression)
@@ -608,14 +613,16 @@ class _Resampled:
     log_ratio: np.ndarray  # (E, E) the expression texture's shading
     kept: np.ndarray  # (E, E) 0..1, how much of each pixel is the shaded photo (not painted over)
     painted: np.ndarray  # (E, E, 3) float32, the rest: result - crop * (1 - alpha) - shaded * kept * alpha
+    lift: np.ndarray | None = None  # (E, E, 3) the photo's own smile folds lifted (`smile_fold_lift`)
 
     @classmethod
     def split(cls, result: np.ndarray, crop: np.ndarray, shaded: np.ndarray, covered: np.ndarray,
-              alpha: np.ndarray, mapping: np.ndarray, log_ratio: np.ndarray) -> "_Resampled":  # fmt: skip
+              alpha: np.ndarray, mapping: np.ndarray, log_ratio: np.ndarray,
+              lift: np.ndarray | None = None) -> "_Resampled":  # fmt: skip
         kept = np.clip(1.0 - covered, 0.0, 1.0).astype(np.float32)
         a = alpha[..., None]
         painted = result - crop.astype(np.float32) * (1 - a) - shaded.astype(np.float32) * (kept[..., None] * a)
-        return cls(mapping, log_ratio, kept, painted.astype(np.float32))
+        return cls(mapping, log_ratio, kept, painted.astype(np.float32), lift)
 
 
 def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, parts: _Resampled,
@@ -631,7 +638,7 @@ def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, part
     # already blurs 1-2 px detail (hair strands, lashes, pores): surprise and fear kept 0.85-0.87 of the photo's
     # Laplacian energy with it, 0.90-0.93 with Lanczos, for +25 ms on a 512 px edit.
     warped = cv2.remap(image, photo_xy[..., 0], photo_xy[..., 1], cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
-    shaded = shade(warped, to_box(parts.log_ratio))
+    shaded = shade(warped, to_box(parts.log_ratio), None if parts.lift is None else to_box(parts.lift))
     a = alpha[..., None]
     kept = to_box(parts.kept)[..., None] * a
     return region * (1 - a) + shaded * kept + to_box(parts.painted, cv2.INTER_CUBIC)

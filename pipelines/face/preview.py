@@ -16,9 +16,9 @@ from typing import Mapping
 
 import numpy as np
 
-from pipelines.face.action_units import expression_target
+from pipelines.face.action_units import expression_target, smile_share
 from pipelines.face.align import align_face
-from pipelines.face.expression_texture import add_texture, interior_scale
+from pipelines.face.expression_texture import add_texture, interior_scale, smile_fold_lift
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
 from pipelines.face.warp import (
@@ -60,8 +60,9 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
         mapping = still_eyeballs(mapping, face.landmarks, target)
     warped, _ = warp_with(face.crop, mapping)
     seam = lip_seam(face.landmarks, target, face.crop.shape[:2], face.blur)  # lips the warp closed meet on a line
+    lift = smile_fold_lift(warped, target, smile_share(face.blendshapes) * intensity * face.texture_strength)
     warped, _, interior = add_texture(warped, face.interior_scale, target, amounts, face.texture_strength, face.blur,
-                                      seam)  # fmt: skip
+                                      seam, lift)  # fmt: skip
     warped, cavity = shade_mouth_cavity(warped, face.landmarks, target, interior)
     painted, painted_alpha = warped.astype(np.float32), cavity
     if eye_model is not None:
