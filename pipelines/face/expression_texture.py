@@ -394,7 +394,9 @@ def smile_fold_lift(image: np.ndarray, target: np.ndarray, amount: float) -> np.
     people's smiles edited to neutral. Dividing out joy's measured folds lifted the skin beside a person's own folds
     where theirs lie elsewhere (bright halos), and lifting luminance alone left each fold a thin orange line (a fold is
     redder than the skin beside it). Here each channel of the photo is lifted by its own darkness against the skin
-    around (`FOLD_SURROUND`), only where joy's folds lie and at most `FOLD_PRIOR` times their depth there.
+    around (`FOLD_SURROUND`), only where joy's folds lie, by one share across a fold's profile: at most `FOLD_PRIOR`
+    times joy's fold depth over the deepest darkness nearby (capped pixel by pixel, the shoulders of a deep fold
+    lifted whole and its core in part: a thin drawn line where the crease had been).
     """
     if amount <= 0 or "joy" not in shipped_textures():
         return None
@@ -404,7 +406,9 @@ def smile_fold_lift(image: np.ndarray, target: np.ndarray, amount: float) -> np.
     colour = image.astype(np.float32)
     darkness = np.log(cv2.GaussianBlur(colour, (0, 0), FOLD_SURROUND * size) + 4.0) - np.log(_blur(colour, fine) + 4.0)
     grey = luminance(darkness)
-    share = np.where(grey > 0, np.clip(FOLD_PRIOR * folds / np.maximum(grey, 1e-3), 0.0, 1.0), 0.0)
+    across = max(3, 2 * round(FOLD_SURROUND * size / 2) + 1)  # the share follows the fold's darkest line nearby
+    deepest = cv2.dilate(np.maximum(grey, 0.0), np.ones((across, across), np.uint8))
+    share = np.clip(FOLD_PRIOR * folds / np.maximum(deepest, 1e-3), 0.0, 1.0)
     return _blur((np.float32(amount) * share[..., None] * np.maximum(darkness, 0.0)).astype(np.float32), fine)
 
 
