@@ -34,6 +34,7 @@ from pipelines.face import landmarks as fr  # noqa: E402
 from pipelines.face.action_units import SMILE_SCORES  # noqa: E402
 from pipelines.face.align import align_face, transform_points  # noqa: E402
 from pipelines.face.expression_moves import landmark_move  # noqa: E402
+from pipelines.face.expression_texture import luminance  # noqa: E402
 from pipelines.face.warp import lip_edges  # noqa: E402
 
 LIPS = sorted(set(fr.LIPS_OUTER) | set(fr.LIPS_INNER))
@@ -76,7 +77,7 @@ def seam_light(crop: np.ndarray, landmarks: np.ndarray) -> float:
     """How dark closed lips meet: across five columns of the middle of the mouth (an aligned crop and its landmarks),
     the darkest light within 2.5 px of the lips' meeting line over the median light of the lips away from it
     (the median of the five)."""
-    light = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    light = luminance(crop)
     inner = landmarks[list(fr.LIPS_INNER), 0]
     ratios = []
     for x in inner.min() + np.array([0.3, 0.4, 0.5, 0.6, 0.7]) * (inner.max() - inner.min()):
@@ -94,15 +95,15 @@ def corner_shadow(image: np.ndarray, landmarks: np.ndarray) -> float:
     corner that are darker than 0.6 of the median light 0.2-0.35 mouth widths from it (the skin around), the mean of
     the two corners (an image and its landmarks, any size). Closed real mouths show a small dark commissure there;
     a grin the warp closed showed its shadowed corners as wedges past the lips' ends."""
-    light = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    light = luminance(image)
     corners = landmarks[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER], :2]
     width = float(np.linalg.norm(corners[0] - corners[1]))
+    reach = int(np.ceil(0.35 * width))
     shares = []
     for x, y in corners:
-        r = int(np.ceil(0.35 * width))
-        window = light[max(int(y) - r, 0) : int(y) + r + 1, max(int(x) - r, 0) : int(x) + r + 1]
-        ys, xs = np.mgrid[max(int(y) - r, 0) : max(int(y) - r, 0) + window.shape[0],
-                          max(int(x) - r, 0) : max(int(x) - r, 0) + window.shape[1]]  # fmt: skip
+        top, left = max(int(y) - reach, 0), max(int(x) - reach, 0)
+        window = light[top : int(y) + reach + 1, left : int(x) + reach + 1]
+        ys, xs = np.mgrid[top : top + window.shape[0], left : left + window.shape[1]]
         d = np.hypot(xs - x, ys - y) / width
         skin = np.median(window[(d > 0.2) & (d < 0.35)])
         shares.append(float((window[d < 0.15] < 0.6 * skin).mean()))

@@ -398,7 +398,7 @@ def smile_fold_lift(image: np.ndarray, target: np.ndarray, amount: float) -> np.
     times joy's fold depth over the deepest darkness nearby (capped pixel by pixel, the shoulders of a deep fold
     lifted whole and its core in part: a thin drawn line where the crease had been).
     """
-    if amount <= 0 or "joy" not in shipped_textures():
+    if amount <= 0:
         return None
     size = image.shape[0]
     folds = log_ratio_at(_smile_folds(), canonical_map(shipped_textures()["joy"], target, size))

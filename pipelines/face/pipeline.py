@@ -366,9 +366,8 @@ class FaceExpressionPipeline:
         #    and the dark line lips the warp closed meet on, in the one log ratio the paste-back shades the photo by.
         seam = lip_seam(source_crop, target_crop, crop.shape[:2], face.blur) if cfg.variant != "simmim" else \
             np.zeros(crop.shape[:2], np.float32)  # fmt: skip
-        #    A smiling photo's own folds are lifted as far as the expression reverses its smile.
-        lift = smile_fold_lift(warped, target_crop, smile_share(face.blendshapes) * intensity * cfg.texture_scale) \
-            if cfg.variant != "simmim" else None  # fmt: skip
+        #    A smiling photo's own folds are lifted as far as the expression reverses its smile (none without texture).
+        lift = smile_fold_lift(warped, target_crop, smile_share(face.blendshapes) * intensity * cfg.texture_scale)
         warped, log_ratio, interior = add_texture(warped, face.interior_scale, target_crop, amounts, cfg.texture_scale,
                                                   face.blur, seam, lift)  # fmt: skip
         moved_mask |= (np.abs(log_ratio) > 0.5 / 255).astype(np.uint8)
