@@ -5,11 +5,13 @@ Neutral is compared with their real neutral photo: where the lips land (the mean
 from the real neutral's, in face units, both laid onto the smile by the stable points as the moves are measured:
 `expression_moves.landmark_move`), how much joy the judges still read (fer's joy probability, and its neutral
 probability) and how far dlib's embedding lies from the real neutral photo, each against the smiling photo left as
-it is. Every other expression is compared with the same expression edited from the real neutral photo (what the
-studio makes of a face at rest): the lips' distance from that edit's, the judges' probability of the expression
+it is, and how the closed lips meet (their seam's darkness, shadowed corners, a dotted seam at the photo's own
+resolution). Every other expression is compared with the same expression edited from the real neutral photo (what
+the studio makes of a face at rest): the lips' distance from that edit's, the judges' probability of the expression
 and of joy (the mean of the judges). The tuning people (the London tuning half, P001-P007) apart from the held-out
 ones. Then smiling portraits of people never tuned on and without a neutral photo (`smiling_portraits`), each
-expression's probability and the joy left in it. Writes bench/results/face_from_smile.md.
+expression's probability and the joy left in it, and how dotted their neutral edits' seams are. Writes
+bench/results/face_from_smile.md.
 
     python bench/face_from_smile.py [--data ../shared/data] [--judges-python .venv-judges/bin/python] [--keep DIR]
 """
@@ -90,6 +92,26 @@ def seam_light(crop: np.ndarray, landmarks: np.ndarray) -> float:
     return float(np.median(ratios))
 
 
+def seam_dots(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """How dotted the closed lips' meeting line is, at the photo's own resolution: along the photo's columns across
+    the middle four fifths of the mouth, the mean light within 1.5 px of the meeting line, and how far each column's
+    lies from the mean of its two neighbours, on average, over the lips' median light (an upright face's image and
+    its landmarks). A line there in one pixel and missing in the next, or teeth showing through it in every other
+    pixel, scores high; real closed lips meet on an even line."""
+    light = luminance(image)
+    inner = landmarks[list(fr.LIPS_INNER), 0]
+    xs = np.arange(np.ceil(inner.min() + 0.1 * np.ptp(inner)), inner.max() - 0.1 * np.ptp(inner)).astype(int)
+    top, bottom = lip_edges(landmarks, fr.LIPS_OUTER, fr.LOWER_LIP_BOTTOM, xs)
+    meet = np.mean(lip_edges(landmarks, fr.LIPS_INNER, fr.LOWER_LIP_INNER, xs), axis=0)
+    band, lips = [], []
+    for x, t, b, m in zip(xs, top, bottom, meet):
+        band.append(light[int(np.ceil(m - 1.5)) : int(m + 1.5) + 1, x].mean())
+        ys = np.arange(int(np.ceil(t)), int(b) + 1)
+        lips.extend(light[ys[np.abs(ys - m) > 1.5], x])
+    band = np.asarray(band, np.float64)
+    return float(np.mean(np.abs(band[1:-1] - (band[:-2] + band[2:]) / 2)) / np.median(lips))
+
+
 def corner_shadow(image: np.ndarray, landmarks: np.ndarray) -> float:
     """How much of the mouth's corners is in deep shadow: the share of the pixels within 0.15 mouth widths of each
     corner that are darker than 0.6 of the median light 0.2-0.35 mouth widths from it (the skin around), the mean of
@@ -126,6 +148,7 @@ def main(argv=None) -> int:
     lips: dict[tuple[str, str], tuple[float, float]] = {}  # (person, label) -> (photo, edit) errors
     seams: dict[str, tuple[float, float]] = {}  # person -> (the neutral edit's, the real neutral photo's) seam light
     corners: dict[str, tuple[float, float]] = {}  # person -> (the same) corner shadow
+    dots: dict[str, tuple[float, float]] = {}  # person -> (the same) dotted seam, at the photos' own resolution
     with FaceExpressionPipeline.from_pretrained(device="cpu") as pipe:
         for person in people:
             smile, rest = pipe.find_face(person.real["joy"]), pipe.find_face(person.neutral)
@@ -136,6 +159,8 @@ def main(argv=None) -> int:
                                 seam_light(rest.aligned.crop, rest.aligned.landmarks))  # fmt: skip
             corners[person.id] = (corner_shadow(relaxed.image, relaxed.target_landmarks),
                                   corner_shadow(rest.image, rest.landmarks))  # fmt: skip
+            dots[person.id] = (seam_dots(relaxed.image, relaxed.target_landmarks),
+                               seam_dots(rest.image, rest.landmarks))  # fmt: skip
             Image.fromarray(relaxed.image).save(folder / f"smile__{person.id}__{NEUTRAL}.png")
             for label in EMOTIONS:
                 edit, reference = pipe.edit(smile, label), pipe.edit(rest, label)
@@ -146,10 +171,14 @@ def main(argv=None) -> int:
             for label, path in ((NEUTRAL, person.neutral), ("joy", person.real["joy"])):
                 shutil.copyfile(path, folder / f"real__{person.id}__{label}{path.suffix}")
         portraits = smiling_portraits(pipe, args.data)
+        portrait_dots = []  # each portrait's neutral edit's dotted seam
         for pid, path, face in portraits:
             shutil.copyfile(path, folder / f"real__{pid}__joy{path.suffix}")
             for label in (NEUTRAL, *EMOTIONS[1:]):
-                Image.fromarray(pipe.edit(face, label).image).save(folder / f"smile__{pid}__{label}.png")
+                edit = pipe.edit(face, label)
+                Image.fromarray(edit.image).save(folder / f"smile__{pid}__{label}.png")
+                if label == NEUTRAL:
+                    portrait_dots.append(seam_dots(edit.image, edit.target_landmarks))
     scores = Scores(run_judges(folder, args.judges_python, folder / "judges.json"))
 
     def prob(source: str, pid: str, label: str, of: str, judges=("fer",)) -> float:
@@ -169,6 +198,7 @@ def main(argv=None) -> int:
             " / ".join(f"{np.mean([distance(s, p, l) for p in members]):.2f}" for s, l in images[:2]),
             "%.2f / %.2f" % tuple(np.median([seams[p] for p in members], axis=0)),
             "%.3f / %.3f" % tuple(np.median([corners[p] for p in members], axis=0)),
+            "%.3f / %.3f" % tuple(np.median([dots[p] for p in members], axis=0)),
         ])  # fmt: skip
         for label in EMOTIONS:
             mean = {(source, of): np.mean([prob(source, p, label, of, scores.judges) for p in members])
@@ -190,9 +220,10 @@ def main(argv=None) -> int:
         "dlib: embedding distance to the real neutral photo, the smiling photo's / the edit's. Seam: how dark the",
         "closed lips meet (the darkest light on their meeting line over the lips' own, median; `seam_light`), the",
         "edited photo's / the real neutral photo's, both in the edit's aligned crop. Corners: the share of the mouth's",
-        "corners in deep shadow (`corner_shadow`, median), the edited photo's / the real neutral photo's.", "",
-        table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral",
-               "seam: edit / real", "corners: edit / real"], neutral_rows),
+        "corners in deep shadow (`corner_shadow`, median), the edited photo's / the real neutral photo's. Dots: how",
+        "unevenly the closed lips meet along the mouth at the photo's own resolution (`seam_dots`, median), the same.",
+        "", table(["people", "n", "lips: photo / edit", "fer joy", "fer neutral", "dlib to the real neutral",
+                   "seam: edit / real", "corners: edit / real", "dots: edit / real"], neutral_rows),
         "", "Each emotion edited from the SMILING photo, against the same emotion edited from the real neutral photo.",
         "Lips: mean distance of the lip landmarks from the edit-from-neutral's target, the smiling photo's / the",
         "edit's target (face units). Judges: the mean probability over the judges "
@@ -201,7 +232,8 @@ def main(argv=None) -> int:
         "", f"{len(portraits)} smiling US Congress portraits (public domain; faces-train's checking half, MediaPipe's",
         f"smile score >= {CONGRESS_MIN_SMILE}; no neutral photo of them): the judges' mean probability of each",
         "expression in the edit and in the smiling photo, and of joy left in the edit (the smiling photos: "
-        f"{np.mean([prob('real', pid, 'joy', 'joy', scores.judges) for pid, _, _ in portraits]):.2f}).", "",
+        f"{np.mean([prob('real', pid, 'joy', 'joy', scores.judges) for pid, _, _ in portraits]):.2f}). Their neutral",
+        f"edits' closed lips at the photos' 160 px (`seam_dots`, median): {np.median(portrait_dots):.3f}.", "",
         table(["expression", "edit", "smiling photo", "joy in the edit"], portrait_rows),
     ])  # fmt: skip
     write_result("face_from_smile", "Expressions from a smiling photo", body)
