@@ -486,6 +486,23 @@ def test_a_grin_closed_to_neutral_leaves_no_dark_wedges_at_the_mouths_corners(pi
     assert corner_shadow(out.image, out.target_landmarks) < 0.12
 
 
+def test_a_grin_closed_to_neutral_in_a_small_photo_meets_on_an_even_line(pipes):
+    """A face smaller than the edit crop is enlarged to edit and pasted back at the photo's coarser pixels. Read
+    through the warp's map there, the closed lips showed a dotted line of teeth: the map jumps where the lips meet
+    (each lip reads its own), and a photo pixel read between the two sides read the teeth between the source's lips
+    (london_030 at 320 px: `seam_dots` 0.041 then, 0.016 now; her real neutral photo at that size 0.023)."""
+    from conftest import EXAMPLES
+
+    from bench.face_from_smile import seam_dots
+    from pipelines.image_io import load_image
+
+    on, _ = pipes
+    photo = load_image(EXAMPLES / "faces" / "london_030_happy.jpg")
+    small = cv2.resize(photo, (320, 320), interpolation=cv2.INTER_AREA)
+    out = on.edit(on.find_face(small), "neutral")
+    assert seam_dots(out.image, out.target_landmarks) < 0.025
+
+
 def test_a_smile_relaxed_to_neutral_lifts_its_own_folds_and_only_brightens(pipes):
     """Neutral carries no texture, so with the texture on and off the delivered photos differ only by the smile's
     folds lifted (`smile_fold_lift`): brighter where joy's folds lie, darker nowhere that both paste back whole (the

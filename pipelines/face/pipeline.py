@@ -58,6 +58,9 @@ VARIANTS: dict[str, str] = {
 # The shipped default, chosen by measurement (weights/simmim-mouth/README.md): see the note on FaceExpressionConfig.
 DEFAULT_VARIANT = "warp"
 PAINT_ALPHA_FLOOR = 0.02  # the soft edge of the mouth paint below this is dropped (it would mask whole patches)
+# Crop pixels between a box pixel's interpolated read of the warp's map and its nearest crop pixel's read, past
+# which the map jumps there (`_at_full_size`). Where the map is smooth they differ by at most half a pixel's move.
+MAP_JUMP_PX = 1.0
 # The configurations the bench compares with the default (config overrides by name).
 ABLATIONS: dict[str, dict[str, object]] = {
     "no eye model": {"eye_model": False},
@@ -630,8 +633,17 @@ def _at_full_size(image: np.ndarray, region: np.ndarray, alpha: np.ndarray, part
 
     crop * (1 - alpha) + shaded * kept * alpha + painted, where the crop is the photo itself and the shaded
     crop is the photo read once through the warp, then shaded; only `painted` is resampled from the crop.
+
+    The warp's map jumps where closed lips meet (each lip reads its own lip, `warp.lips_read_lips`): a box pixel
+    whose read is interpolated across the jump read the teeth between the source's lips, so there it takes the
+    nearest crop pixel's read. Where the box's pixels fall between the crop's (a web photo's face, enlarged to
+    `min_edit_size` to edit, pasted back at its own size), every other one did: smiles relaxed to neutral on GENKI-4K
+    and US Congress web photos showed a dotted line of teeth between the closed lips.
     """
     reads = to_box(parts.mapping)  # per box pixel: where in the crop the warp reads
+    nearest = to_box(parts.mapping, cv2.INTER_NEAREST)
+    across = np.abs(reads - nearest).max(axis=2, keepdims=True) > MAP_JUMP_PX
+    reads = np.where(across, nearest, reads)
     photo_xy = cv2.transform(reads, back.astype(np.float32))  # ... and where that is in the photo
     # Lanczos (an 8x8 windowed sinc), not bicubic: a warp reads most pixels at a fraction of a pixel, where bicubic
     # already blurs 1-2 px detail (hair strands, lashes, pores): surprise and fear kept 0.85-0.87 of the photo's
