@@ -164,6 +164,30 @@ def _face_example_loaded(page):
     page.locator("#face-photo img[src*='london_001_neutral']").wait_for()
 
 
+def test_an_expression_picked_while_the_face_is_found_shows_in_the_preview(page):
+    """The preview is drawn once the face is found, with the controls as they are then: an expression picked in the
+    meantime was lost (no face yet to draw), and the first preview kept showing the photo's own expression."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def shown() -> np.ndarray:
+        src = page.locator("#face-preview img").first.get_attribute("src")
+        return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"), int)
+
+    _face_example_loaded(page)
+    page.get_by_role("radio", name="surprise").check()  # at once: the face is still being found
+    page.locator("#face-preview img").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(1000)
+    first = shown()
+    page.get_by_role("radio", name="joy").check()
+    page.wait_for_timeout(1000)
+    page.get_by_role("radio", name="surprise").check()
+    page.wait_for_timeout(1500)
+    assert np.abs(first - shown()).mean() < 1.0
+
+
 def test_before_and_after_layers_line_up(page):
     """The before/after slider draws both pictures in the same box, so the face does not jump at the divider."""
     _face_example_loaded(page)

@@ -90,13 +90,14 @@ def test_notes_speak_the_visitors_language(use_tiny, neutral_face):
 def test_live_preview_finds_the_face_once_then_warps_a_small_crop(use_tiny, neutral_face):
     from pipelines.face.preview import PREVIEW_SIZE
 
-    face, first = face_tab.find_preview_face(str(neutral_face), 0)
+    face = face_tab.find_preview_face(str(neutral_face), 0)
+    first = face_tab.update_preview(face, "neutral", 0.8, 0, 0, 0, 0, 0)
     assert first.shape == (PREVIEW_SIZE, PREVIEW_SIZE, 3)
     moved = face_tab.update_preview(face, "surprise", 0.8, 0, 0.3, 0, 0, 0.4)
     assert moved.shape == first.shape
     assert (np.abs(moved.astype(int) - first.astype(int)).max(axis=2) > 20).sum() > 100  # the mouth opens
-    assert face_tab.find_preview_face(None, 0) == (None, None)
-    assert isinstance(face_tab.update_preview(None, "joy", 0.8, 0, 0, 0, 0, 0), type(gr.skip()))
+    assert face_tab.find_preview_face(None, 0) is None
+    assert face_tab.update_preview(None, "joy", 0.8, 0, 0, 0, 0, 0) is None  # no photo: no preview
 
 
 def test_releasing_a_slider_before_any_photo_does_nothing(use_tiny):

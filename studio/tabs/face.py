@@ -207,22 +207,21 @@ def make_sprite_set(photo, intensity, face_index, progress=gr.Progress()):
 
 @user_errors
 def find_preview_face(photo, face_index):
-    """Find the face once per photo for the live preview: (per-visitor PreviewFace, first preview)."""
+    """Find the face once per photo for the live preview (a per-visitor PreviewFace; None without a photo)."""
     if not photo:
-        return None, None
+        return None
     from pipelines.face.preview import PreviewFace
 
     pipe, index = pipeline_for(photo, face_index, refine=False)
-    face = PreviewFace.from_face(pipe.find_face(photo, index), pipe.config.texture_scale)
-    return face, face.crop
+    return PreviewFace.from_face(pipe.find_face(photo, index), pipe.config.texture_scale)
 
 
 @user_errors
 def update_preview(face, expression, intensity, *sliders):
-    """The small warp + texture + eyes preview for the current controls (bench/preview.py times it); nothing before a
-    photo."""
+    """The small warp + texture + eyes preview for the current controls (bench/preview.py times it); none without a
+    photo's face."""
     if face is None:
-        return gr.skip()
+        return None
     from pipelines.face.preview import render_preview
 
     return render_preview(face, expression, float(intensity), slider_values(sliders), pipeline().eye_painter)
@@ -272,9 +271,12 @@ def render() -> None:
     # Live preview: the face is found once per photo; dragging redraws the small warp, outside the queue so a
     # running full edit never delays it; releasing a slider runs the full edit.
     quick = {"queue": False, "show_progress": "hidden", "trigger_mode": "always_last"}
-    for source in (photo.change, face_index.change):
-        source(find_preview_face, [photo, face_index], [preview_face, preview], **quick)
+    # The preview is drawn once the face is found, with the controls as they are then: an expression picked while
+    # the face was being found (no face yet to draw) was otherwise lost, and the preview showed the photo as it was.
     controls = [expression, intensity, *sliders]
+    for source in (photo.change, face_index.change):
+        source(find_preview_face, [photo, face_index], preview_face, **quick).then(
+            update_preview, [preview_face, *controls], preview, **quick)
     for control in controls:
         (control.change if control is expression else control.input)(update_preview, [preview_face, *controls],
                                                                      preview, **quick)  # fmt: skip
