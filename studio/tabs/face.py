@@ -271,11 +271,12 @@ def render() -> None:
     # Live preview: the face is found once per photo; dragging redraws the small warp, outside the queue so a
     # running full edit never delays it; releasing a slider runs the full edit.
     quick = {"queue": False, "show_progress": "hidden", "trigger_mode": "always_last"}
-    # The preview is drawn once the face is found, with the controls as they are then: an expression picked while
-    # the face was being found (no face yet to draw) was otherwise lost, and the preview showed the photo as it was.
+    # The preview is drawn once the face is found (not when none is), with the controls as they are then: an
+    # expression picked while the face was being found (no face yet to draw) was otherwise lost, and the preview
+    # showed the photo as it was.
     controls = [expression, intensity, *sliders]
     for source in (photo.change, face_index.change):
-        source(find_preview_face, [photo, face_index], preview_face, **quick).then(
+        source(find_preview_face, [photo, face_index], preview_face, **quick).success(
             update_preview, [preview_face, *controls], preview, **quick)
     for control in controls:
         (control.change if control is expression else control.input)(update_preview, [preview_face, *controls],
