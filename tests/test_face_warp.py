@@ -9,8 +9,8 @@ from test_expressions import SMILING, hand_made_face, parted
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import expression_amounts, expression_target, move_landmarks
 from pipelines.face.warp import (
-    LIP_SEAM, backward_map, corners_land, face_map, lip_edges, lip_seam, lips_read_lips, mouth_gap, shade_mouth_cavity,
-    warp_with,
+    LIP_SEAM, backward_map, corners_land, face_map, lids_land, lip_edges, lip_seam, lips_read_lips, mouth_gap,
+    shade_mouth_cavity, warp_with,
 )
 
 FACE = hand_made_face().astype(np.float64)
@@ -135,6 +135,27 @@ def test_a_relaxed_grins_mouth_corners_read_the_grins_corners():
     x1, y1 = np.ceil(relaxed[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER]].max(axis=0)).astype(int) + 40
     (dxx, dxy), (dyx, dyy) = (np.gradient(moved[y0:y1, x0:x1, k], axis=(1, 0)) for k in (0, 1))  # positive, no fold
     assert ((1 + dxx) * (1 + dyy) - dxy * dyx).min() > 0.2
+
+
+def test_the_target_eyes_outline_reads_the_sources():
+    """The smoothed field averages a lid's move with the skin's beside it: disgust's narrowed eyes read the photo
+    about 1.9 px from the source's outline on this face (4x the hand-made one), most of what the target moves them.
+    Mended, the outline reads within a third of a pixel of the source's, and the map does not fold round the eyes
+    for any expression (a scared eye's lids move apart fastest)."""
+    src, shape = FACE * 4, (SHAPE[0] * 4, SHAPE[1] * 4)
+    outline = list(fr.RIGHT_EYE + fr.LEFT_EYE)
+    for expression in ("disgust", "fear", "surprise", "joy", "anger"):
+        dst = expression_target(FACE, expression)[1].astype(np.float64) * 4
+        smoothed = corners_land(backward_map(src, dst, shape), src, dst)
+        mended = lids_land(smoothed, src, dst)
+        miss = {name: np.linalg.norm(cv2.remap(mapping, dst[outline][None].astype(np.float32), None,
+                                                cv2.INTER_LINEAR)[0] - src[outline], axis=1).mean()
+                for name, mapping in (("smoothed", smoothed), ("mended", mended))}  # fmt: skip
+        assert miss["mended"] < 0.4 * miss["smoothed"], (expression, miss)
+        if expression == "disgust":
+            assert miss["smoothed"] > 1.5 and miss["mended"] < 0.35, miss
+        (dxx, dxy), (dyx, dyy) = (np.gradient((mended - smoothed)[..., k], axis=(1, 0)) for k in (0, 1))
+        assert ((1 + dxx) * (1 + dyy) - dxy * dyx).min() > 0.2, expression
 
 
 def test_the_seam_deepens_with_how_far_the_lips_were_apart():

@@ -38,6 +38,12 @@ LIP_SEAM_FADE = 0.05  # of the mouth's width: the seam fades in from each inner 
 # Around each mouth corner the map is mended so the target's corner reads the source's (`corners_land`): the miss,
 # fading as a Gaussian of this many mouth widths (or of the miss itself, where that is longer: it cannot fold).
 CORNER_REACH = 0.15
+# Round each eye the map is mended so the target's lids read the source's (`lids_land`): the miss along the eye's
+# outline, fading as a Gaussian of this many eye openings from it (or of the largest miss, where that is longer),
+# each pixel taking the misses of the outline near it averaged over LID_SPREAD of that sigma. Narrower, the lids land
+# closer but the map folds where neighbouring outline points move apart (0.33: a fold at a scared eye's corner).
+LID_REACH = 0.25
+LID_SPREAD = 0.5
 CAVITY_COLOUR = np.array([52.0, 22.0, 24.0])  # a dark, slightly red mouth interior (RGB), shaded by the lips' tone
 CAVITY_MIN_GAP = 0.5  # pixels: a target gap that barely opens needs no cavity
 TEETH_COLOUR = np.array([222.0, 214.0, 200.0])  # upper front teeth under the face's light (scaled by the lip tone)
@@ -139,10 +145,55 @@ def corners_land(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.nd
     return mapping
 
 
+def lids_land(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """`mapping` (a `backward_map`) mended so that each eye's outline in the target reads the source's outline.
+
+    A lid moves a few pixels against the skin a few pixels away, and the smoothed field averages the two: each
+    target outline point read the photo 0.55 px from the source's point on average, of the 1.29 px disgust moves them
+    (openpeople P001-P007, 373 px crops; fear 0.84 of 2.18 px): disgust's eyes narrowed by 60 % of what the target
+    asks, MediaPipe found on the delivered photo. The misses at the outline points, spread along the outline (a
+    Gaussian-weighted mean of the nearby points' misses, `LID_SPREAD`), are added back, fading as a Gaussian of the
+    distance from the outline (`LID_REACH` of the eye's opening, or the largest miss where that is longer: it
+    cannot fold). The outline points then read within 0.09 px (fear 0.20 px) of the source's."""
+    height, width = mapping.shape[:2]
+    mapping = mapping.copy()
+    for loop, (upper, lower) in ((fr.RIGHT_EYE, (fr.RIGHT_EYE_UPPER_LID, fr.RIGHT_EYE_LOWER_LID)),
+                                 (fr.LEFT_EYE, (fr.LEFT_EYE_UPPER_LID, fr.LEFT_EYE_LOWER_LID))):  # fmt: skip
+        outline = dst[list(loop), :2]
+        read = cv2.remap(mapping, outline[None].astype(np.float32), None, cv2.INTER_LINEAR)[0].astype(np.float64)
+        miss = src[list(loop), :2] - read
+        opening = max(np.linalg.norm(points[upper, :2] - points[lower, :2]) for points in (src, dst))
+        sigma = max(LID_REACH * opening, float(np.linalg.norm(miss, axis=1).max()), 1.0)
+        # The closed outline resampled every third of the spread, each sample carrying the miss interpolated along it.
+        ring = np.concatenate([outline, outline[:1]])
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ring, axis=0), axis=1))])
+        count = max(int(np.ceil(3 * along[-1] / (LID_SPREAD * sigma))), len(loop))
+        steps = np.linspace(0.0, along[-1], count, endpoint=False)
+        samples = np.stack([np.interp(steps, along, ring[:, k]) for k in (0, 1)], axis=1).astype(np.float32)
+        ring_miss = np.concatenate([miss, miss[:1]])
+        sample_miss = np.stack([np.interp(steps, along, ring_miss[:, k]) for k in (0, 1)], axis=1).astype(np.float32)
+        x0, y0 = np.maximum(np.floor(outline.min(axis=0) - 3 * sigma), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(outline.max(axis=0) + 3 * sigma) + 1, (width, height)).astype(int)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        # The mend varies no faster than its spread: worked out on a grid half of that apart, then read at every pixel
+        # (a 721 px crop's eyes, pixel by pixel, took 99 ms, six times its whole smoothed map; so 19 ms).
+        step = max(1.0, LID_SPREAD * sigma / 2)
+        ys, xs = np.meshgrid(np.arange(y0, y1 + step, step, dtype=np.float32),
+                             np.arange(x0, x1 + step, step, dtype=np.float32), indexing="ij")  # fmt: skip
+        squared = (xs[..., None] - samples[:, 0]) ** 2 + (ys[..., None] - samples[:, 1]) ** 2
+        nearest = squared.min(axis=-1, keepdims=True)
+        weights = np.exp(-0.5 * (squared - nearest) / (LID_SPREAD * sigma) ** 2)
+        mend = np.exp(-0.5 * nearest / sigma**2) * (weights @ sample_miss) / weights.sum(axis=-1, keepdims=True)
+        fine_y, fine_x = (np.mgrid[0 : y1 - y0, 0 : x1 - x0] / step).astype(np.float32)
+        mapping[y0:y1, x0:x1] += cv2.remap(mend.astype(np.float32), fine_x, fine_y, cv2.INTER_LINEAR)
+    return mapping
+
+
 def face_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The backward map of a face edit: `backward_map`, its mouth corners landing (`corners_land`) and the lips it
-    closes read whole (`lips_read_lips`)."""
-    return lips_read_lips(corners_land(backward_map(src, dst, shape), src, dst), src, dst)
+    """The backward map of a face edit: `backward_map`, its mouth corners and eye outlines landing (`corners_land`,
+    `lids_land`) and the lips it closes read whole (`lips_read_lips`)."""
+    return lips_read_lips(lids_land(corners_land(backward_map(src, dst, shape), src, dst), src, dst), src, dst)
 
 
 def lips_read_lips(mapping: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
