@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import (
-    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESETS, brow_points, expression_amounts, expression_target, face_frame,
+    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESET_UNITS, PRESETS, brow_points, expression_amounts, expression_target, face_frame,
     move_landmarks, relaxed_landmarks,
 )
 
@@ -154,7 +154,19 @@ def test_a_preset_lays_parts_of_its_mean_move_on_again_and_the_rest_as_measured(
     for name, amount in PRESET_EXTRAS[label].items():
         points = PARTS[name.removeprefix(f"{label}_")](face_frame(FACE))
         expected[points] += amount * mean[points]
+    for name, amount in PRESET_UNITS.get(label, {}).items():
+        expected += amount * (move_landmarks(FACE, {name: 1.0}).astype(np.float64) - FACE)
     np.testing.assert_allclose(moved(label), expected, atol=1e-3)
+
+
+def test_sadness_droops_the_upper_lids():
+    """AU41: the training people's real sad eyes barely narrow, so the measured move barely does; the preset lowers
+    the upper lids over the iris, the lower lids stay."""
+    opening = lambda d: np.mean([(FACE + d)[low, 1] - (FACE + d)[up, 1] for up, low in (
+        (fr.RIGHT_EYE_UPPER_LID, fr.RIGHT_EYE_LOWER_LID), (fr.LEFT_EYE_UPPER_LID, fr.LEFT_EYE_LOWER_LID))])  # fmt: skip
+    sad = moved("sadness")
+    assert opening(sad) < opening(mean_move("sadness")) - 0.02 * IOD
+    assert sad[[fr.RIGHT_EYE_UPPER_LID, fr.LEFT_EYE_UPPER_LID], 1].min() > 0.02 * IOD
 
 
 def test_sadness_lifts_the_inner_brows_and_disgust_the_upper_lip_further_than_the_mean_move():
