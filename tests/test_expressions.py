@@ -7,8 +7,8 @@ import pytest
 
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import (
-    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESET_UNITS, PRESETS, brow_points, expression_amounts, expression_target, face_frame,
-    move_landmarks, relaxed_landmarks,
+    EXPRESSIONS, PARTS, PRESET_EXTRAS, PRESET_UNITS, PRESETS, brow_points, expression_amounts, expression_target,
+    face_frame, move_landmarks, relaxed_landmarks,
 )
 
 # A schematic frontal face in a 120 x 140 px frame: y grows downwards, the person's right is the image left.

@@ -9,8 +9,8 @@ from test_expressions import SMILING, hand_made_face, parted
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import expression_amounts, expression_target, move_landmarks
 from pipelines.face.warp import (
-    LIP_SEAM, backward_map, corners_land, face_map, lids_land, lip_edges, lip_seam, lips_read_lips, mouth_gap,
-    shade_mouth_cavity, warp_with,
+    LIP_SEAM, backward_map, corners_land, face_map, lids_land, lip_edges, lip_seam, lips_read_lips, map_at,
+    mouth_gap, shade_mouth_cavity, warp_with,
 )
 
 FACE = hand_made_face().astype(np.float64)
@@ -126,10 +126,8 @@ def test_a_relaxed_grins_mouth_corners_read_the_grins_corners():
     shape = (SHAPE[0] * 4, SHAPE[1] * 4)
     smoothed, mended = backward_map(grin, relaxed, shape), face_map(grin, relaxed, shape)
     for corner in (fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER):
-        x, y = relaxed[corner]
-        read = lambda mapping: cv2.remap(mapping, np.float32([[x]]), np.float32([[y]]), cv2.INTER_LINEAR)[0, 0]
-        assert np.linalg.norm(read(smoothed) - grin[corner]) > 10
-        assert np.linalg.norm(read(mended) - grin[corner]) < 0.5
+        assert np.linalg.norm(map_at(smoothed, relaxed[[corner]])[0] - grin[corner]) > 10
+        assert np.linalg.norm(map_at(mended, relaxed[[corner]])[0] - grin[corner]) < 0.5
     moved = corners_land(smoothed, grin, relaxed) - smoothed  # the mend alone: with its Jacobian's determinant
     x0, y0 = np.floor(relaxed[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER]].min(axis=0)).astype(int) - 40
     x1, y1 = np.ceil(relaxed[[fr.MOUTH_LEFT_CORNER, fr.MOUTH_RIGHT_CORNER]].max(axis=0)).astype(int) + 40
@@ -148,9 +146,8 @@ def test_the_target_eyes_outline_reads_the_sources():
         dst = expression_target(FACE, expression)[1].astype(np.float64) * 4
         smoothed = corners_land(backward_map(src, dst, shape), src, dst)
         mended = lids_land(smoothed, src, dst)
-        miss = {name: np.linalg.norm(cv2.remap(mapping, dst[outline][None].astype(np.float32), None,
-                                                cv2.INTER_LINEAR)[0] - src[outline], axis=1).mean()
-                for name, mapping in (("smoothed", smoothed), ("mended", mended))}  # fmt: skip
+        miss = {name: np.linalg.norm(map_at(mapping, dst[outline]) - src[outline], axis=1).mean()
+                for name, mapping in (("smoothed", smoothed), ("mended", mended))}
         assert miss["mended"] < 0.4 * miss["smoothed"], (expression, miss)
         if expression == "disgust":
             assert miss["smoothed"] > 1.5 and miss["mended"] < 0.35, miss
