@@ -49,6 +49,21 @@ def test_cache_holds_aligned_faces_and_flags(tiny_cache):
     assert (right[:, 0] < left[:, 0]).all() and np.abs(right[:, 1] - left[:, 1]).max() < 1.5  # upright, level
 
 
+def test_turned_faces_are_left_out(photo_folder, tmp_path):
+    from pipelines.errors import InputError
+    from pipelines.face.simmim.data import MAX_TURN, turn
+
+    build_cache(photo_folder, tmp_path / "all.npz", image_size=32, margin=4, progress=False)
+    frontal = FaceCache.load(tmp_path / "all.npz").landmarks[0]
+    assert turn(frontal) < MAX_TURN / 2
+    profile = frontal.copy()
+    right = np.array(fr.RIGHT_EYE)
+    profile[right] += (frontal[fr.NOSE_TIP] - frontal[right]) * 0.6  # the far eye closes in on the nose
+    assert turn(profile) > MAX_TURN
+    with pytest.raises(InputError, match=r"No usable face .*turned away \(0\.\d\d > 0\.0\)"):
+        build_cache(photo_folder, tmp_path / "none.npz", image_size=32, margin=4, progress=False, max_turn=0.0)
+
+
 def test_public_domain_filter_and_held_out_split(photo_folder):
     assert len(list_photos(photo_folder, public_domain_only=True)) == 2
     assert len(list_photos(photo_folder)) == 4
@@ -147,6 +162,37 @@ def test_two_processes_average_their_gradients(tiny_cache, tmp_path):
     single, repeat, averaged = weights(alone), weights(again), weights(pair)
     assert all(torch.equal(single[k], repeat[k]) for k in single)  # one process is deterministic ...
     assert any(not torch.equal(single[k], averaged[k]) for k in single)  # ... so rank 1's gradients made the change
+
+
+def test_the_discriminators_term_joins_at_adv_start(tiny_cache, tmp_path):
+    """Before --adv-start the generator learns as without a discriminator (bit for bit); from it, otherwise."""
+    from pipelines.__main__ import main
+    from pipelines.face.simmim.model import SimMIMFace
+
+    def weights(name, *extra):
+        out = tmp_path / name
+        assert main(["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY,
+                     "--steps", "3", "--save-dtype", "float32", *extra]) == 0  # fmt: skip
+        return SimMIMFace.from_pretrained(out).state_dict()
+
+    plain, late, early = weights("plain"), weights("late", "--adv-loss", "0.5", "--adv-start", "1.0"), weights(
+        "early", "--adv-loss", "0.5", "--adv-start", "0.0")  # fmt: skip
+    assert all(torch.equal(plain[k], late[k]) for k in plain)
+    assert any(not torch.equal(plain[k], early[k]) for k in plain)
+
+
+def test_a_resumed_run_fits_its_time_budget(tiny_cache, tmp_path, capsys):
+    from pipelines.__main__ import main
+
+    out = tmp_path / "run"
+    common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY]
+    assert main([*common, "--steps", "3"]) == 0
+    (out / "checkpoint" / "optimizer.safetensors").unlink()  # the weights alone, as weights/train_on_gpu.sh's
+    (out / "checkpoint" / "trainer.json").write_text(json.dumps({"step": 40, "total_steps": None}))  # go on
+    capsys.readouterr()
+    assert main([*common, "--resume", "--max-minutes", "0.1"]) == 0
+    assert "planning" in capsys.readouterr().out  # measured from the resumed step, not from step 10 of a fresh run
+    assert json.loads((out / "checkpoint" / "trainer.json").read_text())["total_steps"] > 70
 
 
 def test_the_discriminator_learns_to_find_the_painted_cells():

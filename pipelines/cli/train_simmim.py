@@ -33,6 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("--adv-loss", type=float, default=0.0,
                         help="weight of a patch discriminator's term, for sharper fills (0: off; the eye model was fine-tuned "
                         "with 0.05, then 0.3: see weights/simmim-eye/README.md)")
+    parser.add_argument("--adv-start", type=float, default=0.0,
+                        help="share of the steps before the discriminator's term joins the loss (it trains from the start)")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--patch-size", type=int, default=8)
     parser.add_argument("--hidden-size", type=int, default=384)
@@ -60,7 +62,8 @@ def run(args) -> int:
     cfg = TrainConfig(
         out=args.out, data=args.data, exclude=tuple(args.exclude), cache=args.cache, public_domain_only=args.public_domain_only, model=model,
         init_from=args.init_from, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
-        steps=steps, max_minutes=args.max_minutes, edge_loss=args.edge_loss, adv_loss=args.adv_loss, sample_every=args.sample_every,
+        steps=steps, max_minutes=args.max_minutes, edge_loss=args.edge_loss, adv_loss=args.adv_loss,
+        adv_start=args.adv_start, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device, compile=not args.no_compile,
         save_dtype=args.save_dtype, resume=args.resume, progress=not args.quiet, workers=args.workers,
         threads=args.threads,
