@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Train the face-region SimMIM models on one CUDA GPU in about MINUTES (default 7) minutes of wall time.
+#
+# Four runs share the GPU side by side (each model is small: one alone leaves the GPU idle while its
+# DataLoader workers augment faces on the CPU): the shipped mouth and eye architectures, and a larger one of each.
+# Every run trains with L1 + edges and, from halfway (--adv-start 0.5), the patch discriminator's term too.
+# The caches come from a machine with MediaPipe (a GPU machine may have none):
+#   python -m pipelines train-simmim --region mouth --data DIR ... --cache CACHE/mouth.npz --steps 0
+# (or pipelines.face.simmim.data.build_cache), likewise CACHE/eye.npz with --image-size 64.
+# The chosen run's config.json + model.safetensors are what ships in weights/simmim-{mouth,eye}/ (their READMEs
+# say which run, on which data, and what it measured).
+#
+# Usage: CACHE=.gpu OUT=runs MINUTES=7 WORKERS=3 bash weights/recipes/train_on_gpu.sh
+set -u
+CACHE=${CACHE:-.gpu}
+OUT=${OUT:-runs}
+MINUTES=${MINUTES:-7}
+WORKERS=${WORKERS:-3}  # DataLoader processes per run: four runs x (1 + 3) fill a 16-core machine
+DEVICE=${DEVICE:-cuda}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$OUT"
+
+train() {  # NAME ARGS...: one run, its output in OUT/NAME and its log in OUT/NAME.log
+    local name=$1
+    shift
+    PYTHONUNBUFFERED=1 "$PYTHON" -m pipelines --device "$DEVICE" train-simmim --out "$OUT/$name" --quiet \
+        --max-minutes "$MINUTES" --workers "$WORKERS" --warmup-steps 300 --edge-loss 1.0 --adv-start 0.5 \
+        --sample-every 2000 --checkpoint-every 100000 "$@" >"$OUT/$name.log" 2>&1
+    echo "$name: exit $?, $(grep -c . "$OUT/$name.log") log lines"
+}
+
+MOUTH=(--region mouth --cache "$CACHE/mouth.npz" --image-size 128 --batch-size 64 --adv-loss 0.1)
+EYE=(--region eye --cache "$CACHE/eye.npz" --image-size 64 --patch-size 4 --batch-size 128 --adv-loss 0.2)
+train mouth-base "${MOUTH[@]}" --patch-size 16 --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 &
+train mouth-big "${MOUTH[@]}" --patch-size 8 --hidden-size 256 --layers 8 --heads 8 --refine-channels 32 --lr 5e-4 &
+train eye-base "${EYE[@]}" --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 &
+train eye-big "${EYE[@]}" --hidden-size 256 --layers 6 --heads 8 --refine-channels 32 --lr 7e-4 &
+wait
