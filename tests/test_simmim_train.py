@@ -89,6 +89,22 @@ def test_flip_mirrors_the_image_and_swaps_left_and_right(tiny_cache):
     assert valid.all()
 
 
+def test_colour_jitter_is_the_steps_folded_into_one_matrix(tiny_cache):
+    """One pass equals gains, then contrast about the mean, then saturation about each pixel's grey, then a clip."""
+    from pipelines.face.simmim.data import colour_jitter
+
+    strong = Augment(brightness=0.5, contrast=0.5, saturation=0.9, channel_gain=0.3)
+    for index, crop in enumerate(FaceCache.load(tiny_cache).crops):
+        rng = np.random.default_rng(index)
+        gain = rng.uniform(0.5, 1.5) * rng.uniform(0.7, 1.3, 3)
+        contrast, saturation = rng.uniform(0.5, 1.5), rng.uniform(0.1, 1.9)
+        image = crop.astype(np.float64) / 255 * gain
+        image = (image - image.mean()) * contrast + image.mean()
+        grey = image.mean(axis=2, keepdims=True)
+        expected = np.clip((image - grey) * saturation + grey, 0, 1)
+        np.testing.assert_allclose(colour_jitter(crop, strong, np.random.default_rng(index)), expected, atol=1e-5)
+
+
 def test_losses_and_schedule():
     target = torch.rand(2, 3, 16, 16) * 2 - 1
     weight = torch.ones(2, 1, 16, 16)
