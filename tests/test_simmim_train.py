@@ -125,6 +125,15 @@ def test_losses_and_schedule():
     assert learning_rate(100, 100, cfg) == pytest.approx(1e-5)
 
 
+def test_training_needs_an_output_folder(capsys):
+    """Without --out the command stops before touching anything (its old default was the shipped weights' folder)."""
+    from pipelines.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["train-simmim", "--data", "faces"])
+    assert stop.value.code == 2 and "--out" in capsys.readouterr().err
+
+
 def test_train_three_steps_then_resume(tiny_cache, tmp_path):
     from pipelines.__main__ import main
     from pipelines.face.simmim.model import SimMIMFace

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
                         help="leave out files whose name matches, repeatable (e.g. people kept for evaluation)")
     parser.add_argument("--region", default="face", choices=tuple(REGION_BOXES),
                         help="the window of the aligned face the model paints (default: the whole face)")
-    parser.add_argument("--out", default="weights/simmim-face", help="output folder (model, checkpoint/, samples/)")
+    parser.add_argument("--out", required=True,  # no default: a forgotten --out overwrote the shipped weights
+                        help="output folder (model, checkpoint/, samples/)")
     parser.add_argument("--cache", help="face cache .npz (default OUT/faces.npz; built from --data when missing)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     parser.add_argument("--public-domain-only", action="store_true", help="skip files MANIFEST.csv marks research_only")

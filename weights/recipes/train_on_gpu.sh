@@ -4,9 +4,11 @@
 # Four runs share the GPU side by side (each model is small: one alone leaves the GPU idle while its
 # DataLoader workers augment faces on the CPU): the shipped mouth and eye architectures, and a larger one of each.
 # Every run trains with L1 + edges and, from halfway (--adv-start 0.5), the patch discriminator's term too.
-# The caches come from a machine with MediaPipe (a GPU machine may have none):
-#   python -m pipelines train-simmim --region mouth --data DIR ... --cache CACHE/mouth.npz --steps 0
-# (or pipelines.face.simmim.data.build_cache), likewise CACHE/eye.npz with --image-size 64.
+# The caches come from a machine with MediaPipe (a GPU machine may have none), e.g. for the shipped eye model:
+#   python -c "from pipelines.face.simmim.data import build_cache; build_cache([
+#       '../shared/data/faces-expressive/openpeople', '../shared/data/faces-train', 'SFHQ_FACES'], '.gpu/eye.npz',
+#       image_size=64, region='eye', public_domain_only=True, exclude=('P008_*', 'P009_*', 'P010_*'))"
+# and likewise .gpu/mouth.npz with image_size=128, region='mouth' (SFHQ_FACES: weights/recipes/sfhq_t2i_faces.py).
 # The chosen run's config.json + model.safetensors are what ships in weights/simmim-{mouth,eye}/ (their READMEs
 # say which run, on which data, and what it measured).
 #
@@ -15,7 +17,9 @@ set -u
 CACHE=${CACHE:-.gpu}
 OUT=${OUT:-runs}
 MINUTES=${MINUTES:-7}
-WORKERS=${WORKERS:-3}  # DataLoader processes per run: four runs x (1 + 3) fill a 16-core machine
+# DataLoader processes per run: a quarter of the cores each. The H200 lent on 2026-12-04 showed 2 cores (nproc),
+# and augmenting faces on them, not the GPU, set the pace: the eye run made 3,649 steps of 128 in 7 minutes.
+WORKERS=${WORKERS:-$((($(nproc) + 3) / 4))}
 DEVICE=${DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
