@@ -46,7 +46,7 @@ HELD_OUT_FRACTION = 0.05  # of a folder's faces, chosen by file-name hash: never
 DETECT_PAD = 0.5  # tight face crops defeat MediaPipe's face detector; padding each side by half the size fixes it
 JPEG_QUALITY = 95
 # Faces turned further than this (`turn`) are left out: a profile's far eye and mouth are foreshortened or hidden,
-# nothing like the frontal faces the pipeline edits. Web photos pass the US Congress portraits' widest (0.18).
+# nothing like the frontal faces the pipeline edits. US Congress portraits turn at most 0.18, openpeople's 0.07.
 MAX_TURN = 0.3
 
 
@@ -311,8 +311,8 @@ def colour_jitter(image: np.ndarray, a: Augment, rng: np.random.Generator) -> np
     """(S,S,3) uint8 -> float32 0..1 with a random white balance, brightness, contrast and saturation.
 
     Each step is linear in the pixel (gains; contrast about the gained image's mean; saturation about each pixel's
-    grey), so they fold into one 3x3 matrix and offset applied in a single pass: a fifth of the time of applying
-    them one by one, which is what bounds a GPU run's steps when its machine has few cores.
+    grey), so they fold into one 3x3 matrix and offset applied in a single pass: a seventh of the time of applying
+    them one by one, and augmentation is what bounds a GPU run's steps when its machine has few cores.
     """
     gain = rng.uniform(1 - a.brightness, 1 + a.brightness) * rng.uniform(1 - a.channel_gain, 1 + a.channel_gain, 3)
     contrast = rng.uniform(1 - a.contrast, 1 + a.contrast)
