@@ -212,7 +212,7 @@ def test_a_resumed_run_fits_its_time_budget(tiny_cache, tmp_path, capsys):
     out = tmp_path / "run"
     common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY]
     assert main([*common, "--steps", "3"]) == 0
-    (out / "checkpoint" / "optimizer.safetensors").unlink()  # the weights alone, as weights/train_on_gpu.sh's
+    (out / "checkpoint" / "optimizer.safetensors").unlink()  # the weights alone, as weights/recipes/train_on_gpu.sh's
     (out / "checkpoint" / "trainer.json").write_text(json.dumps({"step": 40, "total_steps": None}))  # go on
     capsys.readouterr()
     assert main([*common, "--resume", "--max-minutes", "0.1"]) == 0

@@ -18,6 +18,7 @@ import csv
 import re
 import subprocess
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -60,6 +61,12 @@ def name_lines(sheet: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> lis
     return [page.strip() for page in read.stdout.decode(errors="replace").split("\f")[:len(boxes)]]
 
 
+def read_name(line: str) -> tuple[str, str] | None:
+    """(generator, image number) from an OCR'd name line, or None where it is not read in full."""
+    found = NAME.search(re.sub(r"\s+", "_", line))  # OCR reads the underscores as spaces
+    return (found.group(1), found.group(2)) if found else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("figures", type=Path, help="the SFHQ-T2I repository's figures/ folder")
@@ -67,15 +74,15 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     best: dict[str, tuple] = {}  # image number -> (tile side, sheet, pixels, box) of its largest tile
-    counts: dict[str | None, int] = {}
+    counts: Counter = Counter()  # tiles per generator (None: unreadable)
     for path in sorted(args.figures.glob("textual_search_*.jpg")):
         sheet = cv2.imread(str(path))
         boxes = tiles(sheet)
         for (x, y, w, h), line in zip(boxes, name_lines(sheet, boxes)):
-            found = NAME.search(re.sub(r"\s+", "_", line))  # OCR reads the underscores as spaces
-            counts[found and found.group(1)] = counts.get(found and found.group(1), 0) + 1
-            if found and found.group(1) == KEEP and w > best.get(found.group(2), (0,))[0]:
-                best[found.group(2)] = (w, path.name, sheet[y:y + h, x:x + w].copy(), (x, y, w, h))
+            generator, number = read_name(line) or (None, None)
+            counts[generator] += 1
+            if generator == KEEP and w > best.get(number, (0,))[0]:
+                best[number] = (w, path.name, sheet[y:y + h, x:x + w].copy(), (x, y, w, h))
     rows = []
     for number, (_, sheet_name, pixels, box) in sorted(best.items()):
         name = f"sfhq_flux1_schnell_{number}.jpg"
@@ -86,7 +93,7 @@ def main() -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"tiles read: {counts}; kept {len(rows)} {KEEP} faces in {args.out}")
+    print(f"tiles read: {dict(counts)}; kept {len(rows)} {KEEP} faces in {args.out}")
     return 0
 
 

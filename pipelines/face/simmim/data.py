@@ -153,8 +153,9 @@ def build_cache(
             if points is None:
                 skipped.append(f"{path.name}: no face found")
                 continue
-            if turn(points) > max_turn:
-                skipped.append(f"{path.name}: turned away ({turn(points):.2f} > {max_turn})")
+            turned = turn(points)
+            if turned > max_turn:
+                skipped.append(f"{path.name}: turned away ({turned:.2f} > {max_turn})")
                 continue
             for view, view_points in _views(image, points[:, :2], region):
                 aligned = align_face(view, view_points, image_size, region)

@@ -332,10 +332,11 @@ def train(cfg: TrainConfig) -> Path:
         if critic is not None:
             painted = torch.where(mask, pred.float(), real)
             critic[0].requires_grad_(False)  # the generator's step moves only the generator (and skips DDP's sync)
-            with autocast():
-                adv = generator_loss(critic[0], painted, mask, condition)
             sharpening = cfg.adv_start <= 0 or (total is not None and step >= cfg.adv_start * total)
-            loss = loss + (cfg.adv_loss if sharpening else 0.0) * adv
+            with autocast(), torch.set_grad_enabled(sharpening):  # before --adv-start it is only logged
+                adv = generator_loss(critic[0], painted, mask, condition)
+            if sharpening:
+                loss = loss + cfg.adv_loss * adv
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
