@@ -2,6 +2,7 @@
 
     python bench/run_all.py            # all of them (about 15-25 minutes on a 2-core CPU)
     python bench/run_all.py face chat  # just some
+    python bench/run_all.py --gather   # none: only gather the tables the benchmarks last wrote
     LLAMA_BENCH=path/to/llama-bench python bench/run_all.py chat_engines_speed   # with llama.cpp's own reference
 
 Each benchmark is a script that prints its numbers and writes bench/results/<name>.md; a failing one is
@@ -51,12 +52,14 @@ BENCHMARKS = {
 
 
 def main(names: list[str]) -> int:
+    gather_only = "--gather" in names
+    names = [n for n in names if n != "--gather"]
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
         print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
         return 2
     failed = []
-    for name in names or BENCHMARKS:
+    for name in [] if gather_only else (names or BENCHMARKS):
         print(f"== {name}", flush=True)
         start = time.perf_counter()
         done = subprocess.run(BENCHMARKS[name], cwd=BENCH.parent)
@@ -69,7 +72,8 @@ def main(names: list[str]) -> int:
     header = (
         "# Benchmark results\n\nWritten by `python bench/run_all.py`. Each table names the machine it ran on; "
         "ratios to a reference measured in the same run carry the claims, not absolute times.\n\n"
-        f"Last full run's machine: {machine()}\n"
+        + ("Gathered from the tables in bench/results/ (`--gather`): no benchmark ran to write this file.\n" if gather_only
+           else f"Last full run's machine: {machine()}\n")
     )
     (BENCH / "RESULTS.md").write_text(header + "\n" + body + "\n", encoding="utf-8")
     print(f"wrote {BENCH / 'RESULTS.md'}")
