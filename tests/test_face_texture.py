@@ -283,6 +283,19 @@ def test_a_softened_interior_fades_where_it_lies_not_its_colour():
     assert et.soften_interior(interior, 0.0) is interior
 
 
+@pytest.mark.parametrize("label", ["surprise", "fear", "joy"])
+def test_an_open_mouth_drawn_larger_than_measured_has_a_smooth_edge_not_its_pixel_steps(label):
+    """Measured at SIZE px, the interior's edge is a staircase; resampled twice as large, unsmoothed, its steps drew
+    a dashed light line along the lower lip. The opening's height from column to column bends, it does not jump."""
+    texture = et.shipped_textures()[label]
+    shape, size = texture.shape * 2, 2 * et.SIZE
+    _, alpha = et.mouth_interior(label, et.canonical_map(texture, shape, size), shape, size, np.full(3, 150.0))
+    height = alpha.sum(axis=0)
+    columns = np.flatnonzero(height > 3)[2:-2]
+    assert len(columns) > 40
+    assert np.abs(np.diff(height[columns], 2)).max() < 1.0  # unsmoothed: 2.0, a step of one measured pixel
+
+
 def test_teeth_lit_to_the_corners_brighten_only_towards_the_corners_and_keep_their_gaps():
     """openpeople's synthetic grins are near black a fifth of the way in from the corners; real smiles are lit there."""
     shape = np.zeros((fr.NUM_LANDMARKS, 2))

@@ -118,6 +118,14 @@ TEETH_FROM = {"disgust": "joy", "fear": "joy"}
 # comes closer to P001-P007's real mouths (46.3 -> 24.6) but further from the two held-out ones (28.3 -> 41.2).
 LIT_TEETH = ("disgust",)
 TOOTH_DETAIL_SIGMA = 2.0  # px at SIZE: finer than this is the teeth's own detail (a tooth is 6-8 px wide there)
+# The interiors were measured at SIZE px, where an open mouth is some 45 x 16 px. Resampled onto a bigger crop, the
+# pixel steps of their alpha's edge, with the light rows where the lower lip's inner side was measured, drew a dashed
+# light line along the lower lip of every surprise and fear edit of a studio portrait (and along the lower edge of
+# joy's teeth). A Gaussian of this many px at SIZE over colour and alpha together (`soften_interior`) smooths the
+# steps away; looked at 2x on edits at 320 px, 0.5 left faint dashes, 0.8 none, and the teeth keep their gaps. It
+# softens a little at SIZE too: bench/face_teeth.py's L1 to the real mouths (held-out P008-P010) joy 22.3 -> 23.1,
+# surprise 16.4 -> 17.8, fear 27.3 -> 27.5, disgust 25.0 -> 24.4 (painted at SIZE, where there are no steps).
+INTERIOR_ALIAS_SIGMA = 0.8
 # How bright the teeth's interior is in the outer three tenths of the opening from each corner (over
 # `interior_reference`; `lit_to_the_corners`). openpeople's synthetic grins are near black there (0.12 / 0.34 / 0.82
 # and 0.25 / 0.37 / 0.91 at the other corner, the middle 1.1-1.2): every smile we made had dark wedges at its
@@ -499,12 +507,14 @@ def mouth_interior(label: str, mapping: np.ndarray, target: np.ndarray, size: in
     (`LIT_TEETH`), else in the light of its own measured mouths (`in_own_light`)."""
     textures = shipped_textures()
     if label not in TEETH_FROM:
-        return interior_for(textures[label], mapping, scale)
-    donor = textures[TEETH_FROM[label]]
-    teeth = interior_for(donor, canonical_map(donor, target, size), scale)
-    if label in LIT_TEETH:
-        return teeth
-    return in_own_light(teeth, interior_for(textures[label], mapping, scale), TOOTH_DETAIL_SIGMA * size / SIZE)
+        interior = interior_for(textures[label], mapping, scale)
+    else:
+        donor = textures[TEETH_FROM[label]]
+        interior = interior_for(donor, canonical_map(donor, target, size), scale)
+        if label not in LIT_TEETH:
+            own = interior_for(textures[label], mapping, scale)
+            interior = in_own_light(interior, own, TOOTH_DETAIL_SIGMA * size / SIZE)
+    return soften_interior(interior, INTERIOR_ALIAS_SIGMA * size / SIZE)
 
 
 # --- measuring (needs MediaPipe and the openpeople photos) ----------------------------------------------------------
