@@ -71,6 +71,8 @@ OPENPEOPLE_TUNED = tuple(f"P{i:03d}" for i in range(1, 8))  # the face model may
 # or barely open, the openpeople ones wide and toothy; joy's strength is set between the two on these five.
 FACES_DEV_TUNED = ("london_001", "london_004", "london_006", "london_012", "london_025")
 GOAL_SHARE, GOAL_RATIO, GOAL_RANK1, GOAL_SHARPNESS = 0.90, 0.60, 0.98, 0.90
+EYES_OPEN = ("surprise", "fear")  # the expressions whose upper lids rise: the eye model paints what they uncover
+MIN_EYE_PX = 50  # photo px of eye opening inside the edit's core, below which an eye sharpness says nothing
 SHARPER_THAN_PHOTO = 1.2  # a sharpness ratio above this: the edit draws crisper than the photo is (ink on a soft face)
 GOAL_SECONDS = {"edit": 0.5, "sheet": 2.0, "portrait sheet": 3.0}
 PORTRAIT_SIDE = 1350  # the portrait latency case: an openpeople studio portrait resized to this side
@@ -140,17 +142,31 @@ class EditStats:
     exact_outside: bool  # every pixel with alpha 0 is the photo's own
     changed_share: float  # share of the photo's pixels that differ at all
     mean_change: float  # mean |difference| (0-255) over the pixels the paste-back may touch (alpha > 0)
+    eye_sharpness: float = float("nan")  # the same ratio inside the edit's eye openings (alpha >= 1/2)
 
 
-def edit_stats(photo: np.ndarray, edited: np.ndarray, alpha: np.ndarray) -> EditStats:
+def eye_openings(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: inside both eye openings that `landmarks` ((478, 2) photo px) draw."""
+    from pipelines.face import landmarks as fr
+
+    inside = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(np.asarray(landmarks)[list(eye), :2]).astype(np.int32) for eye in
+                          fr.REGION_PARTS["eyes"]], 1)  # fmt: skip
+    return inside.astype(bool)
+
+
+def edit_stats(photo: np.ndarray, edited: np.ndarray, alpha: np.ndarray, eyes: np.ndarray) -> EditStats:
+    """`eyes`: (H, W) bool, the edit's eye openings (`eye_openings` of its target landmarks)."""
     core = alpha >= 128
     touched = alpha > 0
     difference = np.abs(edited.astype(np.int16) - photo.astype(np.int16))
+    in_eyes = core & eyes
     return EditStats(
         sharpness=sharpness_ratio(edited, photo, core) if core.any() else float("nan"),
         exact_outside=untouched_outside(edited, photo, alpha),
         changed_share=float(difference.any(axis=2).mean()),
         mean_change=float(difference[touched].mean()) if touched.any() else 0.0,
+        eye_sharpness=sharpness_ratio(edited, photo, in_eyes) if in_eyes.sum() >= MIN_EYE_PX else float("nan"),
     )
 
 
@@ -171,7 +187,8 @@ def make_edits(pipe, people: list[Person], variant: str, folder: Path) -> dict[t
             continue
         for label, out in sheet.outputs.items():
             Image.fromarray(out.image).save(folder / f"{_slug(variant)}__{person.id}__{label}.png")
-            stats[person.id, label] = edit_stats(photo, out.image, out.mask_image)
+            eyes = eye_openings(out.target_landmarks, photo.shape)
+            stats[person.id, label] = edit_stats(photo, out.image, out.mask_image, eyes)
         print(f"  {variant}: {person.id}", flush=True)
     return stats
 
@@ -348,15 +365,19 @@ def pixel_table(stats_by_variant: dict[str, dict], people: list[Person]) -> str:
         neutral = [s for (pid, label), s in stats.items() if pid in ids and label == NEUTRAL]
         sharp = np.array([s.sharpness for s in edits])
         sharp = sharp[~np.isnan(sharp)]
+        eyes = np.array([s.eye_sharpness for (pid, label), s in stats.items() if pid in ids and label in EYES_OPEN])
+        eyes = eyes[~np.isnan(eyes)]
         rows.append([variant, f"{np.median(sharp):.2f} (min {sharp.min():.2f}, max {sharp.max():.2f})" if sharp.size
                      else "n/a", _pct(np.mean(sharp >= GOAL_SHARPNESS)) if sharp.size else "n/a",
                      _pct(np.mean(sharp > SHARPER_THAN_PHOTO)) if sharp.size else "n/a",
                      "yes" if all(s.exact_outside for s in stats.values()) else "NO",
                      f"{np.mean([s.changed_share for s in neutral]):.1%}",
-                     f"{np.mean([s.mean_change for s in neutral]):.2f}"])  # fmt: skip
+                     f"{np.mean([s.mean_change for s in neutral]):.2f}",
+                     f"{np.median(eyes):.2f} (min {eyes.min():.2f})" if eyes.size else "n/a"])  # fmt: skip
     return table(["variant", "sharpness ratio median", "edits >= 0.9", f"edits > {SHARPER_THAN_PHOTO}",
                   "bit-identical outside the mask", "neutral: pixels changed",
-                  "neutral: mean abs change where touched (0-255)"], rows)  # fmt: skip
+                  "neutral: mean abs change where touched (0-255)",
+                  "opened eyes (surprise, fear): sharpness ratio median"], rows)  # fmt: skip
 
 
 # --- grid and latency ----------------------------------------------------------------------------------------------
@@ -552,7 +573,9 @@ judges can tell an emotion at all, the verdict says so and needs every judge tha
 {genki_pixels}
 Sharpness ratio: RMS of the Laplacian inside the edited region (paste-back alpha >= 1/2) over the same region of
 the photo, per edit (goal >= 0.9, and not far above 1: what the edit adds should be no crisper than the photo).
-"neutral": the neutral preset applied to a neutral photo (goal: nothing visible).
+"neutral": the neutral preset applied to a neutral photo (goal: nothing visible). "opened eyes": the same ratio
+inside the eye openings of the surprise and fear edits, where the eye model paints what the rising lids uncover
+(from its 64 px window, enlarged to the eye's size in the photo).
 
 ### Ablation (held-out people)
 

@@ -120,3 +120,27 @@ def test_an_emotion_passes_with_two_judges_or_with_every_judge_that_can_tell_it(
     assert emotion_verdict([good, blind, blind], 0.6, 0.9) == "PASS (1 judge can tell)"
     assert emotion_verdict([weak, blind, blind], 0.6, 0.9) == "fail"
     assert emotion_verdict([blind, blind], 0.6, 0.9) == "fail"
+
+
+def test_eye_sharpness_is_measured_inside_the_eye_openings_only():
+    from bench.face import MIN_EYE_PX, edit_stats, eye_openings
+    from pipelines.face import landmarks as fr
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    points = np.zeros((fr.NUM_LANDMARKS, 2))
+    for eye, centre in zip(fr.REGION_PARTS["eyes"], (60.0, 140.0)):  # each eye loop drawn as a 30 x 14 px ellipse
+        turn = np.linspace(0, 2 * np.pi, len(eye), endpoint=False)
+        points[list(eye)] = np.stack([centre + 15 * np.cos(turn), 100 + 7 * np.sin(turn)], axis=1)
+    eyes = eye_openings(points, photo.shape)
+    assert eyes[100, 60] and eyes[100, 140] and not eyes[100, 100] and not eyes[80, 60]
+
+    edited = photo.copy()
+    edited[eyes] = cv2.GaussianBlur(photo, (0, 0), 2.0)[eyes]  # soft eyes in a sharp face
+    alpha = np.full(photo.shape[:2], 255, np.uint8)
+    stats = edit_stats(photo, edited, alpha, eyes)
+    assert stats.eye_sharpness < 0.5 < 0.9 < stats.sharpness
+    assert edit_stats(photo, photo, alpha, eyes).eye_sharpness == 1.0
+    tiny = np.zeros_like(eyes)
+    tiny[100, 60 : 60 + MIN_EYE_PX - 1] = True
+    assert math.isnan(edit_stats(photo, edited, alpha, tiny).eye_sharpness)
