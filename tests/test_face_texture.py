@@ -283,6 +283,20 @@ def test_a_softened_interior_fades_where_it_lies_not_its_colour():
     assert et.soften_interior(interior, 0.0) is interior
 
 
+@pytest.mark.parametrize("blur", [0.8, 3.0])
+def test_softening_only_round_the_mouth_gives_what_softening_the_whole_crop_gives(blur):
+    from pipelines.face.sharpness import soften
+
+    texture = _teeth_disc(96)
+    colour = np.roll(texture.interior * 200, (-20, 15), axis=(0, 1))  # the mouth near a corner of the crop
+    alpha = np.roll(texture.interior_alpha, (-20, 15), axis=(0, 1))
+    whole_alpha = soften(alpha, blur)
+    whole = et._unpremultiplied(soften(colour * alpha[..., None], blur), whole_alpha)
+    boxed, boxed_alpha = et.soften_interior((colour, alpha), blur)
+    np.testing.assert_array_equal(boxed_alpha, whole_alpha)
+    np.testing.assert_array_equal(boxed, whole)
+
+
 @pytest.mark.parametrize("label", ["surprise", "fear", "joy"])
 def test_an_open_mouth_drawn_larger_than_measured_has_a_smooth_edge_not_its_pixel_steps(label):
     """Measured at SIZE px, the interior's edge is a staircase; resampled twice as large, unsmoothed, its steps drew

@@ -455,8 +455,16 @@ def soften_interior(interior: Interior, blur: float) -> Interior:
     if blur <= 0:
         return interior
     colour, alpha = interior
-    softened = soften(alpha, blur)
-    return _unpremultiplied(soften(colour * alpha[..., None], blur), softened), softened
+    rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
+    if not len(rows):
+        return interior
+    # Only round the mouth: beyond the blur's reach of it both maps are 0 and stay 0 (a whole 768 px crop cost 70 ms).
+    reach = int(np.ceil(4 * blur)) + 2  # past OpenCV's kernel radius (4 sigma), so the box's border sees only zeros
+    box = (slice(max(rows[0] - reach, 0), rows[-1] + reach + 1), slice(max(cols[0] - reach, 0), cols[-1] + reach + 1))
+    softened, straight = np.zeros_like(alpha), np.zeros_like(colour)
+    softened[box] = soften(alpha[box], blur)
+    straight[box] = _unpremultiplied(soften(colour[box] * alpha[box][..., None], blur), softened[box])
+    return straight, softened
 
 
 def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amounts: Mapping[str, float],
