@@ -212,12 +212,49 @@ def test_a_resumed_run_fits_its_time_budget(tiny_cache, tmp_path, capsys):
     out = tmp_path / "run"
     common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY]
     assert main([*common, "--steps", "3"]) == 0
-    (out / "checkpoint" / "optimizer.safetensors").unlink()  # the weights alone, as weights/recipes/train_on_gpu.sh's
+    (out / "checkpoint" / "optimizer.safetensors").unlink()  # the weights alone still resume (fresh moments)
     (out / "checkpoint" / "trainer.json").write_text(json.dumps({"step": 40, "total_steps": None}))  # go on
     capsys.readouterr()
     assert main([*common, "--resume", "--max-minutes", "0.1"]) == 0
     assert "planning" in capsys.readouterr().out  # measured from the resumed step, not from step 10 of a fresh run
     assert json.loads((out / "checkpoint" / "trainer.json").read_text())["total_steps"] > 70
+
+
+def test_resuming_a_finished_run_with_a_time_budget_trains_on(tiny_cache, tmp_path, capsys):
+    """A run that reached the end of its schedule, resumed with --max-minutes, trains for that long again (the
+    next of several CPU sessions) instead of stopping at once."""
+    from pipelines.__main__ import main
+
+    out = tmp_path / "run"
+    common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--out", str(out), *TINY]
+    assert main([*common, "--steps", "3"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--resume", "--max-minutes", "0.05"]) == 0
+    assert "planning" in capsys.readouterr().out
+    assert json.loads((out / "checkpoint" / "trainer.json").read_text())["step"] > 33  # planned after 30 steps
+
+
+def test_training_can_start_from_a_local_model_folder(tiny_cache, tmp_path, capsys):
+    """--init-from a folder (e.g. the shipped weights) fine-tunes that model, whatever the architecture flags say."""
+    from pipelines.__main__ import main
+    from pipelines.face.simmim.model import SimMIMFace
+
+    common = ["--device", "cpu", "train-simmim", "--cache", str(tiny_cache), "--save-dtype", "float32", *TINY]
+    assert main([*common, "--out", str(tmp_path / "first"), "--steps", "2", "--hidden-size", "48"]) == 0
+    first = SimMIMFace.from_pretrained(tmp_path / "first")
+    assert main([*common, "--out", str(tmp_path / "tuned"), "--steps", "1", "--lr", "1e-9",
+                 "--init-from", str(tmp_path / "first")]) == 0  # fmt: skip
+    tuned = SimMIMFace.from_pretrained(tmp_path / "tuned")
+    assert tuned.config.hidden_size == 48  # the folder's architecture, not --hidden-size 32
+    start, end = first.state_dict(), tuned.state_dict()
+    assert all(torch.allclose(start[k], end[k], atol=1e-4) for k in start)  # one step at lr 1e-9 from its weights
+    wrong = tmp_path / "wrong"
+    shutil.copytree(tmp_path / "first", wrong)
+    config = json.loads((wrong / "config.json").read_text())
+    (wrong / "config.json").write_text(json.dumps({**config, "region": "eye"}))
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "bad"), "--steps", "1", "--init-from", str(wrong)]) == 2
+    assert "paints the eye" in capsys.readouterr().err
 
 
 def test_the_discriminator_learns_to_find_the_painted_cells():

@@ -21,10 +21,12 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True,  # no default: a forgotten --out overwrote the shipped weights
                         help="output folder (model, checkpoint/, samples/)")
     parser.add_argument("--cache", help="face cache .npz (default OUT/faces.npz; built from --data when missing)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/checkpoint (a finished run with --max-minutes trains that much longer)")
     parser.add_argument("--public-domain-only", action="store_true", help="skip files MANIFEST.csv marks research_only")
-    parser.add_argument("--init-from", metavar="HUB_ID",
-                        help="start from a public SimMIM checkpoint, e.g. microsoft/swin-base-simmim-window6-192 (online)")
+    parser.add_argument("--init-from", metavar="FOLDER_OR_HUB_ID",
+                        help="start from a model folder (e.g. weights/simmim-mouth: fine-tune it, its architecture) or a "
+                        "public SimMIM checkpoint, e.g. microsoft/swin-base-simmim-window6-192 (online)")
     parser.add_argument("--steps", type=int, help="optimiser steps (default: fill --max-minutes, else 20000)")
     parser.add_argument("--max-minutes", type=float, help="training time budget; the schedule is fitted to it")
     parser.add_argument("--batch-size", type=int, default=64)

@@ -13,10 +13,15 @@
 # say which run, on which data, and what it measured).
 #
 # Usage: CACHE=.gpu OUT=runs MINUTES=7 WORKERS=3 bash weights/recipes/train_on_gpu.sh
+#   RESUME=1: each run goes on from OUT/NAME/checkpoint for MINUTES more (a run without one starts fresh).
+#   INIT=1: the two base runs start from the shipped weights (weights/simmim-mouth, weights/simmim-eye) and
+#           fine-tune them with a fresh optimiser and schedule; the larger runs start fresh (or RESUME).
 set -u
 CACHE=${CACHE:-.gpu}
 OUT=${OUT:-runs}
 MINUTES=${MINUTES:-7}
+RESUME=${RESUME:-0}
+INIT=${INIT:-0}
 # DataLoader processes per run: a quarter of the cores each. The H200 lent on 2026-12-04 showed 2 cores (nproc),
 # and augmenting faces on them, not the GPU, set the pace: the eye run made 3,649 steps of 128 in 7 minutes.
 WORKERS=${WORKERS:-$((($(nproc) + 3) / 4))}
@@ -24,19 +29,23 @@ DEVICE=${DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
 
-train() {  # NAME ARGS...: one run, its output in OUT/NAME and its log in OUT/NAME.log
+train() {  # NAME ARGS...: one run, its output in OUT/NAME and its log in OUT/NAME.log (appended to)
     local name=$1
     shift
     PYTHONUNBUFFERED=1 "$PYTHON" -m pipelines --device "$DEVICE" train-simmim --out "$OUT/$name" --quiet \
         --max-minutes "$MINUTES" --workers "$WORKERS" --warmup-steps 300 --edge-loss 1.0 --adv-start 0.5 \
-        --sample-every 2000 --checkpoint-every 100000 "$@" >"$OUT/$name.log" 2>&1
+        --sample-every 2000 --checkpoint-every 100000 $([ "$RESUME" = 1 ] && echo --resume) "$@" >>"$OUT/$name.log" 2>&1
     echo "$name: exit $?, $(grep -c . "$OUT/$name.log") log lines"
 }
 
 MOUTH=(--region mouth --cache "$CACHE/mouth.npz" --image-size 128 --batch-size 64 --adv-loss 0.1)
 EYE=(--region eye --cache "$CACHE/eye.npz" --image-size 64 --patch-size 4 --batch-size 128 --adv-loss 0.2)
-train mouth-base "${MOUTH[@]}" --patch-size 16 --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 &
+shipped() {  # REGION: --init-from the shipped model of that region with INIT=1 (its architecture replaces the flags)
+    [ "$INIT" = 1 ] && echo --init-from "weights/simmim-$1"
+}
+train mouth-base "${MOUTH[@]}" --patch-size 16 --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 \
+    $(shipped mouth) &
 train mouth-big "${MOUTH[@]}" --patch-size 8 --hidden-size 256 --layers 8 --heads 8 --refine-channels 32 --lr 5e-4 &
-train eye-base "${EYE[@]}" --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 &
+train eye-base "${EYE[@]}" --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 $(shipped eye) &
 train eye-big "${EYE[@]}" --hidden-size 256 --layers 6 --heads 8 --refine-channels 32 --lr 7e-4 &
 wait

@@ -42,7 +42,10 @@ class TrainConfig:
     cache: str | None = None  # the .npz face cache (built from `data` when missing); default <out>/faces.npz
     public_domain_only: bool = False  # skip files MANIFEST.csv marks research_only
     model: SimMIMFaceConfig = field(default_factory=SimMIMFaceConfig)
-    init_from: str | None = None  # hub id of a public SimMIM checkpoint to start from (needs internet)
+    # Where the weights start: a hub id of a public SimMIM checkpoint (needs internet), or a local SimMIMFace folder
+    # (config.json + model.safetensors, e.g. weights/simmim-mouth) to fine-tune with a fresh optimiser and schedule;
+    # the folder's architecture replaces `model`'s.
+    init_from: str | None = None
     batch_size: int = 64  # per process
     lr: float = 5e-4  # peak AdamW learning rate (scaled by nothing: set it for your total batch)
     min_lr: float = 1e-5  # the cosine schedule ends here
@@ -254,21 +257,27 @@ def train(cfg: TrainConfig) -> Path:
     if world > 1 and not cache_path.is_file():
         raise InputError(f"Build the face cache {cache_path} in one process first (train-simmim --steps 0), then launch torchrun.")
     cache = FaceCache.load(resolve_cache(cfg))
-    if cache.image_size != cfg.model.image_size:
-        raise InputError(f"The cache holds {cache.image_size} px faces but the model wants {cfg.model.image_size} px.")
-    if cache.region != cfg.model.region:
-        raise InputError(f"The cache holds {cache.region} crops but the model paints the {cfg.model.region}; "
-                         "use another --cache.")  # fmt: skip
-    faces = training_faces(cache, cfg.public_domain_only)
-    shown = cache.select(cache.held_out) if cache.held_out.any() else faces
+    resuming = cfg.resume and (checkpoint / "trainer.json").is_file()
 
-    # 1. model: resumed, from a public SimMIM checkpoint, or fresh
-    if cfg.resume and (checkpoint / "trainer.json").is_file():
+    # 1. model: resumed, from a local model folder or a public SimMIM checkpoint, or fresh
+    if resuming:
         model = SimMIMFace.from_pretrained(checkpoint)
+    elif cfg.init_from and (Path(cfg.init_from) / "config.json").is_file():
+        model = SimMIMFace.from_pretrained(cfg.init_from)
+        if is_main:
+            print(f"starting from the weights in {cfg.init_from}")
     elif cfg.init_from:
         model = SimMIMFace.from_hub(cfg.init_from, image_size=cfg.model.image_size)
     else:
         model = SimMIMFace(cfg.model)
+    if cache.image_size != model.config.image_size:
+        raise InputError(f"The cache holds {cache.image_size} px faces but the model wants "
+                         f"{model.config.image_size} px.")  # fmt: skip
+    if cache.region != model.config.region:
+        raise InputError(f"The cache holds {cache.region} crops but the model paints the {model.config.region}; "
+                         "use another --cache.")  # fmt: skip
+    faces = training_faces(cache, cfg.public_domain_only)
+    shown = cache.select(cache.held_out) if cache.held_out.any() else faces
     model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n and "position" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "token" not in n and "position" not in n)]
@@ -278,17 +287,20 @@ def train(cfg: TrainConfig) -> Path:
     )  # fmt: skip
     critic = None  # (discriminator, its optimiser) when --adv-loss is on
     if cfg.adv_loss > 0:
-        disc = PatchDiscriminator(cfg.model.cond_channels).to(device).train()
+        disc = PatchDiscriminator(model.config.cond_channels).to(device).train()
         critic = (disc, torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.99), weight_decay=0.0))
     step, total = 0, cfg.steps
-    if cfg.resume:
-        if (checkpoint / "trainer.json").is_file():
-            meta = load_checkpoint(checkpoint, optimizer, critic)
-            step, total = meta["step"], cfg.steps or meta.get("total_steps")
-            if is_main:
-                print(f"resuming from {checkpoint} at step {step}")
-        elif is_main:
-            print(f"--resume: no checkpoint in {checkpoint} yet, starting fresh")
+    if resuming:
+        meta = load_checkpoint(checkpoint, optimizer, critic)
+        step, total = meta["step"], cfg.steps or meta.get("total_steps")
+        if total is not None and step >= total and cfg.max_minutes and not cfg.steps:
+            # The checkpoint's schedule is done: the time budget is time to train on (a warm restart of the
+            # schedule, planned from the resumed step), as a run of several CPU sessions needs.
+            total = None
+        if is_main:
+            print(f"resuming from {checkpoint} at step {step}")
+    elif cfg.resume and is_main:
+        print(f"--resume: no checkpoint in {checkpoint} yet, starting fresh")
 
     def across_processes(module: torch.nn.Module) -> torch.nn.Module:
         """`module` whose gradients DDP averages over the processes (itself in a single process)."""
