@@ -14,6 +14,7 @@ from pipelines.face.align import region_slice  # noqa: E402
 from pipelines.face.expression_moves import mean_move, measured_moves  # noqa: E402
 from pipelines.face.eyes import (  # noqa: E402
     WHITE_RANGE,
+    eye_drawing,
     eye_white,
     guided_upsample,
     in_eye_light,
@@ -159,6 +160,10 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
     assert np.average(np.arange(size), weights=paint.alpha.sum(axis=1)) < middle
     assert ys.min() > source[[fr.RIGHT_BROW_TOP, fr.LEFT_BROW_TOP], 1].max()
     assert paint.view.mask.shape == (model.config.grid, model.config.grid) and paint.view.mask.any()
+    # Round the paint the photo only takes its light, and `reach` says where: the paste-back reads nothing else.
+    changed = np.abs(paint.image - crop).max(axis=2) > 0.01
+    assert (paint.reach >= paint.alpha).all() and changed[paint.alpha == 0].any()
+    assert not changed[paint.reach == 0].any()
     _, joy = _crop_points(face, "joy")
     assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy).alpha.any()
 
@@ -208,7 +213,7 @@ def test_the_paint_is_enlarged_along_the_drawn_lids_and_iris():
                  lineType=cv2.LINE_AA, shift=4)  # fmt: skip
     cv2.circle(truth, (128 * 16, 128 * 16), 28 * 16, (40, 40, 40), -1, lineType=cv2.LINE_AA, shift=4)
     painted = cv2.resize(truth, (64, 64), interpolation=cv2.INTER_AREA)
-    guided = np.clip(guided_upsample(painted, points, 256) + 0.5, 0, 255).astype(np.uint8)
+    guided = np.clip(guided_upsample(painted, eye_drawing(points * 4, 256)) + 0.5, 0, 255).astype(np.uint8)
     cubic = cv2.resize(painted, (256, 256), interpolation=cv2.INTER_CUBIC)
     eye = np.zeros((256, 256), bool)
     eye[64:192, 32:224] = True

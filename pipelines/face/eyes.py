@@ -14,6 +14,7 @@ whose upper lid rises:
    the top of the iris and the new lid edge come in the person's own colours.
 3. `guided_upsample`: the 64 px paint is enlarged to the eye's size in the photo (3-6 times on a portrait) along
    the edges of the same drawing at that size, so the new lid's edge and the iris's rim are as sharp as the photo's.
+   Round it, the white takes the paint's light: the shadow of the old lid lifts, the photo's detail stays.
 
 The model paints the person's right eye (image left); the left eye is painted in the mirrored crop. Lids that
 come down (a squint, a frown) need no paint: the warp's lid covers the eye, as before.
@@ -45,6 +46,13 @@ EYE_OPEN_MIN = 0.01  # of the eye window's side (0.6 px of the 64 px model): a l
 # the iris (1350 px portraits: opened eyes kept 0.50 of the photo's Laplacian energy, 0.67 at 0.5).
 LID_EDGE = 0.5
 LID_BLUR = 0.8  # model px: the Gaussian edge of the paint's reach
+# Model px: beyond the paint, out to this far round the band, the photo takes the paint's light and colour (their
+# difference blurred by LIGHT_BLUR) and keeps its own detail: the shadow the old lid cast on the eyeball lifts with it.
+# Not on the iris: the model's iris is a shade off the photo's, and the iris does not move. Without this light the
+# judges read the opened eyes less (fer's fear on P001-P007 +0.25 against +0.31 with, surprise +0.63 against +0.65);
+# the sharpness ratio is the same (1350 px portraits: 0.83 / 0.85 without, 0.83 / 0.86 with).
+LIGHT_EDGE = 3.0
+LIGHT_BLUR = 2.0
 GUIDE_RADIUS = 1  # model px: the guided filter's window is (2r + 1)^2 model pixels
 GUIDE_EPS = 1e-3  # the guided filter's regulariser ((0-1 colour)^2): smaller keeps more of the drawing's edges
 WHITE_RANGE = (0.87, 1.07)  # the uncovered white's brightness over the eye's visible white, as in real wide eyes
@@ -58,6 +66,7 @@ class EyePaint:
 
     image: np.ndarray  # (E, E, 3) float32, the crop with the uncovered eyeballs painted
     alpha: np.ndarray  # (E, E) float32, where the paint went (0 = the input's own pixel)
+    reach: np.ndarray  # (E, E) float32, where the input changed at all (the paint and its light round it)
     view: ModelView | None = None  # None: nothing painted; a left eye's frames are cut from the mirrored crop
 
 
@@ -149,14 +158,14 @@ def in_eye_light(painted: np.ndarray, band: np.ndarray, target: np.ndarray, whit
 
 
 def uncovered_band(source: np.ndarray, target: np.ndarray, size: int, patch: int, mask: np.ndarray,
-                   side: int | None = None) -> np.ndarray:  # fmt: skip
+                   side: int | None = None, edge: float = LID_EDGE) -> np.ndarray:  # fmt: skip
     """(side, side) float32 alpha: the band between the right eye's upper lid in `source` and in `target` (model
-    pixels), grown over the old lid's edge, soft, inside the model's masked patches `mask`: what the eye model's
-    paint covers, drawn at `side` px (the eye window in the edit crop; default the model's `size`)."""
+    pixels), grown by `edge` model px (over the old lid's edge), soft, inside the model's masked patches `mask`: what
+    the eye model's paint covers, drawn at `side` px (the eye window in the edit crop; default the model's `size`)."""
     side = side or size
     canvas = max(side, size)  # a smaller window (the live preview's) is drawn at the model's size and shrunk
     scale = canvas / size
-    band = soft_polygon(np.concatenate([_arcs(target)[0], _arcs(source)[0][::-1]]) * scale, canvas, LID_EDGE * scale,
+    band = soft_polygon(np.concatenate([_arcs(target)[0], _arcs(source)[0][::-1]]) * scale, canvas, edge * scale,
                         LID_BLUR * scale)  # fmt: skip
     hidden = patches_to_pixels(mask, patch).astype(np.uint8)
     band *= hidden if canvas == size else cv2.resize(hidden, (canvas, canvas), interpolation=cv2.INTER_NEAREST)
@@ -174,9 +183,9 @@ def eye_drawing(points: np.ndarray, size: int) -> np.ndarray:
     return np.stack([opening, opening * disk], axis=-1).astype(np.float32)
 
 
-def guided_upsample(painted: np.ndarray, points: np.ndarray, side: int) -> np.ndarray:
-    """(side, side, 3) float32: the model's `painted` window (uint8, S px) enlarged to `side` px with the eye's
-    drawing (`eye_drawing` of `points`, in S-px window pixels) as the guide.
+def guided_upsample(painted: np.ndarray, drawing: np.ndarray) -> np.ndarray:
+    """(D, D, 3) float32: the model's `painted` window (uint8, S px) enlarged to the size of `drawing` ((D, D, 2),
+    `eye_drawing` of the target landmarks at that size), with the drawing as the guide.
 
     A guided filter (He, Sun & Tang, "Guided Image Filtering", 2013; enlarging its coefficients as in He & Sun's
     "Fast Guided Filter", 2015): in each small window the paint is fitted as a linear function of the drawing at the
@@ -186,9 +195,8 @@ def guided_upsample(painted: np.ndarray, points: np.ndarray, side: int) -> np.nd
     0.67 (fear) and 0.75 (surprise) of the photo's Laplacian energy that way, 0.83 and 0.85 this way (P001, P003,
     P005, P007; on P008-P010, held out, 0.40 and 0.46 before either change, 0.67 and 0.74 after both).
     """
-    size = painted.shape[0]
-    big = eye_drawing(points * (side / size), side)
-    guide = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    size, side = painted.shape[0], drawing.shape[0]
+    guide = cv2.resize(drawing, (size, size), interpolation=cv2.INTER_AREA)
     colour = painted.astype(np.float32) / 255
     window = (2 * GUIDE_RADIUS + 1,) * 2
 
@@ -206,7 +214,7 @@ def guided_upsample(painted: np.ndarray, points: np.ndarray, side: int) -> np.nd
     offset = colour_mean - np.einsum("hwi,hwic->hwc", guide_mean, slope)
     slope = cv2.resize(mean(slope.reshape(size, size, 6)), (side, side), interpolation=cv2.INTER_LINEAR)
     offset = cv2.resize(mean(offset), (side, side), interpolation=cv2.INTER_LINEAR)
-    out = np.einsum("hwi,hwic->hwc", big, slope.reshape(side, side, 2, 3)) + offset
+    out = np.einsum("hwi,hwic->hwc", drawing, slope.reshape(side, side, 2, 3)) + offset
     return np.clip(out * 255, 0, 255).astype(np.float32)
 
 
@@ -220,7 +228,7 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
     side = rows.stop - rows.start
     to_model = size / side
     offset = np.array([cols.start, rows.start], np.float64)
-    result = EyePaint(image.astype(np.float32), np.zeros((edit_size, edit_size), np.float32))
+    result = EyePaint(image.astype(np.float32), *np.zeros((2, edit_size, edit_size), np.float32))
     for mirrored in (False, True):
         src, dst = (mirror_points(source, edit_size), mirror_points(target, edit_size)) if mirrored else (source, target)
         src_m, dst_m = (src - offset) * to_model, (dst - offset) * to_model
@@ -235,12 +243,18 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
         photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
         lit = in_eye_light(painted, alpha, dst_m, eye_white(photo, src_m))  # the Teach view shows the model's own
-        back = guided_upsample(lit, dst_m, side)
+        drawing = eye_drawing(dst_m * (side / size), side)
+        back = guided_upsample(lit, drawing)
         alpha_edit = uncovered_band(src_m, dst_m, size, patch, mask, side)
+        reach = uncovered_band(src_m, dst_m, size, patch, mask, side, LIGHT_EDGE)
         flip = (slice(None), slice(None, None, -1)) if mirrored else (slice(None), slice(None))
-        image_view, alpha_view = result.image[flip], result.alpha[flip]  # views: writing them writes the crop
-        image_view[rows, cols] = image_view[rows, cols] * (1 - alpha_edit[..., None]) + back * alpha_edit[..., None]
+        image_view, alpha_view, reach_view = result.image[flip], result.alpha[flip], result.reach[flip]  # views
+        before = image_view[rows, cols].copy()
+        light = cv2.GaussianBlur(back - before, (0, 0), LIGHT_BLUR * side / size)
+        lit_only = np.clip(reach - alpha_edit, 0, 1)[..., None] * (1 - drawing[..., 1:])  # the iris stays the photo's
+        image_view[rows, cols] = before + alpha_edit[..., None] * (back - before) + lit_only * light
         alpha_view[rows, cols] = np.maximum(alpha_view[rows, cols], alpha_edit)
+        reach_view[rows, cols] = np.maximum(reach_view[rows, cols], np.maximum(reach, alpha_edit))
         if result.view is None:
             result.view = ModelView(photo, window, mask, patch, (rows, cols), painted, mirrored)
     return result

@@ -391,6 +391,7 @@ class FaceExpressionPipeline:
         if eye_painter is not None:  # the eyeball a rising lid uncovers
             eyes = paint_eyes(eye_painter, crop, painted, source_crop, target_crop)
             painted, paint_mask = eyes.image, np.maximum(paint_mask, eyes.alpha)
+            moved_mask |= (eyes.reach > 0).astype(np.uint8)  # round the paint, the photo took its light
             if eyes.view is not None and not view.mask.any():
                 view = eyes.view
         painted = soften(painted, face.blur, np.maximum(np.maximum(cavity, paint_mask), seam_softening(seam)))
