@@ -11,6 +11,7 @@ from conftest import EXAMPLES, WEIGHTS  # noqa: E402
 
 from pipelines.face import landmarks as fr  # noqa: E402
 from pipelines.face.align import region_slice  # noqa: E402
+from pipelines.face.expression_texture import luminance  # noqa: E402
 from pipelines.face.expression_moves import mean_move, measured_moves  # noqa: E402
 from pipelines.face.eyes import (  # noqa: E402
     WHITE_RANGE,
@@ -18,6 +19,7 @@ from pipelines.face.eyes import (  # noqa: E402
     eye_white,
     guided_upsample,
     in_eye_light,
+    in_iris_light,
     lid_rise,
     paint_eyes,
     still_eyeballs,
@@ -220,6 +222,29 @@ def test_the_paint_is_enlarged_along_the_drawn_lids_and_iris():
     # Measured: 0.81 of the drawing's Laplacian energy (cubic: 0.19), 1.4 grey levels off it on average (cubic: 3.7).
     assert sharpness_ratio(guided, truth, eye) > 0.7 > 0.3 > sharpness_ratio(cubic, truth, eye)
     assert np.abs(guided.astype(int) - truth)[eye].mean() < 0.5 * np.abs(cubic.astype(int) - truth)[eye].mean()
+
+
+def test_the_painted_iris_top_takes_the_photos_iris_colour_and_no_more_light():
+    size = 40
+    iris = np.zeros((size, size), np.float32)
+    iris[5:35, 5:35] = 1.0
+    painted = np.zeros((size, size), np.float32)
+    painted[:15] = 1.0  # the top the rising lid uncovered
+    untouched = np.ones((size, size), bool)
+    untouched[:18] = False
+    before = np.full((size, size, 3), 200.0, np.float32)  # skin
+    before[iris > 0] = (70, 45, 30)  # a dark brown iris
+    grey = before.copy()
+    grey[:15][iris[:15] > 0] = (110, 110, 115)  # the model's grey, lighter top
+    fixed = in_iris_light(grey, before, iris, painted, untouched)
+    assert np.allclose(fixed[10, 20], (70, 45, 30), atol=1.0)  # brown again, as dark as the rest
+    assert np.array_equal(fixed[2, 2], grey[2, 2])  # outside the iris: as painted
+    dark = before.copy()
+    dark[:15][iris[:15] > 0] = (35, 30, 40)  # a darker, greyish top: the lid's shade
+    shaded = in_iris_light(dark, before, iris, painted, untouched)
+    assert abs(float(luminance(shaded[10, 20])) - float(luminance(dark[10, 20]))) < 1.0  # as dark as painted ...
+    assert shaded[10, 20, 0] > shaded[10, 20, 2]  # ... in the iris's brown
+    assert in_iris_light(grey, before, iris, painted, np.zeros_like(untouched)) is grey  # no visible iris: as painted
 
 
 def test_an_opening_eye_keeps_its_iris_and_the_rest_of_the_face(pipes, face):

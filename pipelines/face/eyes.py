@@ -14,7 +14,8 @@ whose upper lid rises:
    the top of the iris and the new lid edge come in the person's own colours.
 3. `guided_upsample`: the 64 px paint is enlarged to the eye's size in the photo (3-6 times on a portrait) along
    the edges of the same drawing at that size, so the new lid's edge and the iris's rim are as sharp as the photo's.
-   Round it, the white takes the paint's light: the shadow of the old lid lifts, the photo's detail stays.
+   Round it, the white takes the paint's light: the shadow of the old lid lifts, the photo's detail stays. The iris
+   top it paints takes the colour of the person's visible iris, no lighter (`in_iris_light`).
 
 The model paints the person's right eye (image left); the left eye is painted in the mirrored crop. Lids that
 come down (a squint, a frown) need no paint: the warp's lid covers the eye, as before.
@@ -57,6 +58,7 @@ GUIDE_RADIUS = 1  # model px: the guided filter's window is (2r + 1)^2 model pix
 GUIDE_EPS = 1e-3  # the guided filter's regulariser ((0-1 colour)^2): smaller keeps more of the drawing's edges
 WHITE_RANGE = (0.87, 1.07)  # the uncovered white's brightness over the eye's visible white, as in real wide eyes
 WHITE_MIN_PX = 12  # model px: fewer visible (or painted) eye-white pixels say nothing of the eye's light
+IRIS_MIN_PX = 20  # crop px: fewer visible (or painted) iris pixels say nothing of the iris's light
 _LID_CENTRE = (2, 3, 4, 5, 6)  # the middle five of the nine upper-lid arc points (fr.RIGHT_UPPER_LID)
 
 
@@ -157,6 +159,26 @@ def in_eye_light(painted: np.ndarray, band: np.ndarray, target: np.ndarray, whit
     return np.clip(painted.astype(np.float32) * (wanted / max(uncovered, 1.0)) + 0.5, 0, 255).astype(np.uint8)
 
 
+def in_iris_light(back: np.ndarray, before: np.ndarray, iris: np.ndarray, painted: np.ndarray,
+                  untouched: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`back` (the enlarged paint, float32) with the iris top it paints in the colour of the photo's visible iris,
+    and no lighter.
+
+    `iris` is the drawn iris disk (0..1), `painted` the paint's alpha, `untouched` where the photo stays as it is
+    (`before`). The model paints an iris top in the colour and light of the irises it learnt from: on the tuning
+    portraits a surprise's was greyer and up to 1.7x as light as the rest of the person's dark iris (median
+    luminance), a grey dome on it. A real iris is one colour, a little shaded at the top by the lid, so a darker
+    painted top stays as dark.
+    """
+    top, seen = (iris > 0.9) & (painted > 0.5), (iris > 0.9) & untouched
+    if top.sum() < IRIS_MIN_PX or seen.sum() < IRIS_MIN_PX:
+        return back
+    photo, paint = np.median(before[seen], axis=0), np.maximum(np.median(back[top], axis=0), 1.0)
+    light = float(luminance(photo) / luminance(paint))
+    gain = photo / paint * (min(light, 1.0) / light)  # the photo's colour at no more than the paint's light
+    return back * (1.0 + iris[..., None] * (gain.astype(np.float32) - 1.0))
+
+
 def uncovered_band(source: np.ndarray, target: np.ndarray, size: int, patch: int, mask: np.ndarray,
                    side: int | None = None, edge: float = LID_EDGE) -> np.ndarray:  # fmt: skip
     """(side, side) float32 alpha: the band between the right eye's upper lid in `source` and in `target` (model
@@ -248,8 +270,9 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         alpha_edit = uncovered_band(src_m, dst_m, size, patch, mask, side)
         reach = uncovered_band(src_m, dst_m, size, patch, mask, side, LIGHT_EDGE)
         flip = (slice(None), slice(None, None, -1)) if mirrored else (slice(None), slice(None))
+        before = result.image[flip][rows, cols].copy()
+        back = in_iris_light(back, before, drawing[..., 1], alpha_edit, reach < 0.01)
         image_view, alpha_view, reach_view = result.image[flip], result.alpha[flip], result.reach[flip]  # views
-        before = image_view[rows, cols].copy()
         light = cv2.GaussianBlur(back - before, (0, 0), LIGHT_BLUR * side / size)
         lit_only = np.clip(reach - alpha_edit, 0, 1)[..., None] * (1 - drawing[..., 1:])  # the iris stays the photo's
         image_view[rows, cols] = before + alpha_edit[..., None] * (back - before) + lit_only * light
