@@ -32,13 +32,14 @@ pytestmark = pytest.mark.skipif(not (WEIGHTS / "face_landmarker.task").is_file()
 PHOTO = EXAMPLES / "faces" / "london_001_neutral.jpg"
 
 
-def tiny_eye_model():
-    """A seeded eye model at the shipped model's resolution (64 px: the paint's reach in pixels is the real one)."""
+def tiny_eye_model(size=64):
+    """A seeded eye model at the shipped model's resolution (64 px: the paint's reach in pixels is the real one), or
+    at another `size` with the same patch grid."""
     from pipelines.face.simmim.config import SimMIMFaceConfig
     from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
-    return SimMIMFace(SimMIMFaceConfig(region="eye", image_size=64, patch_size=8, hidden_size=32, num_layers=1,
+    return SimMIMFace(SimMIMFaceConfig(region="eye", image_size=size, patch_size=size // 8, hidden_size=32, num_layers=1,
                                        num_heads=2, refine_channels=8))  # fmt: skip
 
 
@@ -168,6 +169,22 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
     assert not changed[paint.reach == 0].any()
     _, joy = _crop_points(face, "joy")
     assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy).alpha.any()
+
+
+def test_an_eye_model_of_another_size_paints_the_same_band(face):
+    """A 128 px eye model (what a lent GPU may train) covers what the 64 px one does, on a crop whose eye window is
+    bigger than both: the paint's reach is given in pixels of a 64 px window, not in the model's own."""
+    from pipelines.face.action_units import expression_amounts, move_landmarks
+    from pipelines.face.align import align_face, transform_points
+
+    aligned = align_face(face.image, face.landmarks, 768)  # an eye window of 168 px
+    target = move_landmarks(face.landmarks, expression_amounts("surprise", 1.0))
+    source, surprise = aligned.landmarks.astype(np.float64), transform_points(target, aligned.matrix)
+    crop = aligned.crop
+    small, large = (paint_eyes(tiny_eye_model(size), crop, crop.astype(np.float32), source, surprise) for size in (64, 128))
+    for field in ("alpha", "reach"):
+        a, b = getattr(small, field) > 0.5, getattr(large, field) > 0.5
+        assert a.any() and (a & b).sum() / (a | b).sum() > 0.9, field
 
 
 def _drawn_eye(size=64, half_width=22.0, half_height=12.0):

@@ -9,6 +9,9 @@
 #       '../shared/data/faces-expressive/openpeople', '../shared/data/faces-train', 'SFHQ_FACES'], '.gpu/eye.npz',
 #       image_size=64, region='eye', public_domain_only=True, exclude=('P008_*', 'P009_*', 'P010_*'))"
 # and likewise .gpu/mouth.npz with image_size=128, region='mouth' (SFHQ_FACES: weights/recipes/sfhq_t2i_faces.py).
+# With .gpu/eye128.npz (the eye cache at image_size=128) a fifth run trains a 128 px eye model (8 px patches, the
+# same 16x16 grid): the shipped 64 px one is enlarged 3-6x on big photos, and the pipeline takes either size
+# (pipelines/face/eyes.py gives its sizes in pixels of a 64 px window).
 # The chosen run's config.json + model.safetensors are what ships in weights/simmim-{mouth,eye}/ (their READMEs
 # say which run, on which data, and what it measured).
 #
@@ -48,4 +51,8 @@ train mouth-base "${MOUTH[@]}" --patch-size 16 --hidden-size 192 --layers 4 --he
 train mouth-big "${MOUTH[@]}" --patch-size 8 --hidden-size 256 --layers 8 --heads 8 --refine-channels 32 --lr 5e-4 &
 train eye-base "${EYE[@]}" --hidden-size 192 --layers 4 --heads 6 --refine-channels 16 --lr 1e-3 $(shipped eye) &
 train eye-big "${EYE[@]}" --hidden-size 256 --layers 6 --heads 8 --refine-channels 32 --lr 7e-4 &
+if [ -f "$CACHE/eye128.npz" ]; then
+    train eye-128 --region eye --cache "$CACHE/eye128.npz" --image-size 128 --patch-size 8 --batch-size 64 \
+        --adv-loss 0.2 --hidden-size 256 --layers 6 --heads 8 --refine-channels 32 --lr 7e-4 &
+fi
 wait
