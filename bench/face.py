@@ -575,7 +575,7 @@ Sharpness ratio: RMS of the Laplacian inside the edited region (paste-back alpha
 the photo, per edit (goal >= 0.9, and not far above 1: what the edit adds should be no crisper than the photo).
 "neutral": the neutral preset applied to a neutral photo (goal: nothing visible). "opened eyes": the same ratio
 inside the eye openings of the surprise and fear edits, where the eye model paints what the rising lids uncover
-(from its 64 px window, enlarged to the eye's size in the photo).
+(from its 64 px window, enlarged to the eye's size in the photo along the drawn lids and iris).
 
 ### Ablation (held-out people)
 
