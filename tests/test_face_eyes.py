@@ -39,8 +39,8 @@ def tiny_eye_model(size=64):
     from pipelines.face.simmim.model import SimMIMFace
 
     torch.manual_seed(0)
-    return SimMIMFace(SimMIMFaceConfig(region="eye", image_size=size, patch_size=size // 8, hidden_size=32, num_layers=1,
-                                       num_heads=2, refine_channels=8))  # fmt: skip
+    return SimMIMFace(SimMIMFaceConfig(region="eye", image_size=size, patch_size=size // 8, hidden_size=32,
+                                       num_layers=1, num_heads=2, refine_channels=8))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +60,14 @@ def face(pipes):
     return pipes[0].find_face(PHOTO)
 
 
-def _crop_points(face, expression):
+def _crop_points(face, expression, aligned=None):
+    """The photo's and the expression's landmarks in the pixels of `aligned` (default the face's own edit crop)."""
     from pipelines.face.action_units import expression_amounts, move_landmarks
     from pipelines.face.align import transform_points
 
+    aligned = aligned or face.aligned
     target = move_landmarks(face.landmarks, expression_amounts(expression, 1.0))
-    return face.aligned.landmarks.astype(np.float64), transform_points(target, face.aligned.matrix)
+    return aligned.landmarks.astype(np.float64), transform_points(target, aligned.matrix)
 
 
 def _eye_opening(points, eye, size, inset=2):
@@ -174,14 +176,13 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
 def test_an_eye_model_of_another_size_paints_the_same_band(face):
     """A 128 px eye model (what a lent GPU may train) covers what the 64 px one does, on a crop whose eye window is
     bigger than both: the paint's reach is given in pixels of a 64 px window, not in the model's own."""
-    from pipelines.face.action_units import expression_amounts, move_landmarks
-    from pipelines.face.align import align_face, transform_points
+    from pipelines.face.align import align_face
 
     aligned = align_face(face.image, face.landmarks, 768)  # an eye window of 168 px
-    target = move_landmarks(face.landmarks, expression_amounts("surprise", 1.0))
-    source, surprise = aligned.landmarks.astype(np.float64), transform_points(target, aligned.matrix)
+    source, surprise = _crop_points(face, "surprise", aligned)
     crop = aligned.crop
-    small, large = (paint_eyes(tiny_eye_model(size), crop, crop.astype(np.float32), source, surprise) for size in (64, 128))
+    small, large = (paint_eyes(tiny_eye_model(size), crop, crop.astype(np.float32), source, surprise)
+                    for size in (64, 128))  # fmt: skip
     for field in ("alpha", "reach"):
         a, b = getattr(small, field) > 0.5, getattr(large, field) > 0.5
         assert a.any() and (a & b).sum() / (a | b).sum() > 0.9, field

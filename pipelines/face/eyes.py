@@ -278,14 +278,14 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         alpha_edit = uncovered_band(src_m, dst_m, size, patch, mask, side)
         reach = uncovered_band(src_m, dst_m, size, patch, mask, side, LIGHT_EDGE)
         flip = (slice(None), slice(None, None, -1)) if mirrored else (slice(None), slice(None))
-        before = result.image[flip][rows, cols].copy()
-        back = in_iris_light(back, before, drawing[..., 1], alpha_edit, reach < 0.01)
         image_view, alpha_view, reach_view = result.image[flip], result.alpha[flip], result.reach[flip]  # views
+        before = image_view[rows, cols].copy()
+        back = in_iris_light(back, before, drawing[..., 1], alpha_edit, reach < 0.01)
         light = cv2.GaussianBlur(back - before, (0, 0), window_px(LIGHT_BLUR, side))
         lit_only = np.clip(reach - alpha_edit, 0, 1)[..., None] * (1 - drawing[..., 1:])  # the iris stays the photo's
         image_view[rows, cols] = before + alpha_edit[..., None] * (back - before) + lit_only * light
         alpha_view[rows, cols] = np.maximum(alpha_view[rows, cols], alpha_edit)
-        reach_view[rows, cols] = np.maximum(reach_view[rows, cols], np.maximum(reach, alpha_edit))
+        reach_view[rows, cols] = np.maximum(reach_view[rows, cols], reach)  # the band grown further: holds alpha_edit
         if result.view is None:
             result.view = ModelView(photo, window, mask, patch, (rows, cols), painted, mirrored)
     return result

@@ -403,7 +403,7 @@ def train(cfg: TrainConfig) -> Path:
         print(f"saved {out / 'model.safetensors'} after {step} steps ({(time.monotonic() - started) / 60:.1f} min)")
     if world > 1:
         # DDP's wrappers go before their process group: left to the interpreter's exit, a wrapper still holding gloo
-        # work aborted rank 1 now and then ("terminate called without an active exception": 3 of 28 CPU runs; 0 of 44
+        # work aborted rank 1 now and then ("terminate called without an active exception": 3 of 28 CPU runs; 0 of 52
         # so).
         del net, forward, judge
         gc.collect()
