@@ -188,8 +188,8 @@ def test_an_eye_model_of_another_size_paints_the_same_band(face):
         assert a.any() and (a & b).sum() / (a | b).sum() > 0.9, field
 
 
-def _drawn_eye(size=64, half_width=22.0, half_height=12.0):
-    """A right eye drawn in a model window: skin 100, white 200 inside the opening, iris 40; and its landmarks."""
+def _drawn_eye(size=64, half_width=22.0, half_height=12.0, white=200, iris=40):
+    """A right eye drawn in a model window: skin 100, `white` inside the opening, `iris`; and its landmarks."""
     import cv2
 
     points = np.zeros((fr.NUM_LANDMARKS, 2))
@@ -199,16 +199,21 @@ def _drawn_eye(size=64, half_width=22.0, half_height=12.0):
     points[fr.RIGHT_EYE_CENTER] = centre
     points[list(fr.RIGHT_IRIS)] = centre + 7 * np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
     window = np.full((size, size, 3), 100, np.uint8)
-    cv2.fillPoly(window, [np.round(points[list(fr.RIGHT_EYE)]).astype(np.int32)], (200, 200, 200))
-    cv2.circle(window, (32, 32), 7, (40, 40, 40), -1)
+    cv2.fillPoly(window, [np.round(points[list(fr.RIGHT_EYE)]).astype(np.int32)], (white,) * 3)
+    cv2.circle(window, (32, 32), 7, (iris,) * 3, -1)
     return window, points
 
 
 def test_the_painted_white_is_kept_in_the_eyes_own_light():
     window, points = _drawn_eye()
-    white = eye_white(window, points)
+    white = eye_white(window, points, 100.0)
     assert white == pytest.approx(200, abs=1)
-    assert eye_white(*_drawn_eye(half_width=9.0, half_height=3.0)) is None  # the iris fills a squinting eye
+    assert eye_white(*_drawn_eye(half_width=9.0, half_height=3.0), 100.0) is None  # the iris fills a squinting eye
+    # What a squint, a cap's shade or a tinted lens shows is no eye white: darker than the skin, hardly lighter than
+    # the iris. An eye white in a dim photo is darker than the skin too, but lighter than its iris.
+    assert eye_white(*_drawn_eye(white=55, iris=50), 100.0) is None
+    assert eye_white(*_drawn_eye(white=55, iris=20), 100.0) == pytest.approx(55, abs=1)
+    assert eye_white(*_drawn_eye(white=55, iris=50), 90.0) == pytest.approx(55, abs=1)  # as light as this skin
     band = np.zeros((64, 64), np.float32)
     band[22:30, 14:50] = 1.0  # the strip a rising lid uncovered, above the iris
     for painted_white, expected in ((250, WHITE_RANGE[1] * white), (120, WHITE_RANGE[0] * white), (200, 200)):

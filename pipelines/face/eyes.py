@@ -36,7 +36,7 @@ import numpy as np
 
 from pipelines.face import landmarks as fr
 from pipelines.face.align import region_slice
-from pipelines.face.expression_texture import luminance, outside_iris
+from pipelines.face.expression_texture import SCLERA_MIN_LIGHT, luminance, outside_iris, skin_colour
 from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import patches_to_pixels, region_mask, soft_polygon
 from pipelines.face.warp import identity_map
@@ -61,6 +61,11 @@ GUIDE_RADIUS = 1  # window px: the guided filter averages over (2r + 1)^2 pixels
 GUIDE_EPS = 1e-3  # the guided filter's regulariser ((0-1 colour)^2): smaller keeps more of the drawing's edges
 WHITE_RANGE = (0.87, 1.07)  # the uncovered white's brightness over the eye's visible white, as in real wide eyes
 WHITE_MIN_PX = 12  # window px: fewer visible (or painted) eye-white pixels say nothing of the eye's light
+# An eye white is at least this much lighter than the median of the iris it surrounds (or about as light as the
+# skin: expression_texture.SCLERA_MIN_LIGHT). Eyes of a GENKI-4K tuning draw: mostly 1.3-6.6 where a white shows,
+# 0.9-1.25 in a squint, behind sunglasses or tinted lenses and under a cap's shade (light irises in an overexposed
+# face 1.1-1.3, but there the white is as light as the skin).
+WHITE_OVER_IRIS = 1.3
 IRIS_MIN_PX = 20  # crop px: fewer visible (or painted) iris pixels say nothing of the iris's light
 _LID_CENTRE = (2, 3, 4, 5, 6)  # the middle five of the nine upper-lid arc points (fr.RIGHT_UPPER_LID)
 
@@ -141,15 +146,26 @@ def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray) -> np.
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
-def eye_white(window: np.ndarray, points: np.ndarray) -> float | None:
+def eye_white(window: np.ndarray, points: np.ndarray, skin_light: float) -> float | None:
     """The luminance of the right eye's white in `window` (its brighter half inside the eye opening, outside the
-    iris; `points` in window pixels), or None where too little of it shows."""
+    iris; `points` in window pixels), or None where too little of it shows or what shows is no eye white.
+
+    An eye white is lighter than the iris beside it, or about as light as the skin (`skin_light`, the face's bare
+    skin's luminance). In a squint, a cap's shade or behind tinted glasses the "white" is the lashes, a shadow or the
+    lens: darker than the skin and hardly lighter than the iris. Taken for the eye's white, it darkened the painted
+    white to a brown hole (a GENKI-4K tuning draw: 9 eyes of 6 of its 60 faces fail both tests; 3 of the bench's 40).
+    """
     size = window.shape[0]
     opening = soft_polygon(points[list(fr.RIGHT_EYE)], size, 0, 0.5) > 0.9
-    light = luminance(window[opening & outside_iris(points, fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER, size)])
+    away = outside_iris(points, fr.RIGHT_IRIS, fr.RIGHT_EYE_CENTER, size)
+    light = luminance(window[opening & away])
     if len(light) < window_px(WHITE_MIN_PX, size, area=True):
         return None
-    return float(light[light >= np.median(light)].mean())
+    white = float(light[light >= np.median(light)].mean())
+    iris = luminance(window[opening & ~away])
+    if white < SCLERA_MIN_LIGHT * skin_light and len(iris) and white < WHITE_OVER_IRIS * float(np.median(iris)):
+        return None
+    return white
 
 
 def in_eye_light(painted: np.ndarray, band: np.ndarray, target: np.ndarray, white: float | None) -> np.ndarray:
@@ -259,6 +275,7 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
     to_model = size / side
     offset = np.array([cols.start, rows.start], np.float64)
     result = EyePaint(image.astype(np.float32), *np.zeros((2, edit_size, edit_size), np.float32))
+    skin_light = float(luminance(skin_colour(crop, source)))
     for mirrored in (False, True):
         src, dst = (mirror_points(source, edit_size), mirror_points(target, edit_size)) if mirrored else (source, target)
         src_m, dst_m = (src - offset) * to_model, (dst - offset) * to_model
@@ -272,7 +289,8 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         alpha = uncovered_band(src_m, dst_m, size, patch, mask)  # the model's pixels, for the light
         photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
         photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
-        lit = in_eye_light(painted, alpha, dst_m, eye_white(photo, src_m))  # the Teach view shows the model's own
+        white = eye_white(photo, src_m, skin_light)
+        lit = in_eye_light(painted, alpha, dst_m, white)  # the Teach view shows the model's own
         drawing = eye_drawing(dst_m * (side / size), side)
         back = guided_upsample(lit, drawing)
         alpha_edit = uncovered_band(src_m, dst_m, size, patch, mask, side)
