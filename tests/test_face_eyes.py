@@ -19,6 +19,7 @@ from pipelines.face.eyes import (  # noqa: E402
     eye_white,
     guided_upsample,
     in_eye_light,
+    in_gamut,
     in_iris_light,
     lid_rise,
     paint_eyes,
@@ -224,6 +225,22 @@ def test_the_painted_white_is_kept_in_the_eyes_own_light():
     glowing = window.copy()
     glowing[band > 0] = 250
     assert in_eye_light(glowing, band, points, None) is glowing  # no visible white: as painted
+
+
+def test_the_paint_keeps_to_the_colours_round_the_eye():
+    """A painted lid line takes no colour the eye and its lids do not show, though the window's corner holds one (a
+    blue cap above a grey face): the model's stray blue is pulled back to the eye's own chroma."""
+    import cv2
+
+    window, points = _drawn_eye()
+    window[:6] = (30, 60, 200)  # the cap
+    painted = window.copy()
+    painted[19:21, 16:48] = (40, 50, 120)  # a bluish lid line
+    hidden = np.zeros((64, 64), bool)
+    hidden[16:24, 8:56] = True
+    kept = cv2.cvtColor(in_gamut(painted, window, hidden, points), cv2.COLOR_RGB2YCrCb)
+    assert abs(int(kept[20, 32, 2]) - 128) <= 2  # the blue-difference chroma of a grey face
+    assert abs(int(kept[20, 32, 0]) - int(cv2.cvtColor(painted, cv2.COLOR_RGB2YCrCb)[20, 32, 0])) <= 2  # its light
 
 
 def test_the_paint_is_enlarged_along_the_drawn_lids_and_iris():

@@ -59,6 +59,7 @@ LIGHT_EDGE = 3.0
 LIGHT_BLUR = 2.0
 GUIDE_RADIUS = 1  # window px: the guided filter averages over (2r + 1)^2 pixels
 GUIDE_EPS = 1e-3  # the guided filter's regulariser ((0-1 colour)^2): smaller keeps more of the drawing's edges
+GAMUT_REACH = 6.0  # window px round the eye opening: the lids, lashes and skin whose colours the paint may take
 WHITE_RANGE = (0.87, 1.07)  # the uncovered white's brightness over the eye's visible white, as in real wide eyes
 WHITE_MIN_PX = 12  # window px: fewer visible (or painted) eye-white pixels say nothing of the eye's light
 # An eye white is at least this much lighter than the median of the iris it surrounds (or about as light as the
@@ -135,11 +136,15 @@ def _window_side(size: int) -> int:
     return rows.stop - rows.start
 
 
-def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray) -> np.ndarray:
-    """`painted` with its chroma kept within what the eye window shows where nothing was hidden (1st to 99th
-    percentile of Cr and Cb): at the edge of its patches the small model now and then makes a green or blue pixel
-    that no eye or skin has."""
-    seen = cv2.cvtColor(window, cv2.COLOR_RGB2YCrCb)[~hidden]
+def in_gamut(painted: np.ndarray, window: np.ndarray, hidden: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`painted` with its chroma kept within what the eye window shows of the eye and round it where nothing was
+    hidden (1st to 99th percentile of Cr and Cb within `GAMUT_REACH` of the eye opening, `points` in window pixels):
+    at the edge of its patches the small model now and then makes a green or blue pixel that no eye or skin has.
+    Only round the eye: the window's corners can hold a cap, glasses' rims or the background, and their colours
+    let the painted lid line turn blue under a blue cap (GENKI-4K web photos)."""
+    size = window.shape[0]
+    near = soft_polygon(points[list(fr.RIGHT_EYE)], size, window_px(GAMUT_REACH, size), 0.5) > 0.5
+    seen = cv2.cvtColor(window, cv2.COLOR_RGB2YCrCb)[near & ~hidden]
     low, high = np.percentile(seen[:, 1:], 1, axis=0), np.percentile(seen[:, 1:], 99, axis=0)
     ycc = cv2.cvtColor(painted, cv2.COLOR_RGB2YCrCb)
     ycc[..., 1:] = np.clip(ycc[..., 1:], low, high).astype(np.uint8)
@@ -285,7 +290,7 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         window = cv2.resize(np.clip(canvas[rows, cols] + 0.5, 0, 255).astype(np.uint8), (size, size),
                             interpolation=cv2.INTER_AREA)  # fmt: skip
         mask = region_mask([src_m, dst_m], ["upper_lids"], size, patch)
-        painted = in_gamut(inpaint(model, window, mask, dst_m), window, patches_to_pixels(mask, patch))
+        painted = in_gamut(inpaint(model, window, mask, dst_m), window, patches_to_pixels(mask, patch), src_m)
         alpha = uncovered_band(src_m, dst_m, size, patch, mask)  # the model's pixels, for the light
         photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
         photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
