@@ -14,6 +14,7 @@ from pipelines.face.align import region_slice  # noqa: E402
 from pipelines.face.expression_texture import luminance  # noqa: E402
 from pipelines.face.expression_moves import mean_move, measured_moves  # noqa: E402
 from pipelines.face.eyes import (  # noqa: E402
+    IRIS_TOP_SHADE,
     WHITE_RANGE,
     eye_drawing,
     eye_white,
@@ -264,7 +265,7 @@ def test_the_paint_is_enlarged_along_the_drawn_lids_and_iris():
     assert np.abs(guided.astype(int) - truth)[eye].mean() < 0.5 * np.abs(cubic.astype(int) - truth)[eye].mean()
 
 
-def test_the_painted_iris_top_takes_the_photos_iris_colour_and_no_more_light():
+def test_the_painted_iris_top_takes_the_photos_iris_colour_and_about_its_light():
     size = 40
     iris = np.zeros((size, size), np.float32)
     iris[5:35, 5:35] = 1.0
@@ -279,11 +280,15 @@ def test_the_painted_iris_top_takes_the_photos_iris_colour_and_no_more_light():
     fixed = in_iris_light(grey, before, iris, painted, untouched)
     assert np.allclose(fixed[10, 20], (70, 45, 30), atol=1.0)  # brown again, as dark as the rest
     assert np.array_equal(fixed[2, 2], grey[2, 2])  # outside the iris: as painted
+    own = float(luminance(before[30, 20]))
     dark = before.copy()
-    dark[:15][iris[:15] > 0] = (35, 30, 40)  # a darker, greyish top: the lid's shade
+    dark[:15][iris[:15] > 0] = (48, 44, 52)  # a little darker, greyish top: the lid's shade
     shaded = in_iris_light(dark, before, iris, painted, untouched)
     assert abs(float(luminance(shaded[10, 20])) - float(luminance(dark[10, 20]))) < 1.0  # as dark as painted ...
     assert shaded[10, 20, 0] > shaded[10, 20, 2]  # ... in the iris's brown
+    dark[:15][iris[:15] > 0] = (20, 18, 22)  # a dark dome: 0.4x the iris's light
+    lifted = in_iris_light(dark, before, iris, painted, untouched)
+    assert float(luminance(lifted[10, 20])) == pytest.approx(IRIS_TOP_SHADE * own, abs=1.0)  # as real lids shade
     assert in_iris_light(grey, before, iris, painted, np.zeros_like(untouched)) is grey  # no visible iris: as painted
 
 
