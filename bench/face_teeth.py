@@ -5,7 +5,8 @@ photo are laid into one aligned frame (`expression_texture.measured_pairs`, as t
 inside of the REAL expressive mouth is painted the way an edit paints it: the drawn cavity (`shade_mouth_cavity`)
 under a measured interior, at the neutral photo's light (`interior_scale`). L1 (0-255) inside the real opening
 against the real pixels, per interior: the default's (`mouth_interior`), the expression's own measured interior,
-joy's measured teeth, joy's teeth in the expression's own light (`in_own_light`), and the drawn cavity alone.
+joy's measured teeth, joy's teeth in the expression's own light (`in_own_light`, fear's until it took joy's lit
+teeth), and the drawn cavity alone.
 The interiors were measured on P001-P007; P008-P010 are held out. Writes bench/results/face_teeth.md and a grid
 (.png: real | each interior, held-out people).
 
@@ -47,6 +48,17 @@ OPEN = 0.1  # an opening at least this tall for its width shows teeth: the smile
 # US Congress portraits (faces-train, public domain) have no smile label: photos with an open mouth are the real
 # smiles, the rest are edited. `expression_texture.CORNER_LIGHT` was fitted on the first half (every other photo).
 CONGRESS_HALVES = ("US Congress, fitting half", "US Congress, checking half")
+TOOTH_DETAIL_SIGMA = 2.0  # px at et.SIZE: finer than this is the teeth's own detail (a tooth is 6-8 px wide there)
+
+
+def in_own_light(teeth: et.Interior, own: et.Interior, sigma: float) -> et.Interior:
+    """`teeth`'s detail finer than `sigma` px in the light and colour of `own` (two interiors on the same mouth):
+    own + (teeth - their local mean) * how much darker own is there (never brighter), on own's alpha."""
+    weight = np.clip(teeth[1], 1e-3, 1.0)
+    mean = cv2.GaussianBlur(teeth[0] * weight[..., None], (0, 0), sigma) / np.maximum(
+        cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)[..., None]  # fmt: skip
+    shade = np.clip(et.luminance(own[0]) / np.maximum(et.luminance(mean), 1e-3), 0.0, 1.0)
+    return own[0] + (teeth[0] - mean) * shade[..., None], own[1]
 
 
 def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et.Interior | None]:
@@ -59,7 +71,7 @@ def interiors(label: str, target: np.ndarray, scale: np.ndarray) -> dict[str, et
         "default": et.mouth_interior(label, mapping, target, et.SIZE, scale),
         "own measured": own,
         "joy's teeth": teeth,
-        "joy's teeth in own light": et.in_own_light(teeth, own, et.TOOTH_DETAIL_SIGMA),
+        "joy's teeth in own light": in_own_light(teeth, own, TOOTH_DETAIL_SIGMA),
         "drawn cavity": None,
     }
 

@@ -105,19 +105,17 @@ SHADE_CHANNELS = (0.88, 1.06, 1.12)
 # (P001-P007, the London tuning half; a 40-photo GENKI-4K tuning draw) fer's rise: disgust 0.45 -> 0.44 (GENKI 0.20
 # -> 0.24), fear 0.46 -> 0.50 (GENKI 0.32 -> 0.36); dlib's edit-to-source distance disgust 0.457 -> 0.457, fear
 # 0.348 -> 0.361 (P001-P007's real fear: 0.36).
+# They show them as measured, in joy's light. Fear's teeth were for a while joy's tooth-sized detail in the light
+# of fear's own measured mouths (the dim mean of open scared mouths with and without teeth: bench/face_teeth.py's
+# "joy's teeth in own light"): per pixel the closest to the real scared mouths (L1 20.1 / 27.3 on P001-P007 /
+# held-out P008-P010, joy's lit teeth 77.8 / 60.9: a grey mean is nearest to teeth that do not line up), but every
+# fear edit showed a grey, toothless band, where the held-out people's real fear bares white teeth. With joy's
+# lit teeth, on the tuning people (P001-P007 / the London tuning half / 60 GENKI-4K web photos drawn apart from the
+# bench's): fer's fear rise 0.30 / 0.76 / 0.29 -> 0.33 / 0.71 / 0.29, whattheface's 0.13 / 0.20 / 0.06 -> 0.15 /
+# 0.17 / 0.11; dlib's edit-to-source distance 0.370 / 0.335 / 0.384 -> 0.387 / 0.346 / 0.387. Dark (surprise's
+# cavity) or teeth under the upper lip alone, fear read as surprise (fer's GENKI rise 0.23-0.24). Where a web photo's
+# lips were already parted the opening is taller, and so is its block of teeth.
 TEETH_FROM = {"disgust": "joy", "fear": "joy"}
-# In whose light. A raised upper lip uncovers the teeth to the light as a grin does; lips that only part leave them
-# in the mouth's shade: a scared mouth shows dim teeth in a dark opening, and joy's bright teeth there read as a
-# white mouthguard (on a web photo whose lips were already parted, one tall white block). Fear's teeth are therefore
-# the light and colour of its own measured mouths with the tooth-sized detail of joy's (`in_own_light`). Laid into
-# the real open mouths of openpeople's scared photos (bench/face_teeth.py: L1 inside the opening, 0-255, P001-P007
-# whose mouths were measured / held-out P008-P010): joy's teeth 69.5 / 53.4, fear's own interior 18.8 / 27.2 (a
-# flat grey band on our edits), fear's light with joy's detail 20.1 / 27.3. Fear's judges on the tuning people:
-# fer's rise 0.50 -> 0.47 (P001-P007 and the London tuning half; a GENKI-4K tuning draw 0.36 -> 0.33), dlib's
-# edit-to-source distance 0.361 -> 0.349. Disgust keeps joy's interior as measured (unchanged): in its own light it
-# comes closer to P001-P007's real mouths (46.3 -> 24.6) but further from the two held-out ones (28.3 -> 41.2).
-LIT_TEETH = ("disgust",)
-TOOTH_DETAIL_SIGMA = 2.0  # px at SIZE: finer than this is the teeth's own detail (a tooth is 6-8 px wide there)
 # The interiors were measured at SIZE px, where an open mouth is some 45 x 16 px. Resampled onto a bigger crop, the
 # pixel steps of their alpha's edge, with the light rows where the lower lip's inner side was measured, drew a dashed
 # light line along the lower lip of every surprise and fear edit of a studio portrait (and along the lower edge of
@@ -499,29 +497,15 @@ def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amount
     return shaded, log_ratio, interior
 
 
-def in_own_light(teeth: Interior, own: Interior, sigma: float) -> Interior:
-    """`teeth`'s detail finer than `sigma` px in the light and colour of `own` (two interiors on the same mouth):
-    own + (teeth - their local mean) * how much darker own is there (never brighter), on own's alpha."""
-    weight = np.clip(teeth[1], 1e-3, 1.0)
-    mean = cv2.GaussianBlur(teeth[0] * weight[..., None], (0, 0), sigma) / np.maximum(
-        cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)[..., None]  # fmt: skip
-    shade = np.clip(luminance(own[0]) / np.maximum(luminance(mean), 1e-3), 0.0, 1.0)
-    return own[0] + (teeth[0] - mean) * shade[..., None], own[1]
-
-
 def mouth_interior(label: str, mapping: np.ndarray, target: np.ndarray, size: int, scale: np.ndarray) -> Interior:
     """`label`'s mouth interior on the `target` landmarks (`mapping`: its canonical map, `scale`: `interior_scale`):
-    its own measured one, or borrowed teeth (`TEETH_FROM`), as measured where the lips uncover them to the light
-    (`LIT_TEETH`), else in the light of its own measured mouths (`in_own_light`)."""
+    its own measured one, or borrowed teeth (`TEETH_FROM`) as measured, in their light."""
     textures = shipped_textures()
     if label not in TEETH_FROM:
         interior = interior_for(textures[label], mapping, scale)
     else:
         donor = textures[TEETH_FROM[label]]
         interior = interior_for(donor, canonical_map(donor, target, size), scale)
-        if label not in LIT_TEETH:
-            own = interior_for(textures[label], mapping, scale)
-            interior = in_own_light(interior, own, TOOTH_DETAIL_SIGMA * size / SIZE)
     return soften_interior(interior, INTERIOR_ALIAS_SIGMA * size / SIZE)
 
 
