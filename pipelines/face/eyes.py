@@ -285,7 +285,7 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
     to_model = size / side
     offset = np.array([cols.start, rows.start], np.float64)
     result = EyePaint(image.astype(np.float32), *np.zeros((2, edit_size, edit_size), np.float32))
-    skin_light = float(luminance(skin_colour(crop, source)))
+    skin_light = None  # the face's bare skin's luminance, read once an eye opens
     for mirrored in (False, True):
         src, dst = (mirror_points(source, edit_size), mirror_points(target, edit_size)) if mirrored else (source, target)
         src_m, dst_m = (src - offset) * to_model, (dst - offset) * to_model
@@ -299,6 +299,7 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         alpha = uncovered_band(src_m, dst_m, size, patch, mask)  # the model's pixels, for the light
         photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
         photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+        skin_light = skin_light or float(luminance(skin_colour(crop, source)))
         white = eye_white(photo, src_m, skin_light)
         lit = in_eye_light(painted, alpha, dst_m, white)  # the Teach view shows the model's own
         drawing = eye_drawing(dst_m * (side / size), side)
