@@ -232,29 +232,6 @@ def test_bared_teeth_are_joys_teeth_and_a_dropped_jaw_keeps_its_dark_cavity():
     assert float(et.luminance(surprise[known]).mean()) < 0.5 * joy
 
 
-def test_a_scared_mouth_taller_than_a_grin_shows_a_row_of_teeth_over_the_dark():
-    textures, scale = et.shipped_textures(), np.full(3, 150.0)
-    grin = textures["joy"].shape
-    assert et.teeth_row(textures["fear"].shape, grin) is textures["fear"].shape  # fear's own opening: no taller
-    tall = move_landmarks(textures["fear"].shape, {"jaw_open": 0.5}).astype(np.float64)  # lips already parted
-    row = et.teeth_row(tall, grin)
-    assert et.mouth_aspect(tall) > 1.3 * et.mouth_aspect(grin)
-    assert et.mouth_aspect(row) == pytest.approx(et.mouth_aspect(grin), rel=0.02)
-    assert np.array_equal(row[fr.UPPER_LIP_INNER], tall[fr.UPPER_LIP_INNER])  # the teeth hang from the upper lip
-
-    def known(label):  # where the interior is known down the midline of the tall opening, top to bottom
-        mapping = et.canonical_map(textures[label], tall, et.SIZE)
-        _, alpha = et.mouth_interior(label, mapping, tall, et.SIZE, scale)
-        top, bottom = (int(round(tall[i, 1])) for i in (fr.UPPER_LIP_INNER, fr.LOWER_LIP_INNER))
-        column = alpha[top:bottom, int(round(tall[fr.UPPER_LIP_INNER, 0]))]
-        return column[: len(column) // 3].mean(), column[-len(column) // 3 :].mean()
-
-    fear_top, fear_bottom = known("fear")
-    disgust_top, disgust_bottom = known("disgust")
-    assert fear_top > 0.9 and fear_bottom < 0.1  # teeth under the upper lip, the drawn dark below
-    assert disgust_top > 0.9 and disgust_bottom > 0.3  # a raised lip's opening: clenched teeth fill it
-
-
 def test_teeth_in_another_light_keep_their_detail_dimmed_never_brightened():
     stripes = np.where(np.arange(64) % 4 < 2, 240.0, 160.0).astype(np.float32)  # teeth and the gaps between, mean 200
     teeth = (np.broadcast_to(stripes[None, :, None], (32, 64, 3)).copy(), np.ones((32, 64), np.float32))

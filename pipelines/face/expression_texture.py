@@ -54,10 +54,10 @@ import cv2
 import numpy as np
 
 from pipelines.face import landmarks as fr
-from pipelines.face.action_units import face_frame, move_landmarks, split_lip_loop
+from pipelines.face.action_units import move_landmarks
 from pipelines.face.align import AlignedFace, align_face, similarity_matrix, transform_points
 from pipelines.face.sharpness import soften
-from pipelines.face.warp import backward_map, mouth_gap
+from pipelines.face.warp import backward_map
 
 TEXTURE_FILE = Path(__file__).with_name("expression_texture.npz")
 SIZE = 256  # side of the canonical frame (an aligned face crop); about the training photos' own resolution
@@ -113,14 +113,9 @@ SHADE_CHANNELS = (0.88, 1.06, 1.12)
 # lit teeth, on the tuning people (P001-P007 / the London tuning half / 60 GENKI-4K web photos drawn apart from the
 # bench's): fer's fear rise 0.30 / 0.76 / 0.29 -> 0.33 / 0.71 / 0.29, whattheface's 0.13 / 0.20 / 0.06 -> 0.15 /
 # 0.17 / 0.11; dlib's edit-to-source distance 0.370 / 0.335 / 0.384 -> 0.387 / 0.346 / 0.387. Dark (surprise's
-# cavity) or teeth under the upper lip alone, fear read as surprise (fer's GENKI rise 0.23-0.24).
+# cavity) or teeth under the upper lip alone, fear read as surprise (fer's GENKI rise 0.23-0.24). Where a web photo's
+# lips were already parted the opening is taller, and so is its block of teeth.
 TEETH_FROM = {"disgust": "joy", "fear": "joy"}
-# Fear's lips part by the jaw. Where its opening is taller for its width than joy's grin (a web photo whose lips were
-# already parted), the teeth keep a grin's height under the upper lip and the mouth's dark shows below (`teeth_row`):
-# read through the whole opening they were one tall white block (looked at on 8 such web photos). Disgust's opening
-# grows upwards, off clenched teeth, which fill it. On the tuning people fer's fear rise: P001-P007 and the London
-# tuning half unchanged (no opening that tall), a GENKI-4K tuning draw 0.29 -> 0.28.
-TEETH_ROW = ("fear",)
 # The interiors were measured at SIZE px, where an open mouth is some 45 x 16 px. Resampled onto a bigger crop, the
 # pixel steps of their alpha's edge, with the light rows where the lower lip's inner side was measured, drew a dashed
 # light line along the lower lip of every surprise and fear edit of a studio portrait (and along the lower edge of
@@ -502,41 +497,15 @@ def add_texture(image: np.ndarray, scale: np.ndarray, target: np.ndarray, amount
     return shaded, log_ratio, interior
 
 
-def mouth_aspect(points: np.ndarray) -> float:
-    """How tall a mouth opening is for its width (the inner lips' midline gap over the corners' distance)."""
-    points = np.asarray(points, np.float64)
-    width = np.linalg.norm(points[fr.MOUTH_LEFT_CORNER, :2] - points[fr.MOUTH_RIGHT_CORNER, :2])
-    return mouth_gap(points) / max(float(width), 1e-6)
-
-
-def teeth_row(target: np.ndarray, donor: np.ndarray) -> np.ndarray:
-    """`target` landmarks with the lower inner lip raised towards the upper one, each point by the same share of its
-    distance to it, so that the opening is no taller for its width than the `donor` landmarks' (joy's grin): the
-    landmarks a borrowed row of teeth is read through, keeping a grin's height under the upper lip."""
-    share = mouth_aspect(donor) / max(mouth_aspect(target), 1e-6)
-    if share >= 1.0:
-        return target
-    out = np.array(target, np.float64)
-    frame = face_frame(out)
-    upper, lower = split_lip_loop(fr.LIPS_INNER, frame.uv, fr.LOWER_LIP_INNER)
-    upper_uv = frame.uv[upper][np.argsort(frame.uv[upper, 0])]
-    for i in lower:
-        above = np.interp(frame.uv[i, 0], upper_uv[:, 0], upper_uv[:, 1])
-        out[i, :2] += frame.to_pixels(np.array([[0.0, (frame.uv[i, 1] - above) * (share - 1.0)]]))[0]
-    return out
-
-
 def mouth_interior(label: str, mapping: np.ndarray, target: np.ndarray, size: int, scale: np.ndarray) -> Interior:
     """`label`'s mouth interior on the `target` landmarks (`mapping`: its canonical map, `scale`: `interior_scale`):
-    its own measured one, or borrowed teeth (`TEETH_FROM`) as measured, in their light (a row of them under the upper
-    lip: `TEETH_ROW`)."""
+    its own measured one, or borrowed teeth (`TEETH_FROM`) as measured, in their light."""
     textures = shipped_textures()
     if label not in TEETH_FROM:
         interior = interior_for(textures[label], mapping, scale)
     else:
         donor = textures[TEETH_FROM[label]]
-        read_at = teeth_row(target, donor.shape) if label in TEETH_ROW else target
-        interior = interior_for(donor, canonical_map(donor, read_at, size), scale)
+        interior = interior_for(donor, canonical_map(donor, target, size), scale)
     return soften_interior(interior, INTERIOR_ALIAS_SIGMA * size / SIZE)
 
 
