@@ -153,7 +153,7 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
     crop = face.aligned.crop
     size = crop.shape[0]
     source, surprise = _crop_points(face, "surprise")
-    paint = paint_eyes(model, crop, crop.astype(np.float32), source, surprise)
+    paint = paint_eyes(model, crop, crop.astype(np.float32), source, surprise, face.skin_light)
     rows, cols = region_slice("eye", size)
     assert paint.alpha[rows, cols].any() and paint.alpha[rows][:, ::-1][:, cols].any()  # the right eye and the left
     outside = paint.alpha.copy()
@@ -172,7 +172,7 @@ def test_paint_eyes_paints_both_uncovered_bands_and_nothing_else(pipes, face):
     assert (paint.reach >= paint.alpha).all() and changed[paint.alpha == 0].any()
     assert not changed[paint.reach == 0].any()
     _, joy = _crop_points(face, "joy")
-    assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy).alpha.any()
+    assert not paint_eyes(model, crop, crop.astype(np.float32), source, joy, face.skin_light).alpha.any()
 
 
 def test_an_eye_model_of_another_size_paints_the_same_band(face):
@@ -183,7 +183,7 @@ def test_an_eye_model_of_another_size_paints_the_same_band(face):
     aligned = align_face(face.image, face.landmarks, 768)  # an eye window of 168 px
     source, surprise = _crop_points(face, "surprise", aligned)
     crop = aligned.crop
-    small, large = (paint_eyes(tiny_eye_model(size), crop, crop.astype(np.float32), source, surprise)
+    small, large = (paint_eyes(tiny_eye_model(size), crop, crop.astype(np.float32), source, surprise, face.skin_light)
                     for size in (64, 128))  # fmt: skip
     for field in ("alpha", "reach"):
         a, b = getattr(small, field) > 0.5, getattr(large, field) > 0.5

@@ -253,6 +253,11 @@ def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.median(pixels.astype(np.float64), axis=0)
 
 
+def skin_light(image: np.ndarray, points: np.ndarray) -> float:
+    """The luminance of the face's bare skin (`skin_colour`)."""
+    return float(luminance(skin_colour(image, points)))
+
+
 def luminance(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 

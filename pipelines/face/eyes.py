@@ -15,7 +15,7 @@ whose upper lid rises:
 3. `guided_upsample`: the 64 px paint is enlarged to the eye's size in the photo (3-6 times on a portrait) along
    the edges of the same drawing at that size, so the new lid's edge and the iris's rim are as sharp as the photo's.
    Round it, the white takes the paint's light: the shadow of the old lid lifts, the photo's detail stays. The iris
-   top it paints takes the colour of the person's visible iris, no lighter (`in_iris_light`).
+   top it paints takes the colour of the person's visible iris, no lighter and only a little darker (`in_iris_light`).
 
 The model paints the person's right eye (image left); the left eye is painted in the mirrored crop. Lids that
 come down (a squint, a frown) need no paint: the warp's lid covers the eye, as before.
@@ -36,7 +36,7 @@ import numpy as np
 
 from pipelines.face import landmarks as fr
 from pipelines.face.align import region_slice
-from pipelines.face.expression_texture import SCLERA_MIN_LIGHT, luminance, outside_iris, skin_colour
+from pipelines.face.expression_texture import SCLERA_MIN_LIGHT, luminance, outside_iris
 from pipelines.face.simmim.inpaint import ModelView, inpaint
 from pipelines.face.simmim.masks import patches_to_pixels, region_mask, soft_polygon
 from pipelines.face.warp import identity_map
@@ -274,10 +274,12 @@ def guided_upsample(painted: np.ndarray, drawing: np.ndarray) -> np.ndarray:
     return np.clip(out * 255, 0, 255).astype(np.float32)
 
 
-def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> EyePaint:
+def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, target: np.ndarray,
+               skin_light: float) -> EyePaint:  # fmt: skip
     """Paint the eyeball each rising upper lid uncovers in `image` ((E, E, 3) float32, the warped `crop`).
 
-    `source` and `target` are the photo's and the expression's (478, 2) landmarks in crop pixels.
+    `source` and `target` are the photo's and the expression's (478, 2) landmarks in crop pixels; `skin_light` the
+    face's bare skin's luminance (`expression_texture.skin_light`), against which `eye_white` tells an eye white.
     """
     size, patch, edit_size = model.config.image_size, model.config.patch_size, image.shape[0]
     rows, cols = region_slice("eye", edit_size)
@@ -285,7 +287,6 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
     to_model = size / side
     offset = np.array([cols.start, rows.start], np.float64)
     result = EyePaint(image.astype(np.float32), *np.zeros((2, edit_size, edit_size), np.float32))
-    skin_light = None  # the face's bare skin's luminance, read once an eye opens
     for mirrored in (False, True):
         src, dst = (mirror_points(source, edit_size), mirror_points(target, edit_size)) if mirrored else (source, target)
         src_m, dst_m = (src - offset) * to_model, (dst - offset) * to_model
@@ -299,7 +300,6 @@ def paint_eyes(model, crop: np.ndarray, image: np.ndarray, source: np.ndarray, t
         alpha = uncovered_band(src_m, dst_m, size, patch, mask)  # the model's pixels, for the light
         photo = np.ascontiguousarray((crop[:, ::-1] if mirrored else crop)[rows, cols])
         photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
-        skin_light = skin_light or float(luminance(skin_colour(crop, source)))
         white = eye_white(photo, src_m, skin_light)
         lit = in_eye_light(painted, alpha, dst_m, white)  # the Teach view shows the model's own
         drawing = eye_drawing(dst_m * (side / size), side)

@@ -29,7 +29,7 @@ from pipelines.errors import InputError
 from pipelines.face import landmarks as fr
 from pipelines.face.action_units import EXPRESSIONS, SLIDERS, expression_amounts, expression_target, smile_share
 from pipelines.face.align import AlignedFace, align_face, invert, region_slice, transform_points
-from pipelines.face.expression_texture import add_texture, interior_scale, shade, smile_fold_lift
+from pipelines.face.expression_texture import add_texture, interior_scale, shade, skin_light, smile_fold_lift
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import extra_blur, soften
 from pipelines.face.simmim.inpaint import ModelView, inpaint
@@ -222,6 +222,11 @@ class _Face:
         return interior_scale(self.aligned.crop, self.aligned.landmarks)
 
     @cached_property
+    def skin_light(self) -> float:
+        """The luminance of the face's bare skin in the aligned crop: what an eye white is told from (`eyes`)."""
+        return skin_light(self.aligned.crop, self.aligned.landmarks)
+
+    @cached_property
     def blur(self) -> float:
         """How much softer (px, in the aligned crop) the face is than a studio portrait: what the edit adds, the
         expression's lines and the painted mouth and eyes, is blurred as much (`sharpness`)."""
@@ -389,7 +394,7 @@ class FaceExpressionPipeline:
         else:
             painted, paint_mask, view = self._paint_mouth(crop, warped, source_crop, target_crop)
         if eye_painter is not None:  # the eyeball a rising lid uncovers
-            eyes = paint_eyes(eye_painter, crop, painted, source_crop, target_crop)
+            eyes = paint_eyes(eye_painter, crop, painted, source_crop, target_crop, face.skin_light)
             painted, paint_mask = eyes.image, np.maximum(paint_mask, eyes.alpha)
             moved_mask |= (eyes.reach > 0).astype(np.uint8)  # round the paint, the photo took its light
             if eyes.view is not None and not view.mask.any():
@@ -541,7 +546,7 @@ class FaceExpressionPipeline:
         for expression in expressions:
             self.check_inputs(expression, intensity, None, face_index, refine)
         face = self.find_face(image, face_index)
-        face.interior_scale, face.blur  # measured once here, not by each thread
+        face.interior_scale, face.blur, face.skin_light  # measured once here, not by each thread
         outputs = {}
         with ThreadPoolExecutor(1 if refine else self.config.sheet_threads) as pool:
             edits = pool.map(lambda expression: self.edit(face, expression, intensity, refine=refine), expressions)

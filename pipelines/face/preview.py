@@ -18,7 +18,7 @@ import numpy as np
 
 from pipelines.face.action_units import expression_target, smile_share
 from pipelines.face.align import align_face
-from pipelines.face.expression_texture import add_texture, interior_scale, smile_fold_lift
+from pipelines.face.expression_texture import add_texture, interior_scale, skin_light, smile_fold_lift
 from pipelines.face.eyes import paint_eyes, still_eyeballs
 from pipelines.face.sharpness import soften
 from pipelines.face.warp import (
@@ -37,6 +37,7 @@ class PreviewFace:
     blendshapes: dict[str, float]  # MediaPipe's scores: every expression starts from the face at rest
     interior_scale: np.ndarray  # (3,) the measured mouth interior at this face's brightness and light
     texture_strength: float  # the pipeline's (`FaceExpressionConfig.texture_scale`): the preview shades alike
+    skin_light: float  # the luminance of the face's bare skin, what the eye paint tells an eye white from
     blur: float = 0.0  # px in this crop: what the preview adds is softened like the full edit's (`sharpness`)
 
     @classmethod
@@ -46,7 +47,7 @@ class PreviewFace:
         landmarks = aligned.landmarks.astype(np.float64)
         blur = face.blur * size / face.aligned.crop.shape[0]  # the edit crop's blur, at this crop's scale
         return cls(aligned.crop, landmarks, dict(face.blendshapes), interior_scale(aligned.crop, landmarks),
-                   texture_strength, blur)  # fmt: skip
+                   texture_strength, skin_light(aligned.crop, landmarks), blur)  # fmt: skip
 
 
 def render_preview(face: PreviewFace, expression: str, intensity: float, sliders: Mapping[str, float] | None = None,
@@ -66,7 +67,7 @@ def render_preview(face: PreviewFace, expression: str, intensity: float, sliders
     warped, cavity = shade_mouth_cavity(warped, face.landmarks, target, interior)
     painted, painted_alpha = warped.astype(np.float32), cavity
     if eye_model is not None:
-        eyes = paint_eyes(eye_model, face.crop, painted, face.landmarks, target)
+        eyes = paint_eyes(eye_model, face.crop, painted, face.landmarks, target, face.skin_light)
         painted, painted_alpha = eyes.image, np.maximum(cavity, eyes.alpha)
     painted = soften(painted, face.blur, np.maximum(painted_alpha, seam_softening(seam)))
     return np.clip(painted + 0.5, 0, 255).astype(np.uint8)
